@@ -1,0 +1,25 @@
+// Cross-module contract: what the POP3 server asks of an account database.
+public import SASL
+
+/// The outcome of a credential check.
+public enum AuthenticationResult: Hashable, Sendable {
+    /// The credentials are right; `user` is the canonical account name (maildir `%u`).
+    case success(user: String)
+    /// Unknown user or wrong password: never say which (RFC 3206 `[AUTH]`).
+    case invalidCredentials
+    /// The account database could not be read, say (RFC 3206 `[SYS/TEMP]`).
+    case temporaryFailure(String)
+}
+
+/// An account database. Implementations never run hashing on the caller's thread when
+/// that thread may be an event loop: verification is `async` and hops off.
+public protocol AccountProvider: Sendable {
+    /// Check a cleartext password (USER/PASS, SASL PLAIN and LOGIN).
+    func verifyPassword(user: String, password: [UInt8]) async -> AuthenticationResult
+    /// SCRAM-SHA-256 keys for an account whose stored scheme has them; nil otherwise.
+    func scramCredentials(user: String) async -> SCRAMCredentials?
+    /// The plaintext-equivalent secret APOP needs (RFC 1939 §7); nil when the scheme has none.
+    func apopSecret(user: String) async -> [UInt8]?
+    /// Whether the account exists (used by `deliver`).
+    func accountExists(user: String) async -> Bool
+}

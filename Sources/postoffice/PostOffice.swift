@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct PostOffice: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "postoffice",
+        abstract: "A POP3 mail system: server, fetch client and offline mailbox."
+    )
+}
