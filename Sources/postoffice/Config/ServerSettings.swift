@@ -1,0 +1,131 @@
+import ArgumentParser
+import Foundation
+
+/// A listening address, `HOST:PORT` or `[IPv6]:PORT`.
+struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
+    var host: String
+    var port: Int
+
+    init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `127.0.0.1:110`, `[::1]:995`, `*:110` (all IPv4 addresses), `localhost:1110`.
+    init?(parsing text: String) {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
+                return nil
+            }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else { return nil }
+        self.host = host == "*" ? "0.0.0.0" : String(host)
+        self.port = port
+    }
+
+    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+extension ListenAddress: ExpressibleByArgument {
+    init?(argument: String) { self.init(parsing: argument) }
+    static var defaultCompletionKind: CompletionKind { .default }
+}
+
+/// Where accounts and mail live: shared by `serve`, `deliver` and `user`.
+struct SiteSettings: Sendable, Equatable {
+    /// Holds the default passwd-file, Maildirs and the generated certificate.
+    var dataDirectory: String
+    /// `%u` is the user name (also `%n`, `%d`, `%%`).
+    var maildirTemplate: String
+    var passwdFile: String
+
+    static let defaultDataDirectory = "postoffice-data"
+
+    static func defaults(dataDirectory: String = defaultDataDirectory) -> SiteSettings {
+        SiteSettings(
+            dataDirectory: dataDirectory,
+            maildirTemplate: "\(dataDirectory)/mail/%u/Maildir",
+            passwdFile: "\(dataDirectory)/passwd"
+        )
+    }
+}
+
+/// Everything `postoffice serve` runs with, after defaults, the config file and flags.
+struct ServerSettings: Sendable, Equatable {
+    var site: SiteSettings
+    var listen: [ListenAddress]
+    var listenTLS: [ListenAddress]
+    /// Whether the listeners are the embedded default (then 110/995 fall back to 1110/1995).
+    var usesDefaultListeners: Bool
+    var tlsCertificate: String?
+    var tlsKey: String?
+    /// First delay after a failed login, seconds; 0 turns delays off (test rigs).
+    var authFailureDelay: Double = 2
+    /// Cleartext authentication on connections that are neither TLS nor loopback.
+    var allowCleartextAuth = false
+    var apop = false
+    /// RFC 1939 §3: at least 10 minutes.
+    var idleTimeout: Double = 600
+    /// A session silent for this long is taken over by a new login to the same maildrop.
+    var takeoverAfter: Double = 60
+    /// How long SIGTERM waits for sessions to finish.
+    var shutdownTimeout: Double = 10
+    /// Advertised as `LOGIN-DELAY n` (RFC 2449 §6.8) when set.
+    var loginDelay: Int?
+    /// Advertised as `EXPIRE` (RFC 2449 §6.7) when set: days, or "NEVER".
+    var expire: String?
+    var logLevel: String = "info"
+}
+
+/// `--config`, `--maildir`, `--passwd-file`: the site options of `serve`, `deliver` and `user`.
+struct SiteOptions: ParsableArguments {
+    @Option(name: .long, help: "A TOML configuration file (see README).")
+    var config: String?
+
+    @Option(name: .long, help: "Maildir path template; %u is the user name (e.g. '/var/mail/%u/Maildir').")
+    var maildir: String?
+
+    @Option(name: .customLong("passwd-file"), help: "Accounts in Dovecot's passwd-file format.")
+    var passwdFile: String?
+
+    /// The `[server]` table of the config file, if any.
+    func loadServerSection() throws -> ConfigSection? {
+        guard let config else { return nil }
+        let document = try loadTOML(path: config)
+        let known: Set<String> = ["server", "account", "fetch", "mail"]
+        for key in document.keys where !known.contains(key) {
+            throw ConfigError("\(config): unknown table or key '\(key)' (expected [server], [fetch] or [[account]])")
+        }
+        switch document["server"] {
+        case nil: return ConfigSection(table: TOMLTable(), name: "[server]")
+        case .table(let table): return ConfigSection(table: table, name: "[server]")
+        case let other?: throw ConfigError("\(config): server must be a table, not \(other.typeName)")
+        }
+    }
+
+    /// Site settings: embedded defaults, then the config file, then flags.
+    func resolveSite(section: inout ConfigSection?) throws -> SiteSettings {
+        var site = SiteSettings.defaults(dataDirectory: try section?.string("data_dir") ?? SiteSettings.defaultDataDirectory)
+        if let v = try section?.string("maildir") { site.maildirTemplate = v }
+        if let v = try section?.string("passwd_file") { site.passwdFile = v }
+        if let maildir { site.maildirTemplate = maildir }
+        if let passwdFile { site.passwdFile = passwdFile }
+        guard site.maildirTemplate.contains("%u") || site.maildirTemplate.contains("%n") else {
+            throw ConfigError("the maildir template '\(site.maildirTemplate)' has no %u: every user would share one Maildir")
+        }
+        return site
+    }
+
+    func resolveSite() throws -> SiteSettings {
+        var section = try loadServerSection()
+        return try resolveSite(section: &section)
+    }
+}
