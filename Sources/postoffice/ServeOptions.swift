@@ -46,27 +46,35 @@ struct ServeOptions: ParsableArguments {
                 return address
             }
         }
-        settings.listen = listen.isEmpty ? try addresses("listen") : listen
-        settings.listenTLS = listenTLS.isEmpty ? try addresses("listen_tls") : listenTLS
+        let fileListen = try addresses("listen")
+        let fileListenTLS = try addresses("listen_tls")
+        // Listener flags replace the file's listeners as a whole, so `--listen-tls` alone serves TLS only.
+        let flagsGiven = !listen.isEmpty || !listenTLS.isEmpty
+        settings.listen = flagsGiven ? listen : fileListen
+        settings.listenTLS = flagsGiven ? listenTLS : fileListenTLS
         if settings.listen.isEmpty && settings.listenTLS.isEmpty {
             // The embedded default: loopback only, the standard ports when this process may bind them.
             settings.usesDefaultListeners = true
             settings.listen = [ListenAddress(host: "127.0.0.1", port: canBindPrivilegedPorts ? 110 : 1110)]
             settings.listenTLS = [ListenAddress(host: "127.0.0.1", port: canBindPrivilegedPorts ? 995 : 1995)]
         }
-        settings.tlsCertificate = try tlsCert ?? section?.string("tls_cert")
-        settings.tlsKey = try tlsKey ?? section?.string("tls_key")
+        let fileCert = try section?.string("tls_cert")
+        let fileKey = try section?.string("tls_key")
+        settings.tlsCertificate = tlsCert ?? fileCert
+        settings.tlsKey = tlsKey ?? fileKey
         guard (settings.tlsCertificate == nil) == (settings.tlsKey == nil) else {
             throw ConfigError("--tls-cert and --tls-key go together: give both or neither")
         }
-        if let v = try authFailureDelay ?? section?.seconds("auth_failure_delay") { settings.authFailureDelay = v }
+        let fileDelay = try section?.seconds("auth_failure_delay")
+        if let v = authFailureDelay ?? fileDelay { settings.authFailureDelay = v }
         guard settings.authFailureDelay >= 0, settings.authFailureDelay <= 60 else {
             throw ConfigError("the auth failure delay must be between 0 and 60 seconds")
         }
         if let v = try section?.bool("allow_cleartext_auth") { settings.allowCleartextAuth = v }
         if allowCleartextAuth { settings.allowCleartextAuth = true }
         if let v = try section?.bool("apop") { settings.apop = v }
-        if let v = try idleTimeout ?? section?.seconds("idle_timeout") { settings.idleTimeout = v }
+        let fileIdle = try section?.seconds("idle_timeout")
+        if let v = idleTimeout ?? fileIdle { settings.idleTimeout = v }
         guard settings.idleTimeout > 0 else { throw ConfigError("the idle timeout must be positive") }
         if let v = try section?.seconds("takeover_after") { settings.takeoverAfter = v }
         if let v = try section?.seconds("shutdown_timeout") { settings.shutdownTimeout = v }
@@ -77,7 +85,8 @@ struct ServeOptions: ParsableArguments {
             }
             settings.expire = expire
         }
-        if let v = try logLevel ?? section?.string("log_level") { settings.logLevel = v }
+        let fileLogLevel = try section?.string("log_level")
+        if let v = logLevel ?? fileLogLevel { settings.logLevel = v }
         try section?.rejectUnknownKeys()
         return settings
     }

@@ -116,6 +116,7 @@ struct SiteOptions: ParsableArguments {
         var site = SiteSettings.defaults(dataDirectory: try section?.string("data_dir") ?? SiteSettings.defaultDataDirectory)
         if let v = try section?.string("maildir") { site.maildirTemplate = v }
         if let v = try section?.string("passwd_file") { site.passwdFile = v }
+        // Flags last: they override the file.
         if let maildir { site.maildirTemplate = maildir }
         if let passwdFile { site.passwdFile = passwdFile }
         guard site.maildirTemplate.contains("%u") || site.maildirTemplate.contains("%n") else {

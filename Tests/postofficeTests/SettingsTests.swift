@@ -1,0 +1,170 @@
+import ArgumentParser
+import Foundation
+import Testing
+
+@testable import postoffice
+
+@Suite("serve and fetch settings")
+struct SettingsTests {
+    func temporaryFile(_ text: String) throws -> String {
+        let path = NSTemporaryDirectory() + "postoffice-test-\(UUID().uuidString).toml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test("listen addresses", arguments: [
+        ("127.0.0.1:110", "127.0.0.1", 110),
+        ("[::1]:995", "::1", 995),
+        ("*:110", "0.0.0.0", 110),
+        ("localhost:0", "localhost", 0),
+    ])
+    func listenAddresses(text: String, host: String, port: Int) throws {
+        let address = try #require(ListenAddress(parsing: text))
+        #expect(address.host == host)
+        #expect(address.port == port)
+    }
+
+    @Test("bad listen addresses", arguments: ["110", "host:", ":110", "::1:110", "[::1]110", "h:70000", "h:-1"])
+    func badListenAddresses(text: String) {
+        #expect(ListenAddress(parsing: text) == nil)
+    }
+
+    @Test("the embedded default needs nothing")
+    func embeddedDefault() throws {
+        let options = try ServeOptions.parse([])
+        let settings = try options.resolve(canBindPrivilegedPorts: false)
+        #expect(settings.listen == [ListenAddress(host: "127.0.0.1", port: 1110)])
+        #expect(settings.listenTLS == [ListenAddress(host: "127.0.0.1", port: 1995)])
+        #expect(settings.usesDefaultListeners)
+        #expect(settings.site.passwdFile == "postoffice-data/passwd")
+        #expect(settings.site.maildirTemplate == "postoffice-data/mail/%u/Maildir")
+        #expect(settings.authFailureDelay == 2)
+        #expect(settings.idleTimeout == 600)
+        #expect(!settings.allowCleartextAuth)
+        let privileged = try options.resolve(canBindPrivilegedPorts: true)
+        #expect(privileged.listen.map(\.port) == [110])
+        #expect(privileged.listenTLS.map(\.port) == [995])
+    }
+
+    @Test("flags override the config file, which overrides defaults")
+    func precedence() throws {
+        let path = try temporaryFile(
+            """
+            [server]
+            maildir = "/srv/mail/%u"
+            passwd_file = "/etc/users"
+            listen = ["0.0.0.0:110"]
+            auth_failure_delay = 3
+            idle_timeout = "15m"
+            takeover_after = 30
+            """
+        )
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let fromFile = try ServeOptions.parse(["--config", path]).resolve(canBindPrivilegedPorts: false)
+        #expect(fromFile.site.maildirTemplate == "/srv/mail/%u")
+        #expect(fromFile.site.passwdFile == "/etc/users")
+        #expect(fromFile.listen == [ListenAddress(host: "0.0.0.0", port: 110)])
+        #expect(fromFile.listenTLS.isEmpty)
+        #expect(!fromFile.usesDefaultListeners)
+        #expect(fromFile.authFailureDelay == 3)
+        #expect(fromFile.idleTimeout == 900)
+        #expect(fromFile.takeoverAfter == 30)
+
+        let flags = try ServeOptions.parse([
+            "--config", path, "--maildir", "/tmp/m/%u/Maildir", "--listen", "127.0.0.1:2110",
+            "--listen-tls", "127.0.0.1:2995", "--listen-tls", "[::1]:2995", "--auth-failure-delay", "0",
+        ]).resolve(canBindPrivilegedPorts: false)
+        #expect(flags.site.maildirTemplate == "/tmp/m/%u/Maildir")
+        #expect(flags.site.passwdFile == "/etc/users")
+        #expect(flags.listen == [ListenAddress(host: "127.0.0.1", port: 2110)])
+        #expect(flags.listenTLS.count == 2)
+        #expect(flags.authFailureDelay == 0)
+    }
+
+    @Test("bad settings are refused with a reason", arguments: [
+        ("[server]\nmaildir = \"/srv/mail\"", "no %u"),
+        ("[server]\nlisten = [\"nowhere\"]", "not HOST:PORT"),
+        ("[server]\ntls_cert = \"c.pem\"", "go together"),
+        ("[server]\nauth_failure_delay = -1", "between 0 and 60"),
+        ("[server]\nlisen = [\"127.0.0.1:1\"]", "unknown key"),
+        ("[sever]\n", "unknown table"),
+        ("[server]\nexpire = \"soon\"", "NEVER"),
+    ])
+    func badSettings(text: String, fragment: String) throws {
+        let path = try temporaryFile(text)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect {
+            try ServeOptions.parse(["--config", path]).resolve(canBindPrivilegedPorts: false)
+        } throws: { error in
+            "\(error)".contains(fragment)
+        }
+    }
+
+    @Test("fetch accounts from [[account]] tables")
+    func fetchAccounts() throws {
+        let path = try temporaryFile(
+            """
+            [fetch]
+            interval = "5m"
+
+            [[account]]
+            name = "work"
+            host = "pop.example.com"
+            user = "alice"
+            password_command = "pass show mail/work"
+            keep_days = 14
+            fingerprint = "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89"
+            to = "mbox:/var/mail/alice"
+
+            [[account]]
+            name = "home"
+            host = "mail.example.org"
+            tls = "starttls"
+            user = "al"
+            password_env = "HOME_MAIL_PASSWORD"
+            keep = true
+            """
+        )
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let file = try FetchFileSettings(path: path)
+        #expect(file.interval == 300)
+        #expect(file.accounts.count == 2)
+        let work = file.accounts[0]
+        #expect(work.port == 995)
+        #expect(work.tls == .implicit)
+        #expect(work.password == .command("pass show mail/work"))
+        #expect(work.retention == .keepDays(14))
+        #expect(work.target == .mbox("/var/mail/alice"))
+        #expect(work.trust == .fingerprint([0xAB, 0xCD, 0xEF, 0x01, 0x23, 0x45, 0x67, 0x89].repeated(4)))
+        let home = file.accounts[1]
+        #expect(home.port == 110)
+        #expect(home.retention == .keep)
+        #expect(home.password == .environment("HOME_MAIL_PASSWORD"))
+    }
+
+    @Test("a password in the config file is refused")
+    func noPasswordInConfig() throws {
+        let path = try temporaryFile("[[account]]\nhost = \"h\"\nuser = \"u\"\npassword = \"secret\"")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect { try FetchFileSettings(path: path) } throws: { "\($0)".contains("never stored") }
+    }
+
+    @Test("fingerprints as openssl prints them", arguments: [
+        "SHA256 Fingerprint=00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF",
+        "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF",
+    ])
+    func fingerprints(text: String) throws {
+        let bytes = try parseFingerprint(text)
+        #expect(bytes.count == 32)
+        #expect(bytes[0] == 0x00 && bytes[1] == 0x11 && bytes[15] == 0xFF)
+    }
+
+    @Test("targets", arguments: [("maildir:/m", FetchAccountSettings.Target.maildir("/m")), ("mda:procmail -d x", .mda("procmail -d x"))])
+    func targets(text: String, expected: FetchAccountSettings.Target) throws {
+        #expect(try FetchAccountSettings.Target(parsing: text) == expected)
+    }
+}
+
+extension Array {
+    fileprivate func repeated(_ count: Int) -> [Element] { (0..<count).flatMap { _ in self } }
+}
