@@ -1,6 +1,6 @@
 // Test support: a MailStore in memory, honouring the one-session-per-maildrop lock and takeover.
 public import MailStore
-public import NIOCore
+import NIOCore
 import Synchronization
 
 /// An in-memory ``MailStore`` for tests. Messages are stored as given (LF line ends in
