@@ -111,6 +111,7 @@ final class POP3FramingHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func idleTimeoutFired() {
         guard let context = self.context else { return }
         context.fireChannelRead(self.wrapInboundOut(.idleTimeout))
+        context.fireChannelReadComplete()
         // If the loop is stuck on a write the peer never reads, close anyway.
         let channel = context.channel
         self.forcedClose = context.eventLoop.scheduleTask(in: .seconds(2)) {
@@ -143,5 +144,7 @@ final class POP3FramingHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard self.pausedForSTLS, let context = self.context else { return }
         self.pausedForSTLS = false
         self.frameBufferedInput(context: context)
+        // Frames fired outside a socket read reach the async bridge only with a read-complete.
+        context.fireChannelReadComplete()
     }
 }

@@ -12,7 +12,7 @@ struct ServerBasicsTests {
         store.add(user: "alice", message: "Subject: one\n\nHello\n.dot line\n", uniqueID: "u1")
         store.add(user: "alice", message: "Subject: two\n\nNo final newline", uniqueID: "u2")
         try await TestServer.with(store: store) { server in
-            try await server.connect { client in
+            try await server.connect { client async throws in
                 #expect(try await client.line().hasPrefix("+OK PostOffice POP3 server ready"))
                 #expect(try await client.command("CAPA") == "+OK Capability list follows")
                 let capabilities = try await client.multiLineBody()
@@ -52,7 +52,7 @@ struct ServerBasicsTests {
         let store = InMemoryMailStore()
         store.add(user: "alice", message: "a\n", uniqueID: "u1")
         try await TestServer.with(store: store) { server in
-            try await server.loggedIn { client in
+            try await server.loggedIn { client async throws in
                 let reply = try await client.command("DELE 1")
                 #expect(reply == "+OK message 1 deleted")
             }
@@ -66,7 +66,7 @@ struct ServerBasicsTests {
 
     @Test func wrongPasswordAndTooManyFailures() async throws {
         try await TestServer.with { server in
-            try await server.connect { client in
+            try await server.connect { client async throws in
                 _ = try await client.line()
                 for attempt in 1...3 {
                     #expect(try await client.command("USER alice") == "+OK send PASS")
@@ -86,18 +86,18 @@ struct ServerBasicsTests {
 
     @Test func saslPlainWithInitialResponseAndContinuation() async throws {
         try await TestServer.with { server in
-            try await server.connect { client in
+            try await server.connect { client async throws in
                 _ = try await client.line()
                 let token = Base64.encode(Array("\0alice\0secret".utf8))
                 #expect(try await client.command("AUTH PLAIN \(token)").hasPrefix("+OK maildrop has 0 messages"))
                 #expect(try await client.command("QUIT").hasPrefix("+OK"))
             }
-            try await server.connect { client in
+            try await server.connect { client async throws in
                 _ = try await client.line()
                 #expect(try await client.command("AUTH PLAIN") == "+ ")
                 #expect(try await client.command(Base64.encode(Array("\0bob\0hunter2".utf8))).hasPrefix("+OK"))
             }
-            try await server.connect { client in
+            try await server.connect { client async throws in
                 _ = try await client.line()
                 #expect(try await client.command("AUTH PLAIN") == "+ ")
                 #expect(try await client.command("*") == "-ERR authentication cancelled")
@@ -115,9 +115,9 @@ struct ServerBasicsTests {
         let store = InMemoryMailStore(takeoverAfter: .seconds(60))
         store.add(user: "alice", message: "x\n", uniqueID: "u1")
         try await TestServer.with(store: store) { server in
-            try await server.loggedIn { first in
+            try await server.loggedIn { first async throws in
                 #expect(try await first.command("DELE 1") == "+OK message 1 deleted")
-                try await server.connect { second in
+                try await server.connect { second async throws in
                     _ = try await second.line()
                     _ = try await second.command("USER alice")
                     #expect(try await second.command("PASS secret") == "-ERR [IN-USE] maildrop already locked by another session")
@@ -138,7 +138,7 @@ struct ServerBasicsTests {
         let store = InMemoryMailStore()
         for index in 1...5 { store.add(user: "alice", message: "Subject: \(index)\n\nbody \(index)\n") }
         try await TestServer.with(store: store) { server in
-            try await server.connect { client in
+            try await server.connect { client async throws in
                 _ = try await client.line()
                 var batch = "USER alice\r\nPASS secret\r\n"
                 for index in 1...50 { batch += "LIST \(index % 5 + 1)\r\nNOOP\r\n" }

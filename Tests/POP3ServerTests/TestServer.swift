@@ -66,6 +66,8 @@ struct TestServer {
     var server: POP3Server
     var log: LogCapture
     var ca: TestCertificateAuthority?
+    /// Starts a graceful shutdown (SIGTERM's effect) without waiting for it.
+    var shutdown: @Sendable () async -> Void
 
     static func with<Result>(
         store: InMemoryMailStore = InMemoryMailStore(),
@@ -107,7 +109,8 @@ struct TestServer {
                     tlsPort: addresses.count > 1 ? addresses[1].port : nil,
                     server: server,
                     log: log,
-                    ca: ca
+                    ca: ca,
+                    shutdown: { await group.triggerGracefulShutdown() }
                 )
                 let result = try await body(testServer)
                 await group.triggerGracefulShutdown()
