@@ -1,0 +1,80 @@
+// The Maildir store: Dovecot/Courier-compatible Maildirs served as they are (DESIGN.md).
+
+/// A `MailStore` over one Maildir per user, at a path made from a template.
+///
+/// The maildrop is the Maildir's `new/` and `cur/`; Maildir++ subfolders (`.Foo/`), dotfiles
+/// and `tmp/` are not part of it. Files are never renamed: sizes come from `,W=` in the name
+/// when present (Dovecot's CRLF size), else are counted once and kept in the size cache
+/// `postoffice-sizes` in the Maildir root. The lock file `postoffice.lock` lives there too (see
+/// `MaildropLease` for the locking and takeover rules). A missing Maildir is created (empty)
+/// on open and on delivery.
+public struct MaildirStore: MailStore {
+    /// Where each user's Maildir is.
+    public let template: MaildirPathTemplate
+    /// How long a session may be silent before a new login may take its maildrop over.
+    public let takeoverAfter: Duration
+    /// The host name written into new unique names.
+    public let hostname: String
+
+    /// A store at `template` (for example `/var/mail/%u/Maildir`; see `MaildirPathTemplate`).
+    ///
+    /// - Parameters:
+    ///   - takeoverAfter: silence after which a session's maildrop may be taken over; must be
+    ///     positive. 60 seconds by default.
+    ///   - hostname: the host part of new unique names; the system host name by default.
+    public init(
+        template: String,
+        takeoverAfter: Duration = .seconds(60),
+        hostname: String? = nil
+    ) throws(MaildirPathTemplate.InvalidTemplate) {
+        self.init(template: try MaildirPathTemplate(template), takeoverAfter: takeoverAfter, hostname: hostname)
+    }
+
+    /// A store at a parsed template.
+    public init(template: MaildirPathTemplate, takeoverAfter: Duration = .seconds(60), hostname: String? = nil) {
+        precondition(takeoverAfter > .zero, "takeoverAfter must be positive")
+        self.template = template
+        self.takeoverAfter = takeoverAfter
+        self.hostname = hostname ?? MaildirUniqueName.currentHostname()
+    }
+
+    /// The Maildir path of `user`; throws `.noSuchUser` for a name unfit for a path.
+    public func maildirPath(for user: String) throws(MailStoreError) -> String {
+        try self.template.path(for: user)
+    }
+
+    /// Locks and snapshots `user`'s Maildir, creating it if missing. Throws `.inUse` when
+    /// another session holds it, `.noSuchUser` for an invalid name, `.io` on file-system errors.
+    public func openMaildrop(user: String) async throws -> any Maildrop {
+        try await self.openMaildirMaildrop(user: user)
+    }
+
+    func openMaildirMaildrop(user: String) async throws -> MaildirMaildrop {
+        let root = RawPath(try self.maildirPath(for: user))
+        let takeoverAfter = self.takeoverAfter
+        return try await BlockingIO.run {
+            try Self.createMaildir(root)
+            let lease = try MaildropLease.acquire(
+                lockPath: root.appending(MaildropLockFile.fileName),
+                takeoverAfter: takeoverAfter
+            )
+            do {
+                let snapshot = try MaildirScanner.scan(root: root)
+                return MaildirMaildrop(root: root, snapshot: snapshot, lease: lease)
+            } catch {
+                lease.close()
+                throw error
+            }
+        }
+    }
+
+    /// Creates `cur/`, `new/` and `tmp/` (and the directories above) where missing.
+    static func createMaildir(_ root: RawPath) throws {
+        for subdirectory in ["cur", "new", "tmp"] {
+            let path = root.appending(subdirectory)
+            if try Posix.status(path)?.isDirectory != true {
+                try Posix.makeDirectories(path)
+            }
+        }
+    }
+}
