@@ -51,7 +51,14 @@ enum Terminal {
         }
     }
 
+    /// A line on standard output, unbuffered (scripts wait for the "listening on" lines).
+    static func say(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+
     static func printError(_ message: String) {
         FileHandle.standardError.write(Data("postoffice: \(message)\n".utf8))
     }
 }
+
+func say(_ line: String) { Terminal.say(line) }
