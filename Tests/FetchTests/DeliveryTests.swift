@@ -27,8 +27,10 @@ struct DeliveryTests {
             ("a\rb\r\n\r", false, "a\rb\n\r"),
             ("From x\r\n", true, ">From x\n"),
             ("From x\r\n", false, "From x\n"),
-            ("x\r\n>From y\r\n>>From z\r\nFrom\r\nFro\r\n From a\r\n", true,
-             "x\n>>From y\n>>>From z\nFrom\nFro\n From a\n"),
+            (
+                "x\r\n>From y\r\n>>From z\r\nFrom\r\nFro\r\n From a\r\n", true,
+                "x\n>>From y\n>>>From z\nFrom\nFro\n From a\n"
+            ),
             (">>>", true, ">>>"),
             ("From", true, "From"),
             ("a From b\r\nFrom: header\r\n", true, "a From b\nFrom: header\n"),
@@ -54,7 +56,9 @@ struct DeliveryTests {
     static func referenceHash(_ text: String) -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import hashlib,sys;print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:32])"]
+        process.arguments = [
+            "python3", "-c", "import hashlib,sys;print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:32])",
+        ]
         let input = Pipe()
         let output = Pipe()
         process.standardInput = input

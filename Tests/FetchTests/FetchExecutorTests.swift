@@ -29,7 +29,9 @@ struct FetchExecutorTests {
             let parts = file.split(separator: ".")
             #expect(parts[0] == "\(t0)")
             #expect(parts[1] == DeliveryKey(account: account.identity, uniqueID: message.uid).hash)
-            let attributes = try FileManager.default.attributesOfItem(atPath: directory.path + "/Maildir/" + message.name)
+            let attributes = try FileManager.default.attributesOfItem(
+                atPath: directory.path + "/Maildir/" + message.name
+            )
             let size = try #require(attributes[.size] as? Int)
             #expect(file.contains(",S=\(size),W="))
         }
@@ -187,7 +189,9 @@ struct FetchExecutorTests {
         defer { directory.cleanup() }
         let out = directory.path + "/out"
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let server = FakeMailServer([("good", sampleMessage(1)), ("bad", sampleMessage(2)), ("good2", sampleMessage(3))])
+        let server = FakeMailServer([
+            ("good", sampleMessage(1)), ("bad", sampleMessage(2)), ("good2", sampleMessage(3)),
+        ])
         let command = "if [ \"$POSTOFFICE_UIDL\" = bad ]; then exit 3; fi; cat > '\(out)'/\"$POSTOFFICE_UIDL\""
         let account = makeAccount(directory, target: .mda(command: command))
         let report = await fetchOnce(account, server: server)
@@ -246,7 +250,8 @@ struct FetchExecutorTests {
         let server = FakeMailServer([("a", sampleMessage(1)), ("b", sampleMessage(2))])
         let account = makeAccount(directory, policy: FetchPolicy(deletion: .keep))
         let report = try #require(
-            await fetchOnce(account, server: server, imports: [StateImport(format: .fetchmail, path: file)]).accounts.first
+            await fetchOnce(account, server: server, imports: [StateImport(format: .fetchmail, path: file)]).accounts
+                .first
         )
         #expect(report.markedSeen == 1)
         #expect(report.downloaded == 1)

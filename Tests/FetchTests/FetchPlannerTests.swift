@@ -319,7 +319,8 @@ struct FetchPlannerTests {
                                 for missing in [false, true] {
                                     var state: [String: FetchStateEntry] = [:]
                                     if let status {
-                                        state["u"] = stored("u", size: recordedSize, status: status, headersOnly: headersOnly).1
+                                        state["u"] =
+                                            stored("u", size: recordedSize, status: status, headersOnly: headersOnly).1
                                     }
                                     let plan = FetchPlanner.plan(
                                         serverMessages: [msg(1, "u", serverSize)],

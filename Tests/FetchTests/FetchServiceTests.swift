@@ -80,7 +80,11 @@ struct FetchServiceTests {
         let service = FetchService(
             accounts: [makeAccount(directory)],
             interval: .seconds(3600),
-            options: FetchOptions(faults: .none, stop: stopSignal, connector: { _ in FakeConnector(server: FakeMailServer([])) }),
+            options: FetchOptions(
+                faults: .none,
+                stop: stopSignal,
+                connector: { _ in FakeConnector(server: FakeMailServer([])) }
+            ),
             logger: testLogger,
             trapSIGHUP: false
         )

@@ -103,7 +103,9 @@ struct StateImporterTests {
 
     @Test("FORMAT:FILE arguments")
     func arguments() {
-        #expect(StateImport(argument: "fetchmail:/h/.fetchids") == StateImport(format: .fetchmail, path: "/h/.fetchids"))
+        #expect(
+            StateImport(argument: "fetchmail:/h/.fetchids") == StateImport(format: .fetchmail, path: "/h/.fetchids")
+        )
         #expect(StateImport(argument: "Thunderbird:/p/popstate.dat")?.format == .thunderbird)
         #expect(StateImport(argument: "kmail:/x") == nil)
         #expect(StateImport(argument: "mpop:") == nil)

@@ -24,7 +24,10 @@ final class MDADeliverer: Deliverer {
     func locationExists(_ location: String, key: DeliveryKey) -> Bool { true }
 
     func makeWriter(for envelope: DeliveryEnvelope, replacing: Bool) throws -> any MessageWriter {
-        let spool = try SpoolFile(path: "\(spoolDirectory)/.postoffice-mda-\(envelope.key.hash).tmp", quoteFromLines: false)
+        let spool = try SpoolFile(
+            path: "\(spoolDirectory)/.postoffice-mda-\(envelope.key.hash).tmp",
+            quoteFromLines: false
+        )
         try spool.writeRaw(TraceHeader.lines(for: envelope))
         return Writer(command: command, spool: spool, envelope: envelope)
     }

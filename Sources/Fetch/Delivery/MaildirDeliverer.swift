@@ -3,9 +3,9 @@ import Foundation
 import NIOCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Stores each message as `new/<time>.<hash>.<host>,S=<size>,W=<crlf size>`.
@@ -91,7 +91,9 @@ final class MaildirDeliverer: Deliverer {
     /// too (`\056`) so the name's dot-separated parts stay fixed.
     private static func hostPart() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
-        let name = gethostname(&buffer, buffer.count) == 0 ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "localhost"
+        let name =
+            gethostname(&buffer, buffer.count) == 0
+            ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "localhost"
         var escaped = ""
         for character in name {
             switch character {

@@ -2,9 +2,9 @@
 import NIOCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Appends messages to an mbox file.
@@ -64,7 +64,11 @@ final class MboxDeliverer: Deliverer {
         let fromLine = Array("From MAILER-DAEMON \(TraceHeader.asctime(envelope.receivedAt))\n".utf8)
         let placeholderOffset = fromLine.count + Self.keyHeader.count + hash.utf8.count + 1
         try spool.writeRaw(fromLine)
-        try spool.writeRaw(Self.keyHeader + Array("\(hash) ".utf8) + Array(repeating: UInt8(ascii: "0"), count: Self.lengthDigits) + [10])
+        try spool.writeRaw(
+            Self.keyHeader + Array("\(hash) ".utf8) + Array(repeating: UInt8(ascii: "0"), count: Self.lengthDigits) + [
+                10
+            ]
+        )
         try spool.writeRaw(TraceHeader.lines(for: envelope))
         return Writer(deliverer: self, spool: spool, hash: hash, lengthOffset: placeholderOffset)
     }

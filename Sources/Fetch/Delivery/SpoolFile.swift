@@ -3,9 +3,9 @@ import Foundation
 import NIOCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A file being written: bytes go through `LocalTextTransform` into a small buffer flushed to
@@ -128,7 +128,8 @@ func syncDirectory(_ path: String) throws {
 /// The trace header lines put at the top of every stored message (RFC 5322 §3.6.7).
 enum TraceHeader {
     static func lines(for envelope: DeliveryEnvelope) -> [UInt8] {
-        var text = "Received: from \(sanitize(envelope.serverHost)) by postoffice (POP3) for <\(sanitize(envelope.user))>;"
+        var text =
+            "Received: from \(sanitize(envelope.serverHost)) by postoffice (POP3) for <\(sanitize(envelope.user))>;"
         text += " \(rfc5322Date(envelope.receivedAt))\n"
         text += "X-PostOffice-UIDL: \(sanitize(envelope.key.uniqueID))\n"
         if envelope.headersOnly {

@@ -3,9 +3,9 @@ import Logging
 import NIOCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Performs a `FetchPlan` for one account.
@@ -30,7 +30,12 @@ struct FetchExecutor {
             defer { withExtendedLifetime(lock) {} }
             let store = try FetchStateStore(path: account.statePath, account: account.identity)
             for item in options.imports {
-                let imported = try StateImporter.importState(item, into: store, account: account, now: options.clock.now())
+                let imported = try StateImporter.importState(
+                    item,
+                    into: store,
+                    account: account,
+                    now: options.clock.now()
+                )
                 report.markedSeen += imported
                 logger.info("imported state", metadata: ["account": "\(account.name)", "new": "\(imported)"])
             }
@@ -314,7 +319,9 @@ private final class Session: @unchecked Sendable {
         }
     }
 
-    private func begin(_ download: FetchPlan.Download) throws -> (download: FetchPlan.Download, writer: any MessageWriter)? {
+    private func begin(_ download: FetchPlan.Download) throws -> (
+        download: FetchPlan.Download, writer: any MessageWriter
+    )? {
         do {
             let writer = try deliverer.makeWriter(
                 for: envelope(download),

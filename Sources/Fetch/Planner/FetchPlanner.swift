@@ -181,7 +181,9 @@ public enum FetchPlanner {
             }
         case .deleteWhenDeletedLocally:
             if locallyMissing.contains(message.uniqueID) {
-                plan.deletions.append(.init(number: message.number, uniqueID: message.uniqueID, reason: .deletedLocally))
+                plan.deletions.append(
+                    .init(number: message.number, uniqueID: message.uniqueID, reason: .deletedLocally)
+                )
             } else {
                 plan.skips.append(.init(number: message.number, uniqueID: message.uniqueID, reason: .alreadyDownloaded))
             }

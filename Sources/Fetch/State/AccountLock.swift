@@ -1,8 +1,8 @@
 // One run per account at a time: flock(2) on a lock file next to the state.
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// An exclusive, non-blocking `flock` on `<state>.lock`. The kernel releases it when the process
