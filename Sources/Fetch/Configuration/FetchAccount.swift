@@ -1,0 +1,91 @@
+// The configuration of one account to fetch from. The CLI lead fills it from flags or TOML.
+
+/// One POP3 account to download from.
+public struct FetchAccount: Hashable, Sendable {
+    /// How the connection is secured (RFC 8314 implicit TLS, RFC 2595 STLS, or none).
+    public enum Security: String, Hashable, Sendable, Codable {
+        /// TLS from the first byte (port 995, RFC 8314 §3.3).
+        case implicitTLS = "implicit"
+        /// `STLS` after the greeting (RFC 2595 §4); never falls back to cleartext.
+        case startTLS = "starttls"
+        /// No TLS (tests, loopback).
+        case plaintext = "none"
+    }
+
+    /// Which server certificates are trusted.
+    public enum Trust: Hashable, Sendable {
+        /// The system's trust store and host name verification.
+        case system
+        /// CA certificates from this PEM file, and host name verification.
+        case caFile(String)
+        /// Exactly the leaf certificate with this SHA-256 (of its DER); no CA check.
+        case fingerprint([UInt8])
+        /// No verification (only when explicitly asked for).
+        case insecure
+    }
+
+    /// How to authenticate (RFC 1939 §7 USER/PASS and APOP, RFC 5034 SASL).
+    public enum AuthMechanism: String, Hashable, Sendable, Codable {
+        /// SCRAM-SHA-256 if offered, else PLAIN, else USER/PASS.
+        case automatic
+        case userPass = "user"
+        case apop
+        case plain = "PLAIN"
+        case login = "LOGIN"
+        case scramSHA256 = "SCRAM-SHA-256"
+        /// The password source yields an OAuth 2 access token.
+        case xoauth2 = "XOAUTH2"
+        /// The password source yields an OAuth 2 access token (RFC 7628).
+        case oauthBearer = "OAUTHBEARER"
+    }
+
+    /// A name for reports and logs.
+    public var name: String
+    public var host: String
+    public var port: Int
+    public var security: Security
+    public var trust: Trust
+    public var user: String
+    /// Where the password (or token) comes from; never a command-line argument.
+    public var password: PasswordSource
+    public var authMechanism: AuthMechanism
+    public var policy: FetchPolicy
+    public var target: DeliveryTarget
+    /// The state file (SQLite); its lock file is `statePath + ".lock"`.
+    public var statePath: String
+    /// How many `RETR`s are outstanding at once when the server supports PIPELINING (RFC 2449).
+    public var pipelineWindow: Int
+
+    public init(
+        name: String,
+        host: String,
+        port: Int,
+        security: Security,
+        trust: Trust = .system,
+        user: String,
+        password: PasswordSource,
+        authMechanism: AuthMechanism = .automatic,
+        policy: FetchPolicy = FetchPolicy(),
+        target: DeliveryTarget,
+        statePath: String,
+        pipelineWindow: Int = 32
+    ) {
+        self.name = name
+        self.host = host
+        self.port = port
+        self.security = security
+        self.trust = trust
+        self.user = user
+        self.password = password
+        self.authMechanism = authMechanism
+        self.policy = policy
+        self.target = target
+        self.statePath = statePath
+        self.pipelineWindow = pipelineWindow
+    }
+
+    /// The identity local names and the state are tied to: `user@host` (host in lower case).
+    public var identity: String {
+        "\(user)@\(host.lowercased())"
+    }
+}

@@ -1,0 +1,62 @@
+// Where a password comes from: a file, a command (password manager) or an environment variable.
+import Foundation
+
+/// The source of an account's password or token. Never a literal on the command line.
+public enum PasswordSource: Hashable, Sendable {
+    /// The first line of this file (the file should be readable by the user only).
+    case file(String)
+    /// The first line of the standard output of `/bin/sh -c COMMAND` (e.g. `pass show mail`).
+    case command(String)
+    /// The value of this environment variable.
+    case environment(String)
+    /// No password (accounts whose server needs none, tests).
+    case none
+
+    /// Reads the secret. Throws `FetchFailure` of kind `.authentication`; the message never
+    /// contains the secret.
+    public func resolve(environment: [String: String]? = nil) throws -> String {
+        let environment = environment ?? ProcessInfo.processInfo.environment
+        switch self {
+        case .none:
+            return ""
+        case .file(let path):
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw FetchFailure(kind: .authentication, message: "cannot read the password file \(path)")
+            }
+            return Self.firstLine(data)
+        case .environment(let name):
+            guard let value = environment[name] else {
+                throw FetchFailure(kind: .authentication, message: "the environment variable \(name) is not set")
+            }
+            return value
+        case .command(let command):
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", command]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardInput = FileHandle.nullDevice
+            do {
+                try process.run()
+            } catch {
+                throw FetchFailure(kind: .authentication, message: "cannot run the password command: \(error)")
+            }
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            guard process.terminationReason == .exit, process.terminationStatus == 0 else {
+                throw FetchFailure(
+                    kind: .authentication,
+                    message: "the password command failed (status \(process.terminationStatus))"
+                )
+            }
+            return Self.firstLine(data)
+        }
+    }
+
+    private static func firstLine(_ data: Data) -> String {
+        // Bytes, not Characters: "\r\n" is one Character in Swift.
+        var line = Array(data.prefix { $0 != 10 })
+        if line.last == 13 { line.removeLast() }
+        return String(decoding: line, as: UTF8.self)
+    }
+}

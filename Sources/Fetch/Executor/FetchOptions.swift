@@ -1,0 +1,65 @@
+// Options of a run that are not part of an account's configuration.
+import Foundation
+import Synchronization
+
+/// The current time, injectable so tests set "now" (keep-days).
+public struct FetchClock: Sendable {
+    public let now: @Sendable () -> Int64
+
+    public init(now: @escaping @Sendable () -> Int64) {
+        self.now = now
+    }
+
+    /// The system clock.
+    public static let system = FetchClock { Int64(Date().timeIntervalSince1970) }
+
+    /// A fixed time.
+    public static func fixed(_ seconds: Int64) -> FetchClock {
+        FetchClock { seconds }
+    }
+}
+
+/// Asks running fetches to stop: the message in flight is finished and recorded, what is stored
+/// is deleted (per policy) and `QUIT` sent; nothing else is downloaded. Used on SIGTERM.
+public final class FetchStopSignal: Sendable {
+    private let flag = Atomic<Bool>(false)
+
+    public init() {}
+
+    public func requestStop() {
+        flag.store(true, ordering: .sequentiallyConsistent)
+    }
+
+    public var isStopRequested: Bool {
+        flag.load(ordering: .sequentiallyConsistent)
+    }
+}
+
+/// Options of one `runFetch`.
+public struct FetchOptions: Sendable {
+    /// Record every message now on the server as downloaded, without downloading or deleting.
+    public var markSeen: Bool
+    /// State files of other programs to import before fetching.
+    public var imports: [StateImport]
+    public var clock: FetchClock
+    public var faults: FaultInjector
+    public var stop: FetchStopSignal
+    /// Opens sessions; nil uses POP3 (`POP3MailSourceConnector`). Tests pass a fake.
+    public var connector: (@Sendable (FetchAccount) -> any MailSourceConnector)?
+
+    public init(
+        markSeen: Bool = false,
+        imports: [StateImport] = [],
+        clock: FetchClock = .system,
+        faults: FaultInjector = .fromEnvironment(),
+        stop: FetchStopSignal = FetchStopSignal(),
+        connector: (@Sendable (FetchAccount) -> any MailSourceConnector)? = nil
+    ) {
+        self.markSeen = markSeen
+        self.imports = imports
+        self.clock = clock
+        self.faults = faults
+        self.stop = stop
+        self.connector = connector
+    }
+}

@@ -1,0 +1,57 @@
+// The few POP3 calls the executor needs, abstracted so it can run against an in-memory fake.
+public import NIOCore
+
+/// One `LIST` line (RFC 1939 §5).
+public struct SourceListEntry: Hashable, Sendable {
+    public var number: Int
+    public var size: Int
+    public init(number: Int, size: Int) {
+        self.number = number
+        self.size = size
+    }
+}
+
+/// One `UIDL` line (RFC 1939 §7).
+public struct SourceUIDLEntry: Hashable, Sendable {
+    public var number: Int
+    public var uniqueID: String
+    public init(number: Int, uniqueID: String) {
+        self.number = number
+        self.uniqueID = uniqueID
+    }
+}
+
+/// Streamed message content: for each message `begin`, `bytes`…, `end`, in order.
+public enum SourceEvent: Sendable {
+    case begin(number: Int)
+    /// Message bytes as the server sent them (CRLF, dot-stuffing removed).
+    case bytes(ByteBuffer)
+    case end(number: Int)
+}
+
+/// An authenticated POP3 session in the TRANSACTION state (RFC 1939 §5).
+///
+/// Deletions take effect only when `quit()` succeeds (the UPDATE state, RFC 1939 §6); a session
+/// that ends any other way deletes nothing. The executor relies on that.
+public protocol MailSource: Sendable {
+    /// `LIST`.
+    func list() async throws -> [SourceListEntry]
+    /// `UIDL`, or nil when the server does not support it.
+    func uidl() async throws -> [SourceUIDLEntry]?
+    /// `RETR` for each number, pipelined when the server allows; `body` is awaited per event.
+    func retrieve(_ numbers: [Int], _ body: (SourceEvent) async throws -> Void) async throws
+    /// `TOP number lines`.
+    func top(_ number: Int, lines: Int, _ body: (SourceEvent) async throws -> Void) async throws
+    /// `DELE` for each number.
+    func delete(_ numbers: [Int]) async throws
+    /// `QUIT`: the server applies the deletions. Throws if it could not.
+    func quit() async throws
+}
+
+/// Opens sessions for an account.
+public protocol MailSourceConnector: Sendable {
+    /// Connects, authenticates, runs `body`, and closes. When `body` throws the connection is
+    /// closed without `QUIT`, so the server deletes nothing. Errors are `FetchFailure`s
+    /// classified as authentication, tls or network where possible.
+    func withSource<R: Sendable>(_ body: (any MailSource) async throws -> R) async throws -> R
+}

@@ -1,0 +1,134 @@
+import Foundation
+import NIOCore
+
+@testable import Fetch
+
+/// An in-memory POP3 maildrop that behaves like a real server where it matters: each session
+/// works on a snapshot, `DELE` only marks, and deletions happen only when `QUIT` succeeds.
+final class FakeMailServer: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [(uid: String, bytes: [UInt8])]
+    var supportsUIDL: Bool
+    /// Sessions that ended with QUIT.
+    private(set) var quits = 0
+    private(set) var sessions = 0
+
+    init(_ messages: [(String, String)], supportsUIDL: Bool = true) {
+        stored = messages.map { ($0.0, Array($0.1.utf8)) }
+        self.supportsUIDL = supportsUIDL
+    }
+
+    var uids: [String] { lock.withLock { stored.map(\.uid) } }
+
+    func add(_ uid: String, _ text: String) {
+        lock.withLock { stored.append((uid, Array(text.utf8))) }
+    }
+
+    fileprivate func snapshot() -> [(uid: String, bytes: [UInt8])] {
+        lock.withLock {
+            sessions += 1
+            return stored
+        }
+    }
+
+    fileprivate func commit(deleting uids: Set<String>) {
+        lock.withLock {
+            quits += 1
+            stored.removeAll { uids.contains($0.uid) }
+        }
+    }
+}
+
+struct FakeConnector: MailSourceConnector {
+    let server: FakeMailServer
+    /// Chunk size of streamed content, small to exercise chunk boundaries.
+    var chunkSize = 7
+
+    func withSource<R: Sendable>(_ body: (any MailSource) async throws -> R) async throws -> R {
+        let session = FakeSession(server: server, snapshot: server.snapshot(), chunkSize: chunkSize)
+        // Throwing out of body drops the "connection": no QUIT, nothing deleted.
+        return try await body(session)
+    }
+}
+
+struct FakeError: Error {
+    var message: String
+}
+
+final class FakeSession: MailSource, @unchecked Sendable {
+    let server: FakeMailServer
+    let snapshot: [(uid: String, bytes: [UInt8])]
+    let chunkSize: Int
+    private var deleted: Set<Int> = []
+    private var closed = false
+
+    init(server: FakeMailServer, snapshot: [(uid: String, bytes: [UInt8])], chunkSize: Int) {
+        self.server = server
+        self.snapshot = snapshot
+        self.chunkSize = chunkSize
+    }
+
+    private func check(_ number: Int) throws {
+        guard !closed else { throw FakeError(message: "session closed") }
+        guard number >= 1, number <= snapshot.count, !deleted.contains(number) else {
+            throw FakeError(message: "-ERR no such message \(number)")
+        }
+    }
+
+    func list() async throws -> [SourceListEntry] {
+        snapshot.enumerated().filter { !deleted.contains($0.offset + 1) }.map {
+            SourceListEntry(number: $0.offset + 1, size: $0.element.bytes.count)
+        }
+    }
+
+    func uidl() async throws -> [SourceUIDLEntry]? {
+        guard server.supportsUIDL else { return nil }
+        return snapshot.enumerated().filter { !deleted.contains($0.offset + 1) }.map {
+            SourceUIDLEntry(number: $0.offset + 1, uniqueID: $0.element.uid)
+        }
+    }
+
+    private func stream(_ number: Int, _ bytes: ArraySlice<UInt8>, _ body: (SourceEvent) async throws -> Void)
+        async throws
+    {
+        try await body(.begin(number: number))
+        var start = bytes.startIndex
+        while start < bytes.endIndex {
+            let end = min(start + chunkSize, bytes.endIndex)
+            try await body(.bytes(ByteBuffer(bytes: bytes[start..<end])))
+            start = end
+        }
+        try await body(.end(number: number))
+    }
+
+    func retrieve(_ numbers: [Int], _ body: (SourceEvent) async throws -> Void) async throws {
+        for number in numbers {
+            try check(number)
+            try await stream(number, snapshot[number - 1].bytes[...], body)
+        }
+    }
+
+    func top(_ number: Int, lines: Int, _ body: (SourceEvent) async throws -> Void) async throws {
+        try check(number)
+        let bytes = snapshot[number - 1].bytes
+        var end = bytes.count
+        for index in 0..<max(0, bytes.count - 3) where bytes[index..<index + 4].elementsEqual([13, 10, 13, 10]) {
+            end = index + 4
+            break
+        }
+        try await stream(number, bytes[0..<end], body)
+    }
+
+    func delete(_ numbers: [Int]) async throws {
+        for number in numbers {
+            try check(number)
+            deleted.insert(number)
+        }
+    }
+
+    func quit() async throws {
+        guard !closed else { throw FakeError(message: "session closed") }
+        closed = true
+        server.commit(deleting: Set(deleted.map { snapshot[$0 - 1].uid }))
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import Fetch
+
+@Suite("FetchService")
+struct FetchServiceTests {
+    final class Reports: Sendable {
+        let items = Mutex<[FetchReport]>([])
+        var count: Int { items.withLock { $0.count } }
+    }
+
+    @Test("backoff doubles from the interval up to the maximum")
+    func backoff() {
+        let service = FetchService(
+            accounts: [],
+            interval: .seconds(60),
+            maximumBackoff: .seconds(600),
+            logger: testLogger,
+            trapSIGHUP: false
+        )
+        #expect(service.errorBackoff(failures: 1) == .seconds(60))
+        #expect(service.errorBackoff(failures: 2) == .seconds(120))
+        #expect(service.errorBackoff(failures: 4) == .seconds(480))
+        #expect(service.errorBackoff(failures: 5) == .seconds(600))
+        #expect(service.errorBackoff(failures: 1000) == .seconds(600))
+    }
+
+    @Test("polls every interval, picks up new mail, reloads accounts on request, stops on cancel")
+    func polling() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let server = FakeMailServer([("a", sampleMessage(1))])
+        let other = FakeMailServer([("z", sampleMessage(9))])
+        let account = makeAccount(directory)
+        var secondAccount = makeAccount(directory, target: .maildir(path: directory.path + "/M2"), name: "second")
+        secondAccount.statePath = directory.path + "/state2.sqlite"
+        secondAccount.host = "other.example.org"
+        let reports = Reports()
+        let options = FetchOptions(
+            faults: .none,
+            connector: { account in FakeConnector(server: account.name == "second" ? other : server) }
+        )
+        let service = FetchService(
+            accounts: [account],
+            interval: .milliseconds(50),
+            options: options,
+            logger: testLogger,
+            reload: { [secondAccount] in [secondAccount] },
+            trapSIGHUP: false,
+            onReport: { report in reports.items.withLock { $0.append(report) } }
+        )
+        let task = Task { try await service.run() }
+        func waitFor(_ condition: () -> Bool) async throws {
+            for _ in 0..<200 where !condition() {
+                try await Task.sleep(for: .milliseconds(25))
+            }
+        }
+        try await waitFor { server.uids.isEmpty }
+        #expect(server.uids.isEmpty)
+        server.add("b", sampleMessage(2))
+        try await waitFor { server.uids.isEmpty }
+        #expect(server.uids.isEmpty)
+        service.requestReload()
+        try await waitFor { other.uids.isEmpty }
+        #expect(other.uids.isEmpty)
+        task.cancel()
+        _ = await task.result
+        #expect(reports.count >= 3)
+        #expect(try maildirMessages(directory.path + "/Maildir").map(\.uid).sorted() == ["a", "b"])
+        #expect(try maildirMessages(directory.path + "/M2").map(\.uid) == ["z"])
+    }
+
+    @Test("a stop request ends the service")
+    func stop() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let stopSignal = FetchStopSignal()
+        let service = FetchService(
+            accounts: [makeAccount(directory)],
+            interval: .seconds(3600),
+            options: FetchOptions(
+                faults: .none,
+                stop: stopSignal,
+                connector: { _ in FakeConnector(server: FakeMailServer([])) }
+            ),
+            logger: testLogger,
+            trapSIGHUP: false
+        )
+        let task = Task { try await service.run() }
+        try await Task.sleep(for: .milliseconds(100))
+        stopSignal.requestStop()
+        let clock = ContinuousClock()
+        let started = clock.now
+        _ = await task.result
+        #expect(clock.now - started < .seconds(5))
+    }
+}
