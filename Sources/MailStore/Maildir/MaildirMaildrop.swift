@@ -86,6 +86,9 @@ final class MaildirMaildrop: Maildrop {
         self.lease.close()
     }
 
+    /// Whether the session holds the flock right now (it is released after a silence).
+    var isLeaseHeld: Bool { self.lease.isHeld }
+
     // MARK: - Helpers
 
     private func checkIndex(_ index: Int) throws {

@@ -85,6 +85,7 @@ enum MaildirScanner {
             var size: Int
             var seconds: Int
             var microseconds: Int
+            var deliveryCount: Int
         }
         var found: [Found] = []
         found.reserveCapacity(listing.count)
@@ -130,7 +131,8 @@ enum MaildirScanner {
                     location: location,
                     size: size,
                     seconds: parsed?.seconds ?? -1,
-                    microseconds: parsed?.microseconds ?? -1
+                    microseconds: parsed?.microseconds ?? -1,
+                    deliveryCount: parsed?.deliveryCount ?? -1
                 )
             )
         }
@@ -139,10 +141,12 @@ enum MaildirScanner {
             newCache.store(root: root)
         }
 
-        // Delivery order: the leading seconds, then microseconds, then the base name's bytes.
+        // Delivery order: the leading seconds, then microseconds, then the delivery count, then
+        // the base name's bytes (so the order is total and the same in every session).
         found.sort { a, b in
             if a.seconds != b.seconds { return a.seconds < b.seconds }
             if a.microseconds != b.microseconds { return a.microseconds < b.microseconds }
+            if a.deliveryCount != b.deliveryCount { return a.deliveryCount < b.deliveryCount }
             return a.baseName.lexicographicallyPrecedes(b.baseName)
         }
         let ids = UniqueIDMapper.uniqueIDs(for: found.map(\.baseName))
