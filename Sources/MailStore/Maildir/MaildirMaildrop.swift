@@ -1,8 +1,8 @@
 // A locked Maildir maildrop: the snapshot taken at open, streamed reads, deletions at UPDATE.
 
 import NIOCore
-import SystemPackage
 import Synchronization
+import SystemPackage
 
 /// The `Maildrop` of `MaildirStore`: `new/` and `cur/` of one Maildir as listed at open.
 ///

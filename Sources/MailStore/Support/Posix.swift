@@ -1,14 +1,15 @@
 // The few POSIX calls the Maildir store needs, with errors mapped to `MailStoreError.io`.
 // All of these block: call them from `BlockingIO.run`, never on an event loop.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 enum Posix {
     /// An `.io` error naming the operation, the path and the errno text.
@@ -109,9 +110,9 @@ enum Posix {
             throw Self.failure("stat", path, code)
         }
         #if canImport(Darwin)
-        let modified = info.st_mtimespec
+            let modified = info.st_mtimespec
         #else
-        let modified = info.st_mtim
+            let modified = info.st_mtim
         #endif
         let type = info.st_mode & S_IFMT
         return FileStatus(
