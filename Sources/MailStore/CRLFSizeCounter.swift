@@ -1,11 +1,11 @@
 // Counting the octets a message has once its line ends are CRLF (RFC 1939 §5 and §11).
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Counts the octets a message occupies when every bare LF is sent as CRLF.

@@ -123,6 +123,9 @@ struct UniqueIDTests {
         #expect(ids[0] == digest, "the genuine name keeps its id")
         #expect(ids[1] != digest)
         #expect(ids[1] == UniqueIDMapper.digestID(long, salt: 1))
-        #expect(UniqueIDMapper.uniqueIDs(for: [long, Array(digest.utf8)]) == [ids[1], ids[0]], "order does not matter")
+        #expect(
+            UniqueIDMapper.uniqueIDs(for: [long, Array(digest.utf8)]) == [ids[1], ids[0]],
+            "order does not matter"
+        )
     }
 }

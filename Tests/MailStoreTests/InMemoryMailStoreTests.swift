@@ -57,8 +57,12 @@ struct InMemoryMailStoreTests {
     @Test("unknown and invalid users")
     func users() async throws {
         let store = InMemoryMailStore(users: ["alice"])
-        await #expect(throws: MailStoreError.noSuchUser("mallory")) { _ = try await store.openMaildrop(user: "mallory") }
-        await #expect(throws: MailStoreError.noSuchUser("a/b")) { _ = try await store.deliver(user: "a/b", message: []) }
+        await #expect(throws: MailStoreError.noSuchUser("mallory")) {
+            _ = try await store.openMaildrop(user: "mallory")
+        }
+        await #expect(throws: MailStoreError.noSuchUser("a/b")) {
+            _ = try await store.deliver(user: "a/b", message: [])
+        }
         let open = InMemoryMailStore()
         await #expect(throws: MailStoreError.noSuchUser("..")) { _ = try await open.openMaildrop(user: "..") }
         #expect(try await open.openMaildrop(user: "anyone").messages.isEmpty)

@@ -90,3 +90,23 @@ struct MaildirDeliveryTests {
         }
     }
 }
+
+@Suite("Maildir tmp/ cleanup")
+struct MaildirTemporaryCleanupTests {
+    @Test("opening removes tmp/ files untouched for 36 hours and keeps fresh ones")
+    func cleansStaleTemporaryFiles() async throws {
+        try await TestFiles.withTemporaryDirectory { directory in
+            let fixture = try MaildirFixture(directory: directory)
+            try fixture.put("1000.M1P1.stale", "left over", in: "tmp")
+            try fixture.put("1000.M1P1.fresh", "being written", in: "tmp")
+            try fixture.put("1000.M1P1.edge", "35 hours", in: "tmp")
+            let now = Int(Posix.currentTimeSeconds())
+            try TestFiles.setModificationTime(fixture.root() + "/tmp/1000.M1P1.stale", seconds: now - 37 * 3600)
+            try TestFiles.setModificationTime(fixture.root() + "/tmp/1000.M1P1.edge", seconds: now - 35 * 3600)
+            let maildrop = try await fixture.open()
+            #expect(try TestFiles.list(fixture.root() + "/tmp") == ["1000.M1P1.edge", "1000.M1P1.fresh"])
+            #expect(maildrop.messages.isEmpty, "tmp/ is never part of the maildrop")
+            await maildrop.close()
+        }
+    }
+}

@@ -103,13 +103,34 @@ struct MaildirFilenameTests {
             processID: 2
         ),
         // Experimental info: no flags.
-        Fixture(name: "1700000000.1.h:1,whatever", baseName: "1700000000.1.h", info: "1,whatever", seconds: 1_700_000_000, host: "h", processID: 1),
+        Fixture(
+            name: "1700000000.1.h:1,whatever",
+            baseName: "1700000000.1.h",
+            info: "1,whatever",
+            seconds: 1_700_000_000,
+            host: "h",
+            processID: 1
+        ),
         // Not of the time.id.host shape at all (procmail MH-style, hand-made).
         Fixture(name: "msg.12345", baseName: "msg.12345"),
         Fixture(name: "hello world:2,S", baseName: "hello world", info: "2,S", flags: "S"),
         // Malformed sizes are absent, not errors.
-        Fixture(name: "1700000000.M1P2.h,S=abc,W=-5", baseName: "1700000000.M1P2.h,S=abc,W=-5", seconds: 1_700_000_000, host: "h", microseconds: 1, processID: 2),
-        Fixture(name: "1700000000.M1P2.h,W=99999999999999999999", baseName: "1700000000.M1P2.h,W=99999999999999999999", seconds: 1_700_000_000, host: "h", microseconds: 1, processID: 2),
+        Fixture(
+            name: "1700000000.M1P2.h,S=abc,W=-5",
+            baseName: "1700000000.M1P2.h,S=abc,W=-5",
+            seconds: 1_700_000_000,
+            host: "h",
+            microseconds: 1,
+            processID: 2
+        ),
+        Fixture(
+            name: "1700000000.M1P2.h,W=99999999999999999999",
+            baseName: "1700000000.M1P2.h,W=99999999999999999999",
+            seconds: 1_700_000_000,
+            host: "h",
+            microseconds: 1,
+            processID: 2
+        ),
         // A colon ends the base name even with nothing after it.
         Fixture(name: "abc:", baseName: "abc", info: ""),
     ]

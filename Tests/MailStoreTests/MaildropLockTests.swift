@@ -1,13 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Testing
 
 @testable import MailStore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Polls `condition` every 20 ms for at most `seconds`; returns whether it became true.
 func eventually(seconds: Int = 10, _ condition: () async throws -> Bool) async rethrows -> Bool {

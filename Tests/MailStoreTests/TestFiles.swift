@@ -1,14 +1,15 @@
 // File-system helpers for the MailStore tests: temporary directories and plain file I/O,
 // through libc (the module under test uses no Foundation, and neither do its tests).
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 struct TestFileError: Error, CustomStringConvertible {
     var description: String

@@ -109,7 +109,8 @@ final class InMemoryMaildrop: Maildrop {
     private let snapshot: [InMemoryMailStore.StoredMessage]
     private let closed = Atomic<Bool>(false)
 
-    init(storage: InMemoryMailStore.Storage, user: String, generation: Int, snapshot: [InMemoryMailStore.StoredMessage]) {
+    init(storage: InMemoryMailStore.Storage, user: String, generation: Int, snapshot: [InMemoryMailStore.StoredMessage])
+    {
         self.storage = storage
         self.user = user
         self.generation = generation
