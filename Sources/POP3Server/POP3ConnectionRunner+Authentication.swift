@@ -55,7 +55,7 @@ extension POP3ConnectionRunner {
                     self.mechanism = nil
                     return await loginFailed(user: authenticationID, mechanism: name, reason: "authzid-refused", failure: .invalidCredentials)
                 }
-                guard UserName.isValid(authenticationID) else {
+                guard Accounts.UserName.isValid(authenticationID) else {
                     self.mechanism = nil
                     return await loginFailed(user: nil, mechanism: name, reason: "invalid-user-name", failure: .invalidCredentials)
                 }
@@ -70,7 +70,7 @@ extension POP3ConnectionRunner {
                     return await loginFailed(user: authenticationID, mechanism: name, reason: "temporary-failure", failure: .temporary)
                 }
             case .lookUpSCRAMCredentials(let user):
-                guard UserName.isValid(user) else {
+                guard Accounts.UserName.isValid(user) else {
                     self.mechanism = nil
                     return await loginFailed(user: nil, mechanism: name, reason: "invalid-user-name", failure: .invalidCredentials)
                 }

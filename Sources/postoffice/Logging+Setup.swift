@@ -26,8 +26,10 @@ struct LineLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
-        var line = "\(Self.timestamp()) \(event.level) \(label): \(event.message)"
-        for key in merged.keys.sorted() {
+        let message = "\(event.message)"
+        var line = "\(Self.timestamp()) \(event.level) \(label): \(message)"
+        // A key the message already spells out (`peer=` in login lines) is not repeated.
+        for key in merged.keys.sorted() where !message.contains("\(key)=") {
             line += " \(key)=\(merged[key]!)"  // safe: key comes from merged.keys
         }
         line += "\n"
