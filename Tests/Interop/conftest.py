@@ -37,6 +37,12 @@ def pki(work_root):
     return make_pki(work_root / "pki")
 
 
+@pytest.fixture(scope="session")
+def other_pki(work_root):
+    """A second, unrelated CA: clients trusting only it must refuse the server."""
+    return make_pki(work_root / "other-pki")
+
+
 @pytest.fixture
 def workdir(work_root, request):
     name = "".join(c if c.isalnum() else "-" for c in request.node.name)[:40]
