@@ -62,7 +62,7 @@ def test_fetchmail_keep_leaves_mail_and_remembers_uidls(server, pki, users, clie
 
 
 def test_fetchmail_many_small_messages(server, pki, users, client_dir):
-    messages = corpus.many_small(200)
+    messages = corpus.many_small(100)
     server.deliver_all("alice", messages)
     fetchmail = Fetchmail(client_dir, server, pki, "alice", users["alice"], mode="stls", keep=False)
     fetchmail.run()

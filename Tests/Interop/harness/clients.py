@@ -82,3 +82,88 @@ poll {server.host} protocol POP3 port {port} timeout 30
 
     def saved(self) -> list[bytes]:
         return [p.read_bytes() for p in sorted(self.inbox.iterdir())]
+
+
+class Mpop:
+    """mpop, configured by a generated file (`-C`), delivering into a Maildir; its UIDL memory is
+    `uidls_file` in its directory."""
+
+    def __init__(self, home: Path, server, pki, user: str, password: str, *, mode: str, keep: bool,
+                 auth: str = "user", password_eval: bool = False) -> None:
+        self.home = make_dir(home)
+        self.maildir = make_maildir(home / "Maildir")
+        port = server.pop3s_port if mode == "pop3s" else server.pop3_port
+        if password_eval:
+            write_private(home / "password", password + "\n")
+            secret = f'passwordeval "cat {home / "password"}"'
+        else:
+            secret = f'password "{password}"'
+        self.config = home / "mpoprc"
+        write_private(self.config, f"""defaults
+timeout 30
+tls on
+tls_starttls {"off" if mode == "pop3s" else "on"}
+tls_trust_file {pki.ca_cert}
+
+account interop
+host {server.host}
+port {port}
+auth {auth}
+user {user}
+{secret}
+delivery maildir {self.maildir}
+keep {"on" if keep else "off"}
+uidls_file {home / "uidls"}
+""")
+
+    def run(self, check_codes=(0,)):
+        result = procs.run([tool("mpop"), "-C", str(self.config), "interop"],
+                           env=client_env(self.home), as_mail=True, check=False, timeout=300)
+        if result.returncode not in check_codes:
+            raise AssertionError(procs.describe_result(result))
+        return result
+
+    def saved(self) -> list[bytes]:
+        from .compare import maildir_messages
+        return maildir_messages(self.maildir)
+
+
+class Getmail:
+    """getmail6 with a generated rc file and its own --getmaildir (which holds its UIDL memory,
+    `oldmail-*`), delivering into a Maildir. getmail6 has no STLS for POP3: implicit TLS only
+    (SimplePOP3SSLRetriever)."""
+
+    def __init__(self, home: Path, server, pki, user: str, password: str, *, keep: bool,
+                 read_all: bool = False) -> None:
+        self.home = make_dir(home)
+        self.maildir = make_maildir(home / "Maildir")
+        self.rc = home / "getmailrc"
+        write_private(self.rc, f"""[retriever]
+type = SimplePOP3SSLRetriever
+server = {server.host}
+port = {server.pop3s_port}
+username = {user}
+password = {password}
+ca_certs = {pki.ca_cert}
+timeout = 30
+
+[destination]
+type = Maildir
+path = {self.maildir}/
+
+[options]
+verbose = 1
+delete = {"false" if keep else "true"}
+read_all = {"true" if read_all else "false"}
+""")
+
+    def run(self, check_codes=(0,)):
+        result = procs.run([tool("getmail"), "--getmaildir", str(self.home), "--rcfile", str(self.rc)],
+                           env=client_env(self.home), as_mail=True, check=False, timeout=300)
+        if result.returncode not in check_codes:
+            raise AssertionError(procs.describe_result(result))
+        return result
+
+    def saved(self) -> list[bytes]:
+        from .compare import maildir_messages
+        return maildir_messages(self.maildir)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .corpus import Message, message_id
 
-_FIELD_NAME = re.compile(rb"^([!-9;-~]+):")
+_FIELD_NAME = re.compile(rb"([!-9;-~]+):")  # used with .match(), anchored at pos
 
 
 def strip_prepended_fields(data: bytes, names: Iterable[str]) -> bytes:
