@@ -24,10 +24,14 @@ MAILDIR_TEMPLATE = "mail/%u/Maildir"
 class MailServer:
     kind = "abstract"
 
-    def __init__(self, work: Path, pki: TestPKI, users: dict[str, str]) -> None:
+    def __init__(self, work: Path, pki: TestPKI, users: dict[str, str], *,
+                 passwd_text: str | None = None) -> None:
+        """`users` maps names to passwords; the passwd-file is made from them unless
+        `passwd_text` (ready-made passwd-file lines) is given."""
         self.work = work
         self.pki = pki
         self.users = dict(users)
+        self.passwd_text = passwd_text
         self.host = HOST
         self.pop3_port = procs.free_port()
         self.pop3s_port = procs.free_port()
@@ -86,8 +90,8 @@ class DovecotServer(MailServer):
 
     kind = "dovecot"
 
-    def __init__(self, work: Path, pki: TestPKI, users: dict[str, str]) -> None:
-        super().__init__(work, pki, users)
+    def __init__(self, work: Path, pki: TestPKI, users: dict[str, str], **options) -> None:
+        super().__init__(work, pki, users, **options)
         self._sequence = 0
         self._run_dir: Path | None = None
 
@@ -120,8 +124,11 @@ class DovecotServer(MailServer):
         self._run_dir = run_dir
         state_dir = self.work / "dovecot-state"
         state_dir.mkdir(exist_ok=True)
-        self.passwd_file.write_text("".join(f"{name}:{{PLAIN}}{password}\n"
-                                            for name, password in self.users.items()))
+        if self.passwd_text is None:
+            self.passwd_file.write_text("".join(f"{name}:{{PLAIN}}{password}\n"
+                                                for name, password in self.users.items()))
+        else:
+            self.passwd_file.write_text(self.passwd_text)
         self.passwd_file.chmod(0o644)
         procs.chown_to_mail_user(self.work / "mail")
         config = self.work / "dovecot.conf"
@@ -192,8 +199,8 @@ class PostOfficeServer(MailServer):
 
     kind = "postoffice"
 
-    def __init__(self, work: Path, pki: TestPKI, users: dict[str, str], binary: Path) -> None:
-        super().__init__(work, pki, users)
+    def __init__(self, work: Path, pki: TestPKI, users: dict[str, str], binary: Path, **options) -> None:
+        super().__init__(work, pki, users, **options)
         self.binary = binary
 
     def site_options(self) -> list[str]:
@@ -203,9 +210,11 @@ class PostOfficeServer(MailServer):
         procs.run([str(self.binary), "deliver", user, *self.site_options()], input=data, timeout=60)
 
     def start(self) -> None:
-        for name, password in self.users.items():
-            procs.run([str(self.binary), "user", "add", name, "--password-stdin",
-                       "--passwd-file", str(self.passwd_file)], input=password.encode() + b"\n")
+        if self.passwd_text is None:
+            for name, password in self.users.items():
+                add_user(self.binary, self.passwd_file, name, password)
+        else:
+            self.passwd_file.write_text(self.passwd_text)
         self.process = ManagedProcess(
             [str(self.binary), "serve", *self.site_options(),
              "--listen", f"{HOST}:{self.pop3_port}", "--listen-tls", f"{HOST}:{self.pop3s_port}",
@@ -213,6 +222,12 @@ class PostOfficeServer(MailServer):
              "--auth-failure-delay", "0"],
             self.work / "postoffice-serve.log", cwd=self.work)
         self._wait_ready()
+
+
+def add_user(binary: Path, passwd_file: Path, name: str, password: str) -> None:
+    """`postoffice user add NAME --password-stdin --passwd-file PATH`."""
+    procs.run([str(binary), "user", "add", name, "--password-stdin", "--passwd-file", str(passwd_file)],
+              input=password.encode() + b"\n")
 
 
 def find_binary() -> Path:
