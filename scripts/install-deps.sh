@@ -40,6 +40,15 @@ as_root() {
     fi
 }
 
+apt_updated=false
+apt_install() {
+    if [ "$apt_updated" = false ]; then
+        as_root apt-get update -q
+        apt_updated=true
+    fi
+    as_root apt-get install -y -q --no-install-recommends "$@"
+}
+
 is_installed() {
     [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = "installed" ]
 }
@@ -62,8 +71,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     fi
     cleanup_policy() { if [ "$added_policy" = true ]; then as_root rm -f "$policy"; fi; }
     trap cleanup_policy EXIT
-    as_root apt-get update -q
-    as_root apt-get install -y -q --no-install-recommends "${missing[@]}"
+    apt_install "${missing[@]}"
     cleanup_policy
     added_policy=false
     trap - EXIT
@@ -99,7 +107,7 @@ fi
 if ! python3 -c 'import pytest' >/dev/null 2>&1; then
     log "installing pytest"
     if ! python3 -m pip --version >/dev/null 2>&1; then
-        is_installed python3-pip || as_root apt-get install -y -q --no-install-recommends python3-pip
+        is_installed python3-pip || apt_install python3-pip
     fi
     python3 -m pip install -q pytest 2>/dev/null \
         || python3 -m pip install -q --break-system-packages pytest
