@@ -100,6 +100,7 @@ struct ExportVerifyTests {
             try recordInManifest(maildir: maildir.root, fileName: "new/a", sha256: "xyz")
         }
         let digest = String(repeating: "ab", count: 32)
+        try maildir.deliver(Fixture.plain(subject: "s", body: "b"), folder: "Sent", subdirectory: "cur", name: "123.abc:2,S")
         try recordInManifest(maildir: maildir.root, fileName: ".Sent/cur/123.abc:2,S", sha256: digest.uppercased())
         let manifest = try String(contentsOfFile: maildir.root + "/.Sent/" + Manifest.fileName, encoding: .utf8)
         #expect(manifest == "\(digest) 123.abc\n")

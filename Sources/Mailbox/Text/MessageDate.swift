@@ -10,7 +10,7 @@ public enum MessageDate {
             if character == "(" { depth += 1; continue }
             if character == ")" { depth = max(0, depth - 1); continue }
             if depth > 0 { continue }
-            if character == " " || character == "," || character == "\t" || character == "\r" || character == "\n" {
+            if character.isWhitespace || character == "," {
                 if !current.isEmpty { tokens.append(Substring(current)); current = "" }
             } else {
                 current.append(character)

@@ -61,7 +61,7 @@ struct MailVerifyCommand: ParsableCommand {
     @Flag(help: "Record messages missing from the manifest and drop entries of removed messages.")
     var updateManifest = false
 
-    @Flag(help: "Also print warnings (messages not in the manifest, repaired defects).")
+    @Flag(name: [.short, .long], help: "Also print warnings (messages not in the manifest, repaired defects).")
     var verbose = false
 
     func run() throws {
