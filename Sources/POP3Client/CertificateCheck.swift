@@ -4,6 +4,7 @@
 import Crypto
 import NIOCore
 import NIOSSL
+import SwiftASN1
 import Synchronization
 import X509
 

@@ -4,6 +4,7 @@
 
 import NIOCore
 import NIOSSL
+import NIOTLS
 
 /// Hands inbound chunks to the async side one request at a time, with a deadline per request.
 ///
@@ -23,6 +24,8 @@ final class InboundChunkReader: ChannelInboundHandler {
     private var handshake: EventLoopPromise<Void>?
     private var handshakeTimeout: Scheduled<Void>?
     private var context: ChannelHandlerContext?
+    /// Kept after the handler is removed (the channel closed), to answer later calls.
+    private var eventLoop: (any EventLoop)?
     private var error: (any Error)?
     private var inputClosed = false
 
@@ -32,6 +35,7 @@ final class InboundChunkReader: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.eventLoop = context.eventLoop
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -79,7 +83,7 @@ final class InboundChunkReader: ChannelInboundHandler {
     /// channel) if nothing arrives within `timeout`.
     func nextChunk(timeout: TimeAmount) -> EventLoopFuture<ByteBuffer?> {
         guard let context = self.context else {
-            preconditionFailure("nextChunk() on a reader that is not in a pipeline")
+            return self.closedFuture(of: ByteBuffer?.self)
         }
         precondition(self.pending == nil, "one read at a time")
         if let chunk = self.buffered.popFirst() {
@@ -90,7 +94,7 @@ final class InboundChunkReader: ChannelInboundHandler {
         if self.inputClosed { return context.eventLoop.makeSucceededFuture(nil) }
         let promise = context.eventLoop.makePromise(of: ByteBuffer?.self)
         self.pending = promise
-        self.pendingTimeout = context.eventLoop.scheduleTask(in: timeout) { [weak self] in
+        self.pendingTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
             guard let self, let pending = self.pending, pending.futureResult === promise.futureResult else { return }
             self.pending = nil
             self.pendingTimeout = nil
@@ -106,7 +110,7 @@ final class InboundChunkReader: ChannelInboundHandler {
     /// `Failure.timedOut` (closing the channel) after `timeout`, or with the handshake's error.
     func awaitHandshake(timeout: TimeAmount) -> EventLoopFuture<Void> {
         guard let context = self.context else {
-            preconditionFailure("awaitHandshake() on a reader that is not in a pipeline")
+            return self.closedFuture(of: Void.self)
         }
         let promise = context.eventLoop.makePromise(of: Void.self)
         if let error = self.error {
@@ -114,7 +118,7 @@ final class InboundChunkReader: ChannelInboundHandler {
             return promise.futureResult
         }
         self.handshake = promise
-        self.handshakeTimeout = context.eventLoop.scheduleTask(in: timeout) { [weak self] in
+        self.handshakeTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
             guard let self else { return }
             self.error = self.error ?? Failure.timedOut
             self.failHandshake(Failure.timedOut)
@@ -123,6 +127,12 @@ final class InboundChunkReader: ChannelInboundHandler {
         // autoRead is off: the TLS handler needs a first read to see the server's handshake.
         context.read()
         return promise.futureResult
+    }
+
+    /// The answer for calls after the channel closed and the handler left the pipeline.
+    private func closedFuture<T>(of: T.Type) -> EventLoopFuture<T> {
+        guard let eventLoop = self.eventLoop else { preconditionFailure("reader used before it was added") }
+        return eventLoop.makeFailedFuture(self.error ?? ChannelError.ioOnClosedChannel)
     }
 
     @discardableResult

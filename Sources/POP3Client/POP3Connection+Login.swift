@@ -2,9 +2,11 @@
 // RFC 5034 §4).
 
 import Crypto
+import Logging
 import NIOCore
 import POP3Core
 import SASL
+import Synchronization
 
 extension POP3Connection {
     /// Everything between connecting and TRANSACTION.
@@ -123,7 +125,7 @@ extension POP3Connection {
         secret: String,
         initialResponseInline: Bool
     ) async throws {
-        guard var mechanism = makeSASLClientMechanism(mechanismName, user: user, secret: secret) else {
+        guard var mechanism = makeClientMechanism(mechanismName, user: user, secret: secret) else {
             throw POP3ClientError(kind: .unsupported, message: "SASL \(mechanismName) is not implemented by this client")
         }
         var pendingInitial = try Self.saslStep { try mechanism.initialResponse() }

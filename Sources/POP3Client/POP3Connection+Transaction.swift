@@ -1,7 +1,8 @@
 // TRANSACTION and UPDATE commands (RFC 1939 §§5–7, RFC 2449 §6.6 for pipelining).
 
-public import NIOCore
+import NIOCore
 import POP3Core
+import Synchronization
 
 extension POP3Connection {
     /// STAT (RFC 1939 §5): the number of messages and their total size in octets.
@@ -16,7 +17,7 @@ extension POP3Connection {
 
     /// LIST (RFC 1939 §5): every message's number and size.
     public func list() async throws -> [POP3ListEntry] {
-        try await self.listing(.list(nil)) { first, second in
+        try await self.listing(.list(nil)) { (first: Int, second: String) -> POP3ListEntry? in
             guard let size = Int(second), size >= 0 else { return nil }
             return POP3ListEntry(number: first, size: size)
         }
@@ -24,7 +25,7 @@ extension POP3Connection {
 
     /// UIDL (RFC 1939 §7): every message's unique id. Throws `.serverError` if unsupported.
     public func uidl() async throws -> [POP3UIDLEntry] {
-        let entries = try await self.listing(.uidl(nil)) { first, second in
+        let entries = try await self.listing(.uidl(nil)) { (first: Int, second: String) -> POP3UIDLEntry? in
             guard UniqueID(second) != nil else { return nil }
             return POP3UIDLEntry(number: first, uniqueID: second)
         }

@@ -2,7 +2,7 @@
 // commands of RFC 1939 with the extensions of RFC 2449, RFC 2595 and RFC 5034.
 
 public import Logging
-public import NIOCore
+import NIOCore
 public import POP3Core
 import Synchronization
 
@@ -76,7 +76,7 @@ public final class POP3Connection: Sendable {
         try self.state.withLock { state throws(POP3ClientError) in
             if let broken = state.broken { throw broken }
             for command in commands {
-                do {
+                do throws(ClientSessionError) {
                     try state.session.willSend(command)
                 } catch {
                     throw POP3ClientError(kind: .unsupported, message: "cannot send \(command.keyword) now: \(error.hint)")
@@ -95,7 +95,7 @@ public final class POP3Connection: Sendable {
     func sendSASLResponse(_ bytes: [UInt8]) async throws {
         var buffer = ByteBuffer()
         try self.state.withLock { state throws(POP3ClientError) in
-            do {
+            do throws(ClientSessionError) {
                 try state.session.willSendSASLResponse()
             } catch {
                 throw POP3ClientError(kind: .protocolViolation, message: "unexpected SASL step: \(error.hint)")

@@ -3,6 +3,7 @@
 import NIOCore
 import NIOPosix
 import NIOSSL
+import SwiftASN1
 import X509
 
 /// The NIOSSL context and certificate check for one connection.

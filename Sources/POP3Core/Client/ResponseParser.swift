@@ -148,7 +148,7 @@ public struct ResponseParser: Hashable, Sendable {
     }
 
     private static func hasPrefix(_ bytes: [UInt8], _ prefix: StaticString) -> Bool {
-        let count = prefix.utf8CodeUnitsCount
+        let count = prefix.utf8CodeUnitCount
         guard bytes.count >= count else { return false }
         return prefix.withUTF8Buffer { expected in
             for index in 0..<count where Self.upper(bytes[index]) != expected[index] { return false }
