@@ -31,10 +31,11 @@ public enum Base64 {
         }
     }
 
-    /// Decodes strict base64: only the alphabet, `=` padding only at the end. Unpadded input
-    /// is accepted when its length leaves a whole number of bytes. Returns `nil` otherwise.
+    /// Decodes strict base64 (RFC 5034 §5 `base64`): only the alphabet, padded to a multiple
+    /// of four with `=` only at the end, canonical trailing bits. Returns `nil` otherwise.
     public static func decode(_ encoded: some Collection<UInt8>) -> [UInt8]? {
         var body = Array(encoded)
+        guard body.count % 4 == 0 else { return nil }
         var padding = 0
         while body.last == UInt8(ascii: "="), padding < 2 {
             body.removeLast()

@@ -1,16 +1,21 @@
 // POP3Core: the TRANSACTION and UPDATE states (RFC 1939 §5, §6, §7).
 
 extension ServerSession {
+    enum Lookup {
+        case success(MessageInfo)
+        case failure(Response)
+    }
+
     mutating func receive_transaction(_ line: ClientLine, _ transaction: inout TransactionState) -> Action {
         guard case .command(let command) = line else {
             return badCommand(.err("no authentication exchange in progress"))
         }
-        func message(_ number: MessageNumber) -> Result<MessageInfo, Response> {
+        func message(_ number: MessageNumber) -> Lookup {
             guard number.index < transaction.messages.count else {
-                return .failure(.err("no such message"))
+                return .failure(Response.err("no such message"))
             }
             guard !transaction.deleted[number.index] else {
-                return .failure(.err("message \(number) already deleted"))
+                return .failure(Response.err("message \(number) already deleted"))
             }
             return .success(transaction.messages[number.index])
         }

@@ -90,10 +90,10 @@ public struct ServerSession: Sendable {
     var state: State
     public let configuration: Configuration
     /// TLS is active (implicit or after STLS).
-    public private(set) var tlsActive: Bool
+    public internal(set) var tlsActive: Bool
     var badCommands = 0
     /// Counters for the logout log line.
-    public private(set) var statistics = Statistics()
+    public internal(set) var statistics = Statistics()
 
     public init(configuration: Configuration) {
         self.configuration = configuration

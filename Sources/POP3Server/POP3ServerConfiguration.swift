@@ -1,0 +1,139 @@
+// POP3Server: everything a server needs to run, in one value.
+public import Accounts
+public import Logging
+public import MailStore
+public import POP3Core
+public import SASL
+
+/// How a ``POP3Server`` runs: where it listens, TLS, authentication policy, limits, and the
+/// account database and store it serves.
+public struct POP3ServerConfiguration: Sendable {
+    /// One listening socket.
+    public struct Listener: Hashable, Sendable, CustomStringConvertible {
+        public var host: String
+        /// 0 picks a free port (tests); the bound port is in ``POP3Server/boundAddresses()``.
+        public var port: Int
+        /// TLS from the first byte (port 995, RFC 8314 §3.3); otherwise plaintext with STLS.
+        public var implicitTLS: Bool
+
+        public init(host: String, port: Int, implicitTLS: Bool) {
+            self.host = host
+            self.port = port
+            self.implicitTLS = implicitTLS
+        }
+
+        /// Parses `host:port`, `[v6]:port` or `:port` (all addresses).
+        public init?(_ text: String, implicitTLS: Bool) {
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+                (0...65535).contains(port)
+            else { return nil }
+            var host = String(text[..<colon])
+            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            self.init(host: host.isEmpty ? "::" : host, port: port, implicitTLS: implicitTLS)
+        }
+
+        public var description: String {
+            (host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)") + (implicitTLS ? " (TLS)" : "")
+        }
+    }
+
+    /// PEM files for the server certificate (chain) and key.
+    public struct TLSFiles: Hashable, Sendable {
+        public var certificatePath: String
+        public var keyPath: String
+        public init(certificatePath: String, keyPath: String) {
+            self.certificatePath = certificatePath
+            self.keyPath = keyPath
+        }
+    }
+
+    public var listeners: [Listener]
+    /// Needed for implicit-TLS listeners and for STLS; `nil` turns both off.
+    public var tls: TLSFiles?
+    /// Allow USER/PASS, PLAIN and LOGIN on connections that are neither TLS nor loopback
+    /// (RFC 8314, RFC 2595 §2.3 say not to). Default false.
+    public var allowCleartextAuth: Bool
+    /// Treat loopback peers as safe for cleartext logins. Default true.
+    public var cleartextAllowedOnLoopback: Bool
+    /// Offer APOP (RFC 1939 §7) for accounts whose scheme keeps a usable secret. Default false.
+    public var apop: Bool
+    /// Host name in the APOP timestamp `<pid.clock@host>`.
+    public var hostname: String
+    /// Protocol limits, idle timeout included.
+    public var limits: POP3Limits
+    /// Seconds before answering the first failed login from an address; each further failure
+    /// from that address multiplies it by 3, up to ``authFailureDelayCap``. 0 disables (test rigs).
+    public var authFailureDelay: Double
+    /// Largest failure delay in seconds. Default 30.
+    public var authFailureDelayCap: Double
+    /// On shutdown, how long sessions may go on before they are closed without UPDATE.
+    public var shutdownGracePeriod: Duration
+    /// How long a silent session keeps its maildrop before a newer login may take it over.
+    /// Held here for the store's construction; default 60 s.
+    public var takeoverAfter: Duration
+    /// SASL mechanisms to offer, in CAPA order; those `makeMechanism` cannot make are dropped.
+    public var saslMechanisms: [SASLMechanismName]
+    /// Makes one server-side mechanism per exchange (wire `SASL.makeSASLServerMechanism`).
+    public var makeMechanism: @Sendable (SASLMechanismName) -> (any SASLServerMechanism)?
+    /// Advertised `LOGIN-DELAY` seconds (RFC 2449 §6.5), if any.
+    public var loginDelaySeconds: Int?
+    /// Advertised `EXPIRE` (RFC 2449 §6.7): `.some(nil)` is NEVER, `nil` not advertised.
+    public var expireDays: Int??
+    public var accountProvider: any AccountProvider
+    public var mailStore: any MailStore
+    public var logger: Logger
+
+    public init(
+        listeners: [Listener],
+        tls: TLSFiles? = nil,
+        allowCleartextAuth: Bool = false,
+        cleartextAllowedOnLoopback: Bool = true,
+        apop: Bool = false,
+        hostname: String = "localhost",
+        limits: POP3Limits = POP3Limits(),
+        authFailureDelay: Double = 2,
+        authFailureDelayCap: Double = 30,
+        shutdownGracePeriod: Duration = .seconds(10),
+        takeoverAfter: Duration = .seconds(60),
+        saslMechanisms: [SASLMechanismName] = [.plain, .login, .scramSHA256],
+        makeMechanism: @escaping @Sendable (SASLMechanismName) -> (any SASLServerMechanism)? = { _ in nil },
+        loginDelaySeconds: Int? = nil,
+        expireDays: Int?? = nil,
+        accountProvider: any AccountProvider,
+        mailStore: any MailStore,
+        logger: Logger = Logger(label: "postoffice.pop3")
+    ) {
+        self.listeners = listeners
+        self.tls = tls
+        self.allowCleartextAuth = allowCleartextAuth
+        self.cleartextAllowedOnLoopback = cleartextAllowedOnLoopback
+        self.apop = apop
+        self.hostname = hostname
+        self.limits = limits
+        self.authFailureDelay = authFailureDelay
+        self.authFailureDelayCap = authFailureDelayCap
+        self.shutdownGracePeriod = shutdownGracePeriod
+        self.takeoverAfter = takeoverAfter
+        self.saslMechanisms = saslMechanisms
+        self.makeMechanism = makeMechanism
+        self.loginDelaySeconds = loginDelaySeconds
+        self.expireDays = expireDays
+        self.accountProvider = accountProvider
+        self.mailStore = mailStore
+        self.logger = logger
+    }
+
+    /// Plain (`host:port`, STLS) and implicit-TLS listener lists, as the CLI has them.
+    public static func listeners(plain: [String], implicitTLS: [String]) -> [Listener]? {
+        var result: [Listener] = []
+        for text in plain {
+            guard let listener = Listener(text, implicitTLS: false) else { return nil }
+            result.append(listener)
+        }
+        for text in implicitTLS {
+            guard let listener = Listener(text, implicitTLS: true) else { return nil }
+            result.append(listener)
+        }
+        return result
+    }
+}

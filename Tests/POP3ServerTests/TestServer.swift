@@ -1,0 +1,140 @@
+import Accounts
+import Logging
+import MailStore
+import NIOCore
+import POP3Core
+import POP3Server
+import POP3TestSupport
+import SASL
+import ServiceLifecycle
+import Synchronization
+
+/// PLAIN (RFC 4616) for tests, until the SASL module's mechanisms are wired in.
+struct TestPlainMechanism: SASLServerMechanism {
+    let name = SASLMechanismName.plain
+    var user = ""
+
+    mutating func start(initialResponse: [UInt8]?) -> SASLServerAction {
+        guard let initialResponse else { return .challenge([]) }
+        return received(response: initialResponse)
+    }
+
+    mutating func received(response: [UInt8]) -> SASLServerAction {
+        let parts = response.split(separator: 0, omittingEmptySubsequences: false)
+        guard parts.count == 3, let authcid = String(validating: parts[1], as: UTF8.self), !authcid.isEmpty else {
+            return .failure(.malformed("PLAIN message"))
+        }
+        user = authcid
+        let authzid = String(decoding: parts[0], as: UTF8.self)
+        return .verifyPassword(authenticationID: authcid, authorizationID: authzid.isEmpty ? nil : authzid, password: Array(parts[2]))
+    }
+
+    mutating func passwordVerified(_ ok: Bool) -> SASLServerAction {
+        ok ? .success(user: user) : .failure(.authenticationFailed)
+    }
+
+    mutating func credentialsLookedUp(_ credentials: SCRAMCredentials?) -> SASLServerAction {
+        .failure(.authenticationFailed)
+    }
+}
+
+/// Collects log lines so tests can check what is (and is not) logged.
+final class LogCapture: Sendable {
+    private let storage = Mutex<[String]>([])
+    var lines: [String] { storage.withLock { $0 } }
+    func append(_ line: String) { storage.withLock { $0.append(line) } }
+}
+
+struct CapturingLogHandler: LogHandler {
+    let capture: LogCapture
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) {
+        capture.append("\(event.message)")
+    }
+}
+
+/// Runs a POP3Server on 127.0.0.1 port 0 for the duration of `body`.
+struct TestServer {
+    var store: InMemoryMailStore
+    var plainPort: Int
+    var tlsPort: Int?
+    var server: POP3Server
+    var log: LogCapture
+    var ca: TestCertificateAuthority?
+
+    static func with<Result>(
+        store: InMemoryMailStore = InMemoryMailStore(),
+        accounts: InMemoryAccounts = InMemoryAccounts(["alice": "secret", "bob": "hunter2"]),
+        tls: Bool = false,
+        configure: (inout POP3ServerConfiguration) -> Void = { _ in },
+        _ body: (TestServer) async throws -> Result
+    ) async throws -> Result {
+        let log = LogCapture()
+        let logger = Logger(label: "test") { _ in CapturingLogHandler(capture: log) }
+        let ca = tls ? try TestCertificateAuthority() : nil
+        var listeners = [POP3ServerConfiguration.Listener(host: "127.0.0.1", port: 0, implicitTLS: false)]
+        var files: POP3ServerConfiguration.TLSFiles?
+        if let ca {
+            let written = try ca.writeServerFiles()
+            files = .init(certificatePath: written.certificatePath, keyPath: written.keyPath)
+            listeners.append(.init(host: "127.0.0.1", port: 0, implicitTLS: true))
+        }
+        var configuration = POP3ServerConfiguration(
+            listeners: listeners,
+            tls: files,
+            authFailureDelay: 0,
+            shutdownGracePeriod: .seconds(2),
+            makeMechanism: { name in name == .plain ? TestPlainMechanism() : nil },
+            accountProvider: accounts,
+            mailStore: store,
+            logger: logger
+        )
+        configure(&configuration)
+        let server = POP3Server(configuration: configuration)
+        let group = ServiceGroup(services: [server], gracefulShutdownSignals: [], logger: Logger(label: "group") { _ in SwiftLogNoOpLogHandler() })
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            do {
+                let addresses = try await server.boundAddresses()
+                let testServer = TestServer(
+                    store: store,
+                    plainPort: addresses[0].port!,
+                    tlsPort: addresses.count > 1 ? addresses[1].port : nil,
+                    server: server,
+                    log: log,
+                    ca: ca
+                )
+                let result = try await body(testServer)
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+                return result
+            } catch {
+                await group.triggerGracefulShutdown()
+                tasks.cancelAll()
+                throw error
+            }
+        }
+    }
+
+    /// Connects to the plaintext listener.
+    func connect<Result>(_ body: (POP3LineClient) async throws -> Result) async throws -> Result {
+        try await POP3LineClient.withConnection(port: plainPort, body)
+    }
+
+    /// Logs in as alice on the plaintext listener (loopback allows cleartext).
+    func loggedIn<Result>(user: String = "alice", password: String = "secret", _ body: (POP3LineClient) async throws -> Result) async throws -> Result {
+        try await connect { client in
+            let greeting = try await client.line()
+            guard greeting.hasPrefix("+OK") else { throw POP3LineClient.ClientError.unexpected(greeting) }
+            _ = try await client.command("USER \(user)")
+            let reply = try await client.command("PASS \(password)")
+            guard reply.hasPrefix("+OK") else { throw POP3LineClient.ClientError.unexpected(reply) }
+            return try await body(client)
+        }
+    }
+}
