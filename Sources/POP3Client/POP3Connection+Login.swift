@@ -125,7 +125,7 @@ extension POP3Connection {
         secret: String,
         initialResponseInline: Bool
     ) async throws {
-        guard var mechanism = makeClientMechanism(mechanismName, user: user, secret: secret) else {
+        guard var mechanism = makeSASLClientMechanism(mechanismName, user: user, secret: secret) else {
             throw POP3ClientError(kind: .unsupported, message: "SASL \(mechanismName) is not implemented by this client")
         }
         var pendingInitial = try Self.saslStep { try mechanism.initialResponse() }

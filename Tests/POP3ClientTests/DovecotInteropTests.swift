@@ -130,3 +130,26 @@ struct DovecotInteropTests {
         #expect(error?.responseCode == "AUTH")
     }
 }
+
+extension DovecotInteropTests {
+    @Test(arguments: [
+        POP3Credentials.automatic(user: "erin", password: "correct horse"),  // Dovecot offers SCRAM-SHA-256
+        .sasl(mechanism: .scramSHA256, user: "erin", password: "correct horse"),
+        .sasl(mechanism: .login, user: "erin", password: "correct horse"),
+    ])
+    func saslMechanismsOverSTLS(_ credentials: POP3Credentials) async throws {
+        let rig = try DovecotRig(users: ["erin": "correct horse"], mail: ["erin": [Self.messages[0]]])
+        defer { rig.stop() }
+        let stat = try await POP3Connection.withConnection(
+            configuration: self.configuration(rig, security: .startTLS),
+            credentials: credentials,
+            logger: ClientTest.logger
+        ) { connection in
+            let stat = try await connection.stat()
+            try await connection.quit()
+            return stat.count
+        }
+        #expect(stat == 1)
+        #expect(rig.log.contains("method=SCRAM-SHA-256") || rig.log.contains("method=LOGIN"))
+    }
+}

@@ -308,3 +308,79 @@ struct LoopbackTests {
         try await server.finish()
     }
 }
+
+@Suite("Client SASL over loopback")
+struct SASLLoopbackTests {
+    @Test func xoauth2SendsTheTokenOnAContinuationLine() async throws {
+        let expected = Base64.encode(Array("user=alice@example.org\u{1}auth=Bearer ya29.token\u{1}\u{1}".utf8))
+        let server = try await ScriptedServer { peer in
+            try await peer.send("+OK ready\r\n")
+            try await peer.expect("CAPA")
+            try await peer.send("+OK\r\nSASL XOAUTH2 OAUTHBEARER\r\n.\r\n")
+            try await peer.expect("AUTH XOAUTH2")
+            try await peer.send("+ \r\n")
+            try await peer.expect(expected)
+            try await peer.send("+OK welcome\r\n")
+            try await peer.expect("CAPA")
+            try await peer.send("+OK\r\nUIDL\r\n.\r\n")
+            try await peer.expect("QUIT")
+            try await peer.send("+OK\r\n")
+        }
+        defer { server.stop() }
+        try await POP3Connection.withConnection(
+            configuration: ClientTest.configuration(port: server.port),
+            credentials: .oauth(mechanism: .xoauth2, user: "alice@example.org", token: "ya29.token"),
+            logger: ClientTest.logger
+        ) { connection in
+            try await connection.quit()
+        }
+        try await server.finish()
+    }
+
+    @Test func oauthBearerErrorIsAcknowledgedThenAnAuthenticationError() async throws {
+        let server = try await ScriptedServer { peer in
+            try await peer.send("+OK ready\r\n")
+            try await peer.expect("CAPA")
+            try await peer.send("+OK\r\nSASL OAUTHBEARER\r\n.\r\n")
+            try await peer.expect("AUTH OAUTHBEARER")
+            try await peer.send("+ \r\n")
+            let token = try await peer.readLine()
+            #expect(token.flatMap { Base64.decode($0.utf8) }.map { String(decoding: $0, as: UTF8.self) }
+                == "n,a=alice,\u{1}auth=Bearer expired\u{1}\u{1}")
+            try await peer.send("+ " + Base64.encode(Array(#"{"status":"invalid_token"}"#.utf8)) + "\r\n")
+            try await peer.expect("AQ==")  // RFC 7628 §3.2.3: a single %x01
+            try await peer.send("-ERR [AUTH] token expired\r\n")
+            try await peer.drainUntilClosed()
+        }
+        defer { server.stop() }
+        let error = await ClientTest.expectError {
+            try await POP3Connection.withConnection(
+                configuration: ClientTest.configuration(port: server.port),
+                credentials: .oauth(mechanism: .oauthBearer, user: "alice", token: "expired"),
+                logger: ClientTest.logger
+            ) { _ in }
+        }
+        #expect(error?.kind == .authentication)
+        #expect(error?.responseCode == "AUTH")
+        try await server.finish()
+    }
+
+    @Test func mechanismNotOfferedIsUnsupported() async throws {
+        let server = try await ScriptedServer { peer in
+            try await peer.send("+OK ready\r\n")
+            try await peer.expect("CAPA")
+            try await peer.send("+OK\r\nSASL PLAIN\r\n.\r\n")
+            #expect(try await peer.readLine() == nil)
+        }
+        defer { server.stop() }
+        let error = await ClientTest.expectError {
+            try await POP3Connection.withConnection(
+                configuration: ClientTest.configuration(port: server.port),
+                credentials: .sasl(mechanism: .scramSHA256, user: "alice", password: "x"),
+                logger: ClientTest.logger
+            ) { _ in }
+        }
+        #expect(error?.kind == .unsupported)
+        try await server.finish()
+    }
+}
