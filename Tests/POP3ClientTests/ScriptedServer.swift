@@ -26,6 +26,10 @@ final class ScriptedPeer {
         try await self.outbound.write(ByteBuffer(string: text))
     }
 
+    func send(buffer: ByteBuffer) async throws {
+        try await self.outbound.write(buffer)
+    }
+
     func send(bytes: [UInt8]) async throws {
         try await self.outbound.write(ByteBuffer(bytes: bytes))
     }
