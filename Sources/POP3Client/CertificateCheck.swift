@@ -48,7 +48,10 @@ final class CertificateCheck: Sendable {
             return .failed
         } catch {
             self.refusal.withLock {
-                $0 = POP3ClientError(kind: .certificate, message: "the server's certificate could not be read: \(error)")
+                $0 = POP3ClientError(
+                    kind: .certificate,
+                    message: "the server's certificate could not be read: \(error)"
+                )
             }
             return .failed
         }
@@ -70,15 +73,21 @@ final class CertificateCheck: Sendable {
             }
         case .roots(let roots):
             let leaf = try Certificate(derEncoded: leafDER)
-            let intermediates = CertificateStore(try chain.dropFirst().map { try Certificate(derEncoded: $0.toDERBytes()) })
+            let intermediates = CertificateStore(
+                try chain.dropFirst().map { try Certificate(derEncoded: $0.toDERBytes()) }
+            )
             var chainVerifier = Verifier(rootCertificates: roots) { RFC5280Policy() }
-            if case .couldNotValidate(let failures) = await chainVerifier.validate(leaf: leaf, intermediates: intermediates) {
+            if case .couldNotValidate(let failures) = await chainVerifier.validate(
+                leaf: leaf,
+                intermediates: intermediates
+            ) {
                 let selfSigned = leaf.issuer == leaf.subject
                 let why = selfSigned ? "self-signed and" : "issued by \(leaf.issuer), which is"
                 let detail = failures.first.map { " (\(Self.shortReason($0.policyFailureReason.description)))" } ?? ""
                 throw POP3ClientError(
                     kind: .certificate,
-                    message: "the server's certificate is \(why) not trusted\(selfSigned ? "" : detail) — use --ca-file or "
+                    message:
+                        "the server's certificate is \(why) not trusted\(selfSigned ? "" : detail) — use --ca-file or "
                         + "--fingerprint \(Self.format(fingerprint))"
                 )
             }

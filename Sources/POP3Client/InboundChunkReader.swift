@@ -82,16 +82,18 @@ final class InboundChunkReader: ChannelInboundHandler {
     /// The next chunk, `nil` at end of input. Fails with `Failure.timedOut` (and closes the
     /// channel) if nothing arrives within `timeout`.
     func nextChunk(timeout: TimeAmount) -> EventLoopFuture<ByteBuffer?> {
+        guard let eventLoop = self.eventLoop else { preconditionFailure("reader used before it was added") }
+        precondition(self.pending == nil, "one read at a time")
+        // What arrived before a close or an error is handed out first.
+        if let chunk = self.buffered.popFirst() {
+            self.bufferedByteCount -= chunk.readableBytes
+            return eventLoop.makeSucceededFuture(chunk)
+        }
+        if let error = self.error { return eventLoop.makeFailedFuture(error) }
+        if self.inputClosed { return eventLoop.makeSucceededFuture(nil) }
         guard let context = self.context else {
             return self.closedFuture(of: ByteBuffer?.self)
         }
-        precondition(self.pending == nil, "one read at a time")
-        if let chunk = self.buffered.popFirst() {
-            self.bufferedByteCount -= chunk.readableBytes
-            return context.eventLoop.makeSucceededFuture(chunk)
-        }
-        if let error = self.error { return context.eventLoop.makeFailedFuture(error) }
-        if self.inputClosed { return context.eventLoop.makeSucceededFuture(nil) }
         let promise = context.eventLoop.makePromise(of: ByteBuffer?.self)
         self.pending = promise
         self.pendingTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in

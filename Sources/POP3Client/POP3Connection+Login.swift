@@ -17,14 +17,19 @@ extension POP3Connection {
         guard greeting.status == .ok else {
             let text = greeting.text.isEmpty ? "" : ": \(greeting.text)"
             let kind: POP3ClientError.Kind = greeting.code == .inUse ? .inUse : .serverError
-            throw POP3ClientError(kind: kind, message: "the server refused the session\(text)", responseCode: greeting.code?.rawValue)
+            throw POP3ClientError(
+                kind: kind,
+                message: "the server refused the session\(text)",
+                responseCode: greeting.code?.rawValue
+            )
         }
         if self.configuration.security == .startTLS {
             try await self.askCapabilities()
             guard self.state.withLock({ $0.session.capabilities?.contains(.stls) ?? false }) else {
                 throw POP3ClientError(
                     kind: .unsupported,
-                    message: "the server at \(self.configuration.host) does not offer STLS, so the connection cannot be "
+                    message:
+                        "the server at \(self.configuration.host) does not offer STLS, so the connection cannot be "
                         + "secured; use implicit TLS, or plaintext if you really mean it"
                 )
             }
@@ -35,14 +40,21 @@ extension POP3Connection {
                 try await self.transport.startTLS(unparsedBytes: self.unparsedByteCount)
                 self.state.withLock { $0.session.tlsEstablished() }
             case .completed(_, let response):
-                throw POP3ClientError(kind: .tls, message: "the server refused STLS: \(response.text)", responseCode: response.code?.rawValue)
+                throw POP3ClientError(
+                    kind: .tls,
+                    message: "the server refused STLS: \(response.text)",
+                    responseCode: response.code?.rawValue
+                )
             default:
                 throw POP3ClientError(kind: .protocolViolation, message: "unexpected reply to STLS")
             }
         }
         // RFC 2595 §4: capabilities learnt before TLS are discarded and asked again.
         try await self.askCapabilities()
-        try await self.authenticate(credentials, greetingTimestamp: self.state.withLock { $0.session.greetingTimestamp })
+        try await self.authenticate(
+            credentials,
+            greetingTimestamp: self.state.withLock { $0.session.greetingTimestamp }
+        )
         self.logger.debug("logged in", metadata: ["pop3.user": "\(credentials.user)"])
         // Capabilities may change after login (RFC 2449 §5); ask again if the server supports CAPA.
         if !self.capabilities.isEmpty { try await self.askCapabilities() }
@@ -70,7 +82,10 @@ extension POP3Connection {
             try await self.userPass(user: user, password: password)
         case .apop(let user, let password):
             guard let timestamp = greetingTimestamp else {
-                throw POP3ClientError(kind: .unsupported, message: "the server's greeting has no APOP timestamp, so APOP cannot be used")
+                throw POP3ClientError(
+                    kind: .unsupported,
+                    message: "the server's greeting has no APOP timestamp, so APOP cannot be used"
+                )
             }
             let digest = Insecure.MD5.hash(data: Array((timestamp + password).utf8))
             let hex = digest.map { byte in (byte < 16 ? "0" : "") + String(byte, radix: 16) }.joined()
@@ -126,7 +141,10 @@ extension POP3Connection {
         initialResponseInline: Bool
     ) async throws {
         guard var mechanism = makeSASLClientMechanism(mechanismName, user: user, secret: secret) else {
-            throw POP3ClientError(kind: .unsupported, message: "SASL \(mechanismName) is not implemented by this client")
+            throw POP3ClientError(
+                kind: .unsupported,
+                message: "SASL \(mechanismName) is not implemented by this client"
+            )
         }
         var pendingInitial = try Self.saslStep { try mechanism.initialResponse() }
         var command = Command.auth(mechanism: mechanismName.rawValue, initialResponse: nil)
@@ -148,7 +166,10 @@ extension POP3Connection {
                 }
                 if let initial = pendingInitial {
                     guard challenge.isEmpty else {
-                        throw POP3ClientError(kind: .protocolViolation, message: "the server sent a SASL challenge before the initial response")
+                        throw POP3ClientError(
+                            kind: .protocolViolation,
+                            message: "the server sent a SASL challenge before the initial response"
+                        )
                     }
                     pendingInitial = nil
                     try await self.sendSASLResponse(initial)
@@ -163,7 +184,8 @@ extension POP3Connection {
                 } catch {
                     throw POP3ClientError(
                         kind: .authentication,
-                        message: "the server accepted the login but could not prove it knows the password (SASL \(mechanismName)); "
+                        message:
+                            "the server accepted the login but could not prove it knows the password (SASL \(mechanismName)); "
                             + "it may be an impostor"
                     )
                 }
@@ -178,14 +200,19 @@ extension POP3Connection {
         do {
             return try step()
         } catch {
-            throw POP3ClientError(kind: .protocolViolation, message: "the server's SASL challenge is malformed: \(error)")
+            throw POP3ClientError(
+                kind: .protocolViolation,
+                message: "the server's SASL challenge is malformed: \(error)"
+            )
         }
     }
 
     private static func loginError(_ response: Response, user: String) -> POP3ClientError {
         let text = response.text.isEmpty ? "" : ": \(response.text)"
         let kind: POP3ClientError.Kind = response.code == .inUse ? .inUse : .authentication
-        let what = kind == .inUse ? "the mailbox of \(user) is in use by another session" : "the server refused the login for \(user)"
+        let what =
+            kind == .inUse
+            ? "the mailbox of \(user) is in use by another session" : "the server refused the login for \(user)"
         return POP3ClientError(kind: kind, message: what + text, responseCode: response.code?.rawValue)
     }
 }

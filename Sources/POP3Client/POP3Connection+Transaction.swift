@@ -49,7 +49,9 @@ extension POP3Connection {
 
     /// TOP (RFC 1939 §7): the headers and the first `lines` body lines of a message.
     public func top(_ number: Int, lines: Int, _ body: (RetrieveEvent) async throws -> Void) async throws {
-        guard lines >= 0 else { throw POP3ClientError(kind: .unsupported, message: "TOP needs a line count of 0 or more") }
+        guard lines >= 0 else {
+            throw POP3ClientError(kind: .unsupported, message: "TOP needs a line count of 0 or more")
+        }
         let command = Command.top(try self.messageNumber(number), lines: lines)
         var firstError: POP3ClientError?
         try await self.inWindows([command]) { command, event in
@@ -92,7 +94,8 @@ extension POP3Connection {
         guard response.status == .ok else {
             throw POP3ClientError(
                 kind: .serverError,
-                message: "the server could not finish the session (deletions may not have been applied): \(response.text)",
+                message:
+                    "the server could not finish the session (deletions may not have been applied): \(response.text)",
                 responseCode: response.code?.rawValue
             )
         }

@@ -79,7 +79,10 @@ public final class POP3Connection: Sendable {
                 do throws(ClientSessionError) {
                     try state.session.willSend(command)
                 } catch {
-                    throw POP3ClientError(kind: .unsupported, message: "cannot send \(command.keyword) now: \(error.hint)")
+                    throw POP3ClientError(
+                        kind: .unsupported,
+                        message: "cannot send \(command.keyword) now: \(error.hint)"
+                    )
                 }
                 buffer.writePOP3Command(command)
             }
@@ -117,9 +120,21 @@ public final class POP3Connection: Sendable {
                     }
                     return try state.session.received(part)
                 } catch let error as ResponseParserError {
-                    throw self.markBroken(&state, POP3ClientError(kind: .protocolViolation, message: "the server's reply is malformed: \(error.hint)"))
+                    throw self.markBroken(
+                        &state,
+                        POP3ClientError(
+                            kind: .protocolViolation,
+                            message: "the server's reply is malformed: \(error.hint)"
+                        )
+                    )
                 } catch let error as ClientSessionError {
-                    throw self.markBroken(&state, POP3ClientError(kind: .protocolViolation, message: "the server broke the protocol: \(error.hint)"))
+                    throw self.markBroken(
+                        &state,
+                        POP3ClientError(
+                            kind: .protocolViolation,
+                            message: "the server broke the protocol: \(error.hint)"
+                        )
+                    )
                 } catch {
                     throw self.markBroken(&state, POP3ClientError(kind: .protocolViolation, message: "\(error)"))
                 }
@@ -160,7 +175,13 @@ public final class POP3Connection: Sendable {
     func abandonOutstanding() {
         self.state.withLock { state in
             if state.session.isAwaitingResponse {
-                _ = self.markBroken(&state, POP3ClientError(kind: .protocolViolation, message: "the connection was abandoned with replies outstanding"))
+                _ = self.markBroken(
+                    &state,
+                    POP3ClientError(
+                        kind: .protocolViolation,
+                        message: "the connection was abandoned with replies outstanding"
+                    )
+                )
             }
         }
     }
@@ -170,7 +191,10 @@ public final class POP3Connection: Sendable {
         let event = try await self.nextEvent()
         guard case .completed(let answered, let response) = event, answered == command else {
             throw self.state.withLock {
-                self.markBroken(&$0, POP3ClientError(kind: .protocolViolation, message: "unexpected reply to \(command.keyword)"))
+                self.markBroken(
+                    &$0,
+                    POP3ClientError(kind: .protocolViolation, message: "unexpected reply to \(command.keyword)")
+                )
             }
         }
         return response

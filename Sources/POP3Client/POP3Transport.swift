@@ -28,7 +28,8 @@ final class POP3Transport: Sendable {
 
     /// Connects, and for implicit TLS completes the handshake.
     static func connect(configuration: POP3ClientConfiguration) async throws -> POP3Transport {
-        let tls: TLSSetup? = configuration.security == .plaintext ? nil : try await TLSSetup(configuration: configuration)
+        let tls: TLSSetup? =
+            configuration.security == .plaintext ? nil : try await TLSSetup(configuration: configuration)
         let implicit = configuration.security == .implicitTLS ? tls : nil
         let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
@@ -57,7 +58,10 @@ final class POP3Transport: Sendable {
             )
         }
         let reader = try await channel.eventLoop.submit {
-            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: InboundChunkReader.self), eventLoop: channel.eventLoop)
+            NIOLoopBound(
+                try channel.pipeline.syncOperations.handler(type: InboundChunkReader.self),
+                eventLoop: channel.eventLoop
+            )
         }.get()
         let transport = POP3Transport(channel: channel, reader: reader, configuration: configuration, tls: tls)
         if implicit != nil {
@@ -77,8 +81,16 @@ final class POP3Transport: Sendable {
         let reader = self.reader
         let timeout = TimeAmount(self.configuration.commandTimeout)
         let chunk: ByteBuffer?
+        let channel = self.channel
         do {
-            chunk = try await self.channel.eventLoop.flatSubmit { reader.value.nextChunk(timeout: timeout) }.get()
+            // Cancelling the task closes the channel, which ends the wait.
+            chunk = try await withTaskCancellationHandler {
+                try await channel.eventLoop.flatSubmit { reader.value.nextChunk(timeout: timeout) }.get()
+            } onCancel: {
+                channel.close(promise: nil)
+            }
+        } catch _ where Task.isCancelled {
+            throw CancellationError()
         } catch InboundChunkReader.Failure.timedOut {
             throw POP3ClientError(
                 kind: .timeout,
@@ -88,6 +100,7 @@ final class POP3Transport: Sendable {
             throw POP3ClientError(kind: .network, message: "the connection to the server failed: \(error)")
         }
         guard let chunk else {
+            if Task.isCancelled { throw CancellationError() }
             throw POP3ClientError(kind: .network, message: "the server closed the connection")
         }
         return chunk
@@ -128,8 +141,15 @@ final class POP3Transport: Sendable {
     private func awaitHandshake() async throws {
         let reader = self.reader
         let timeout = TimeAmount(self.configuration.tlsHandshakeTimeout)
+        let channel = self.channel
         do {
-            try await self.channel.eventLoop.flatSubmit { reader.value.awaitHandshake(timeout: timeout) }.get()
+            try await withTaskCancellationHandler {
+                try await channel.eventLoop.flatSubmit { reader.value.awaitHandshake(timeout: timeout) }.get()
+            } onCancel: {
+                channel.close(promise: nil)
+            }
+        } catch _ where Task.isCancelled {
+            throw CancellationError()
         } catch {
             if let refusal = self.tls?.check?.failure { throw refusal }
             if case InboundChunkReader.Failure.timedOut = error {
@@ -139,7 +159,10 @@ final class POP3Transport: Sendable {
                         + "\(self.configuration.tlsHandshakeTimeout)"
                 )
             }
-            throw POP3ClientError(kind: .tls, message: "the TLS handshake with \(self.configuration.host) failed: \(error)")
+            throw POP3ClientError(
+                kind: .tls,
+                message: "the TLS handshake with \(self.configuration.host) failed: \(error)"
+            )
         }
     }
 
@@ -151,6 +174,8 @@ final class POP3Transport: Sendable {
 extension TimeAmount {
     init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds.multipliedReportingOverflow(by: 1_000_000_000).partialValue + attoseconds / 1_000_000_000)
+        self = .nanoseconds(
+            seconds.multipliedReportingOverflow(by: 1_000_000_000).partialValue + attoseconds / 1_000_000_000
+        )
     }
 }

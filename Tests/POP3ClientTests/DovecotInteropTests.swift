@@ -27,7 +27,8 @@ struct DovecotInteropTests {
         return out
     }
 
-    private func configuration(_ rig: DovecotRig, security: POP3ClientConfiguration.Security) -> POP3ClientConfiguration {
+    private func configuration(_ rig: DovecotRig, security: POP3ClientConfiguration.Security) -> POP3ClientConfiguration
+    {
         var configuration = POP3ClientConfiguration(
             host: "127.0.0.1",
             port: security == .implicitTLS ? rig.tlsPort : rig.port,

@@ -36,7 +36,8 @@ final class DovecotRig {
     ///
     /// - Parameter mail: per user, the message files' contents (LF line ends, as Maildir stores them).
     init(users: [String: String], mail: [String: [[UInt8]]]) throws {
-        for binary in [Self.dovecotBinary, Self.pop3Binary] where !FileManager.default.isExecutableFile(atPath: binary) {
+        for binary in [Self.dovecotBinary, Self.pop3Binary] where !FileManager.default.isExecutableFile(atPath: binary)
+        {
             throw Failure(
                 description: "Dovecot is not installed (\(binary) is missing): install the Debian packages "
                     + "dovecot-core and dovecot-pop3d to run the interoperability tests"
@@ -62,7 +63,10 @@ final class DovecotRig {
         for (user, password) in users.sorted(by: { $0.key < $1.key }) {
             let home = mailRoot.appendingPathComponent(user)
             for sub in ["cur", "new", "tmp"] {
-                try FileManager.default.createDirectory(at: home.appendingPathComponent(sub), withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(
+                    at: home.appendingPathComponent(sub),
+                    withIntermediateDirectories: true
+                )
             }
             for (index, message) in (mail[user] ?? []).enumerated() {
                 // Unique names as qmail writes them; delivery order is the name order.
@@ -141,7 +145,9 @@ final class DovecotRig {
     /// The message files left in a user's Maildir (after Dovecot moved them to cur/).
     func messageFiles(of user: String) throws -> [String] {
         let home = self.directory.appendingPathComponent("mail/\(user)")
-        return try ["new", "cur"].flatMap { try FileManager.default.contentsOfDirectory(atPath: home.appendingPathComponent($0).path) }
+        return try ["new", "cur"].flatMap {
+            try FileManager.default.contentsOfDirectory(atPath: home.appendingPathComponent($0).path)
+        }
     }
 
     /// Stops the master by its PID (SIGTERM, then SIGKILL after 10 s) and reaps it.
@@ -205,7 +211,10 @@ final class DovecotRig {
 
     private static func chownTree(_ root: URL) throws {
         guard chown(root.path, Self.mailUID, Self.mailGID) == 0 else {
-            throw Failure(description: "cannot give \(root.path) to uid \(Self.mailUID) (errno \(errno)); the tests must run as root")
+            throw Failure(
+                description:
+                    "cannot give \(root.path) to uid \(Self.mailUID) (errno \(errno)); the tests must run as root"
+            )
         }
         let enumerator = FileManager.default.enumerator(atPath: root.path)
         while let relative = enumerator?.nextObject() as? String {

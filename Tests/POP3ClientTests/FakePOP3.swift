@@ -57,9 +57,12 @@ struct FakePOP3: Sendable {
                     try await peer.send("-ERR no such message\r\n")
                     continue
                 }
-                try await peer.send(bytes: Array("+OK message follows\r\n".utf8) + Self.stuffed(self.messages[number - 1]))
+                try await peer.send(
+                    bytes: Array("+OK message follows\r\n".utf8) + Self.stuffed(self.messages[number - 1])
+                )
             case "DELE":
-                guard let number = argument, self.messages.indices.contains(number - 1), !deleted.contains(number) else {
+                guard let number = argument, self.messages.indices.contains(number - 1), !deleted.contains(number)
+                else {
                     try await peer.send("-ERR no such message\r\n")
                     continue
                 }

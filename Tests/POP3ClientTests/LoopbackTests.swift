@@ -32,7 +32,10 @@ struct LoopbackTests {
             let stat = try await connection.stat()
             #expect(stat.count == 4)
             #expect(stat.size == Self.tricky.reduce(0) { $0 + $1.count })
-            #expect(try await connection.list() == Self.tricky.enumerated().map { POP3ListEntry(number: $0.offset + 1, size: $0.element.count) })
+            #expect(
+                try await connection.list()
+                    == Self.tricky.enumerated().map { POP3ListEntry(number: $0.offset + 1, size: $0.element.count) }
+            )
             #expect(try await connection.uidl().map(\.uniqueID) == ["uid-1", "uid-2", "uid-3", "uid-4"])
             try await connection.retrieve([1, 2, 3, 4]) { collector.handle($0) }
             try await connection.delete([1, 2])
@@ -345,8 +348,10 @@ struct SASLLoopbackTests {
             try await peer.expect("AUTH OAUTHBEARER")
             try await peer.send("+ \r\n")
             let token = try await peer.readLine()
-            #expect(token.flatMap { Base64.decode($0.utf8) }.map { String(decoding: $0, as: UTF8.self) }
-                == "n,a=alice,\u{1}auth=Bearer expired\u{1}\u{1}")
+            #expect(
+                token.flatMap { Base64.decode($0.utf8) }.map { String(decoding: $0, as: UTF8.self) }
+                    == "n,a=alice,\u{1}auth=Bearer expired\u{1}\u{1}"
+            )
             try await peer.send("+ " + Base64.encode(Array(#"{"status":"invalid_token"}"#.utf8)) + "\r\n")
             try await peer.expect("AQ==")  // RFC 7628 §3.2.3: a single %x01
             try await peer.send("-ERR [AUTH] token expired\r\n")
@@ -381,6 +386,40 @@ struct SASLLoopbackTests {
             ) { _ in }
         }
         #expect(error?.kind == .unsupported)
+        try await server.finish()
+    }
+}
+
+@Suite("Client cancellation")
+struct CancellationTests {
+    @Test func cancellingAWaitingRetrieveEndsItPromptly() async throws {
+        let server = try await ScriptedServer { peer in
+            try await peer.send("+OK ready\r\n")
+            try await peer.expect("CAPA")
+            try await peer.send("-ERR\r\n")
+            try await peer.expect("USER alice")
+            try await peer.send("+OK\r\n")
+            try await peer.expect("PASS secret")
+            try await peer.send("+OK\r\n")
+            try await peer.expect("RETR 1")
+            try await peer.send("+OK\r\npartial\r\n")
+            try await peer.drainUntilClosed()
+        }
+        defer { server.stop() }
+        let started = ContinuousClock.now
+        let task = Task {
+            try await POP3Connection.withConnection(
+                configuration: ClientTest.configuration(port: server.port, timeout: .seconds(60)),
+                credentials: .userPass(user: "alice", password: "secret"),
+                logger: ClientTest.logger
+            ) { connection in
+                try await connection.retrieve([1]) { _ in }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        task.cancel()
+        await #expect(throws: CancellationError.self) { try await task.value }
+        #expect(ContinuousClock.now - started < .seconds(10))
         try await server.finish()
     }
 }

@@ -75,7 +75,10 @@ struct StreamingTests {
         #expect(received == megabytes * chunkBodyLength)
         // Kernel socket buffers on loopback hold tens of MiB at most (receive buffer up to 32 MiB
         // here, send buffer 4 MiB); a client reading ahead would have let all 100 MiB through.
-        #expect(writtenWhileStalled < 64 << 20, "the server got \(writtenWhileStalled) bytes out while the consumer stalled")
+        #expect(
+            writtenWhileStalled < 64 << 20,
+            "the server got \(writtenWhileStalled) bytes out while the consumer stalled"
+        )
         #expect(largestChunk <= 1 << 20)
     }
 }

@@ -71,10 +71,12 @@ struct TLSTests {
         #expect(error.kind == .certificate)
         #expect(error.message.contains("self-signed"))
         #expect(error.message.contains("not trusted"))
-        let fingerprint = "SHA256:" + leaf.sha256.map { byte in
-            let hex = String(byte, radix: 16, uppercase: true)
-            return hex.count == 1 ? "0" + hex : hex
-        }.joined(separator: ":")
+        let fingerprint =
+            "SHA256:"
+            + leaf.sha256.map { byte in
+                let hex = String(byte, radix: 16, uppercase: true)
+                return hex.count == 1 ? "0" + hex : hex
+            }.joined(separator: ":")
         #expect(error.message.contains(fingerprint))
     }
 
@@ -146,7 +148,12 @@ struct TLSTests {
         defer { server.stop() }
         let collector = ClientTest.Collector()
         try await POP3Connection.withConnection(
-            configuration: ClientTest.configuration(port: server.port, security: .startTLS, trust: .caFile(try ca.writePEM()), serverName: "localhost"),
+            configuration: ClientTest.configuration(
+                port: server.port,
+                security: .startTLS,
+                trust: .caFile(try ca.writePEM()),
+                serverName: "localhost"
+            ),
             credentials: .userPass(user: "alice", password: "secret"),
             logger: ClientTest.logger
         ) { connection in

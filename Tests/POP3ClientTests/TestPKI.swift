@@ -65,7 +65,8 @@ enum TestPKI {
     static func makeServer(dnsNames: [String], issuer: TestIdentity?) throws -> TestIdentity {
         let key = P256.Signing.PrivateKey()
         let subject = try DistinguishedName { CommonName(dnsNames.first ?? "server") }
-        let sans = dnsNames.map { GeneralName.dnsName($0) } + [.ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))]
+        let sans =
+            dnsNames.map { GeneralName.dnsName($0) } + [.ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))]
         let certificate = try Certificate(
             version: .v3,
             serialNumber: Certificate.SerialNumber(),

@@ -82,7 +82,10 @@ struct ClientDotUnstuffingTests {
         Fixture("\r\n\r\n.\r\n", "\r\n\r\n"),
         Fixture("a\r\n.\r\n+OK next\r\n", "a\r\n", rest: "+OK next\r\n"),
         Fixture("x\r\n.\r\n.\r\n", "x\r\n", rest: ".\r\n"),
-        Fixture(bytes: [0, 0xFF, 0x80, 13, 10, 46, 46, 0, 13, 10, 46, 13, 10], body: [0, 0xFF, 0x80, 13, 10, 46, 0, 13, 10]),
+        Fixture(
+            bytes: [0, 0xFF, 0x80, 13, 10, 46, 46, 0, 13, 10, 46, 13, 10],
+            body: [0, 0xFF, 0x80, 13, 10, 46, 0, 13, 10]
+        ),
     ]
 
     @Test(arguments: fixtures)

@@ -20,9 +20,15 @@ private func parseAll(
         offset = end
         while let part = try parser.parse(&buffer, expecting: shape) {
             parts.append(part)
-            if case .multiLineEnd = part { return (parts, String(buffer: buffer) + String(decoding: bytes[offset...], as: UTF8.self)) }
-            if case .status = part, parser.isAtResponseBoundary { return (parts, String(buffer: buffer) + String(decoding: bytes[offset...], as: UTF8.self)) }
-            if case .saslChallenge = part { return (parts, String(buffer: buffer) + String(decoding: bytes[offset...], as: UTF8.self)) }
+            if case .multiLineEnd = part {
+                return (parts, String(buffer: buffer) + String(decoding: bytes[offset...], as: UTF8.self))
+            }
+            if case .status = part, parser.isAtResponseBoundary {
+                return (parts, String(buffer: buffer) + String(decoding: bytes[offset...], as: UTF8.self))
+            }
+            if case .saslChallenge = part {
+                return (parts, String(buffer: buffer) + String(decoding: bytes[offset...], as: UTF8.self))
+            }
         }
     } while offset < bytes.count
     return (parts, String(buffer: buffer))
@@ -53,17 +59,37 @@ struct ClientResponseParserTests {
     }
 
     static let fixtures: [Fixture] = [
-        Fixture(wire: "+OK POP3 ready <1.2@x>\r\n", shape: .singleLine, parts: [.status(.ok, code: nil, text: "POP3 ready <1.2@x>")]),
+        Fixture(
+            wire: "+OK POP3 ready <1.2@x>\r\n",
+            shape: .singleLine,
+            parts: [.status(.ok, code: nil, text: "POP3 ready <1.2@x>")]
+        ),
         Fixture(wire: "+OK\r\n", shape: .singleLine, parts: [.status(.ok, code: nil, text: "")]),
         Fixture(wire: "+OK 2 320\n", shape: .singleLine, parts: [.status(.ok, code: nil, text: "2 320")]),
-        Fixture(wire: "-ERR [IN-USE] locked\r\n", shape: .singleLine, parts: [.status(.err, code: "IN-USE", text: "locked")]),
-        Fixture(wire: "-ERR [SYS/TEMP] later\r\n+OK\r\n", shape: .singleLine, parts: [.status(.err, code: "SYS/TEMP", text: "later")], rest: "+OK\r\n"),
+        Fixture(
+            wire: "-ERR [IN-USE] locked\r\n",
+            shape: .singleLine,
+            parts: [.status(.err, code: "IN-USE", text: "locked")]
+        ),
+        Fixture(
+            wire: "-ERR [SYS/TEMP] later\r\n+OK\r\n",
+            shape: .singleLine,
+            parts: [.status(.err, code: "SYS/TEMP", text: "later")],
+            rest: "+OK\r\n"
+        ),
         Fixture(wire: "-ERR [unclosed\r\n", shape: .singleLine, parts: [.status(.err, code: nil, text: "[unclosed")]),
-        Fixture(wire: "-ERR no such message\r\n", shape: .multiLineIfOK(.lines), parts: [.status(.err, code: nil, text: "no such message")]),
+        Fixture(
+            wire: "-ERR no such message\r\n",
+            shape: .multiLineIfOK(.lines),
+            parts: [.status(.err, code: nil, text: "no such message")]
+        ),
         Fixture(
             wire: "+OK 2 messages\r\n1 120\r\n2 200\r\n.\r\n",
             shape: .multiLineIfOK(.lines),
-            parts: [.status(.ok, code: nil, text: "2 messages"), .multiLineLine(ByteBuffer(string: "1 120")), .multiLineLine(ByteBuffer(string: "2 200")), .multiLineEnd]
+            parts: [
+                .status(.ok, code: nil, text: "2 messages"), .multiLineLine(ByteBuffer(string: "1 120")),
+                .multiLineLine(ByteBuffer(string: "2 200")), .multiLineEnd,
+            ]
         ),
         Fixture(
             wire: "+OK\r\n..odd\r\n.\r\n+OK\r\n",
@@ -74,13 +100,24 @@ struct ClientResponseParserTests {
         Fixture(
             wire: "+OK 5 octets\r\nab\r\n..\r\n.\r\n",
             shape: .multiLineIfOK(.content),
-            parts: [.status(.ok, code: nil, text: "5 octets"), .multiLineBytes(ByteBuffer(string: "ab\r\n.\r\n")), .multiLineEnd]
+            parts: [
+                .status(.ok, code: nil, text: "5 octets"), .multiLineBytes(ByteBuffer(string: "ab\r\n.\r\n")),
+                .multiLineEnd,
+            ]
         ),
         Fixture(wire: "+ \r\n", shape: .saslContinuationOrFinal, parts: [.saslChallenge("")]),
         Fixture(wire: "+\r\n", shape: .saslContinuationOrFinal, parts: [.saslChallenge("")]),
         Fixture(wire: "+ cj1hYmM=\r\n", shape: .saslContinuationOrFinal, parts: [.saslChallenge("cj1hYmM=")]),
-        Fixture(wire: "+OK welcome\r\n", shape: .saslContinuationOrFinal, parts: [.status(.ok, code: nil, text: "welcome")]),
-        Fixture(wire: "-ERR [AUTH] bad\r\n", shape: .saslContinuationOrFinal, parts: [.status(.err, code: "AUTH", text: "bad")]),
+        Fixture(
+            wire: "+OK welcome\r\n",
+            shape: .saslContinuationOrFinal,
+            parts: [.status(.ok, code: nil, text: "welcome")]
+        ),
+        Fixture(
+            wire: "-ERR [AUTH] bad\r\n",
+            shape: .saslContinuationOrFinal,
+            parts: [.status(.err, code: "AUTH", text: "bad")]
+        ),
     ]
 
     @Test(arguments: fixtures)
@@ -134,6 +171,11 @@ struct ClientResponseParserTests {
     @Test func contentLinesMayBeLongerThanAnyLimit() throws {
         let longLine = String(repeating: "z", count: 100_000)
         let result = try parseAll("+OK\r\n\(longLine)\r\n.\r\n", .multiLineIfOK(.content), chunkSize: 4096)
-        #expect(coalesced(result.parts) == [.status(.ok, code: nil, text: ""), .multiLineBytes(ByteBuffer(string: longLine + "\r\n")), .multiLineEnd])
+        #expect(
+            coalesced(result.parts) == [
+                .status(.ok, code: nil, text: ""), .multiLineBytes(ByteBuffer(string: longLine + "\r\n")),
+                .multiLineEnd,
+            ]
+        )
     }
 }

@@ -89,11 +89,17 @@ struct ClientSessionTests {
         #expect(session.outstandingCommands == [.retr(1), .dele(1), .retr(2)])
         #expect(session.expectedShape == .multiLineIfOK(.content))
         #expect(try session.received(ok()) == .multiLineStarted(.retr(1), .ok("")))
-        #expect(try session.received(.multiLineBytes(ByteBuffer(string: "a\r\n"))) == .content(.retr(1), ByteBuffer(string: "a\r\n")))
+        #expect(
+            try session.received(.multiLineBytes(ByteBuffer(string: "a\r\n")))
+                == .content(.retr(1), ByteBuffer(string: "a\r\n"))
+        )
         #expect(try session.received(.multiLineEnd) == .multiLineCompleted(.retr(1)))
         #expect(session.expectedShape == .singleLine)
         #expect(try session.received(ok()) == .completed(.dele(1), .ok("")))
-        #expect(try session.received(.status(.err, code: nil, text: "no such message")) == .completed(.retr(2), .err("no such message")))
+        #expect(
+            try session.received(.status(.err, code: nil, text: "no such message"))
+                == .completed(.retr(2), .err("no such message"))
+        )
         #expect(session.outstandingCommands.isEmpty)
         #expect(throws: ClientSessionError.self) { try session.received(ok()) }
     }
@@ -138,7 +144,10 @@ struct ClientSessionTests {
         try session.willSend(.user("alice"))
         _ = try session.received(ok())
         try session.willSend(.pass(Array("nope".utf8)))
-        #expect(try session.received(.status(.err, code: "AUTH", text: "no")) == .completed(.pass(Array("nope".utf8)), .err("no", code: .auth)))
+        #expect(
+            try session.received(.status(.err, code: "AUTH", text: "no"))
+                == .completed(.pass(Array("nope".utf8)), .err("no", code: .auth))
+        )
         #expect(session.state == .authorization)
     }
 }

@@ -166,7 +166,8 @@ public struct ClientSession: Sendable {
         self.outstanding.removeAll()
     }
 
-    private mutating func receivedGreeting(_ part: ClientResponsePart) throws(ClientSessionError) -> ClientSessionEvent {
+    private mutating func receivedGreeting(_ part: ClientResponsePart) throws(ClientSessionError) -> ClientSessionEvent
+    {
         guard case .status(let status, let code, let text) = part else {
             throw .peer("the greeting is not a status line")
         }

@@ -110,7 +110,9 @@ public struct ResponseParser: Hashable, Sendable {
         return .status(status, code: code, text: text)
     }
 
-    private mutating func parseListingLine(_ buffer: inout ByteBuffer) throws(ResponseParserError) -> ClientResponsePart? {
+    private mutating func parseListingLine(_ buffer: inout ByteBuffer) throws(ResponseParserError)
+        -> ClientResponsePart?
+    {
         guard var line = try Self.nextLine(in: &buffer, maximumLength: self.maximumListingLineLength) else {
             return nil
         }
