@@ -19,6 +19,8 @@ public final class POP3Connection: Sendable {
         var uidlWorked = false
         /// Set when replies are still owed but nobody will read them: the connection is unusable.
         var broken: POP3ClientError?
+        /// Whether a call is in progress (calls must not overlap).
+        var busy = false
     }
 
     let transport: POP3Transport
@@ -69,6 +71,22 @@ public final class POP3Connection: Sendable {
     public var roundTrips: Int { self.state.withLock { $0.roundTrips } }
 
     // MARK: - Sending and receiving
+
+    /// Runs one API call; a call made while another is in progress throws instead of
+    /// interleaving two exchanges on one connection.
+    func exclusive<T>(_ body: () async throws -> T) async throws -> T {
+        try self.state.withLock { state throws(POP3ClientError) in
+            guard !state.busy else {
+                throw POP3ClientError(
+                    kind: .unsupported,
+                    message: "a POP3Connection was used by two tasks at once; make one call at a time"
+                )
+            }
+            state.busy = true
+        }
+        defer { self.state.withLock { $0.busy = false } }
+        return try await body()
+    }
 
     /// Records and sends `commands` in one write: one round trip.
     func send(_ commands: [Command]) async throws {

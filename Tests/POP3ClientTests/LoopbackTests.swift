@@ -423,3 +423,35 @@ struct CancellationTests {
         try await server.finish()
     }
 }
+
+@Suite("Client misuse")
+struct MisuseTests {
+    @Test func overlappingCallsAreRefusedNotInterleaved() async throws {
+        let fake = FakePOP3(messages: [Array("Subject: slow\r\n\r\nbody\r\n".utf8)])
+        let server = try await ScriptedServer { peer in try await fake.serve(peer) }
+        defer { server.stop() }
+        try await POP3Connection.withConnection(
+            configuration: ClientTest.configuration(port: server.port),
+            credentials: .userPass(user: "alice", password: "secret"),
+            logger: ClientTest.logger
+        ) { connection in
+            let (stream, started) = AsyncStream.makeStream(of: Void.self)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await connection.retrieve([1]) { event in
+                        if case .begin = event { started.yield() }
+                        try await Task.sleep(for: .milliseconds(300))
+                    }
+                }
+                for await _ in stream { break }
+                let error = await ClientTest.expectError { try await connection.noop() }
+                #expect(error?.kind == .unsupported)
+                try await group.waitForAll()
+            }
+            // After the first call finished the connection is fine.
+            try await connection.noop()
+            try await connection.quit()
+        }
+        try await server.finish()
+    }
+}
