@@ -210,3 +210,24 @@ struct TLSTests {
         try await server.finish()
     }
 }
+
+@Suite("Fingerprint parsing")
+struct FingerprintParsingTests {
+    static let bytes: [UInt8] = (0..<32).map { UInt8($0 * 7 % 256) }
+
+    @Test func parsesThePrintedFormAndPlainHex() throws {
+        let printed =
+            "SHA256:"
+            + Self.bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16, uppercase: true) }
+            .joined(separator: ":")
+        #expect(POP3ClientConfiguration.Trust.fingerprint(parsing: printed) == .fingerprint(Self.bytes))
+        let plain = Self.bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        #expect(POP3ClientConfiguration.Trust.fingerprint(parsing: " " + plain + " ") == .fingerprint(Self.bytes))
+        #expect(POP3ClientConfiguration.Trust.fingerprint(parsing: "sha256:" + plain) == .fingerprint(Self.bytes))
+    }
+
+    @Test(arguments: ["", "SHA256:", "AB:CD", String(repeating: "g", count: 64), String(repeating: "a", count: 66)])
+    func rejectsOtherText(_ text: String) {
+        #expect(POP3ClientConfiguration.Trust.fingerprint(parsing: text) == nil)
+    }
+}
