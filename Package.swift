@@ -97,7 +97,7 @@ let package = Package(
         .target(
             name: "Fetch",
             dependencies: [
-                "POP3Client", "MailStore",
+                "POP3Client", "POP3Core", "SASL", "MailStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
