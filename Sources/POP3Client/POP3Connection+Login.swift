@@ -97,10 +97,14 @@ extension POP3Connection {
             try Self.requireOffered(mechanism, offered)
             try await self.sasl(mechanism, user: user, secret: token, initialResponseInline: false)
         case .automatic(let user, let password):
-            if offered?.contains(SASLMechanismName.scramSHA256.rawValue) == true {
-                try await self.sasl(.scramSHA256, user: user, secret: password, initialResponseInline: true)
-            } else if offered?.contains(SASLMechanismName.plain.rawValue) == true {
-                try await self.sasl(.plain, user: user, secret: password, initialResponseInline: true)
+            // Over TLS the password is already protected in transit, and PLAIN works whatever
+            // scheme the server stores (SCRAM needs SCRAM keys there, which most accounts lack,
+            // and a failed attempt costs a login-failure delay). Without TLS, SCRAM keeps the
+            // password off the wire, so it goes first.
+            let preferred: [SASLMechanismName] =
+                configuration.security == .plaintext ? [.scramSHA256, .plain] : [.plain, .scramSHA256]
+            if let mechanism = preferred.first(where: { offered?.contains($0.rawValue) == true }) {
+                try await self.sasl(mechanism, user: user, secret: password, initialResponseInline: true)
             } else {
                 try await self.userPass(user: user, password: password)
             }

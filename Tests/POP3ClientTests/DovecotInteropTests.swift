@@ -134,7 +134,7 @@ struct DovecotInteropTests {
 
 extension DovecotInteropTests {
     @Test(arguments: [
-        POP3Credentials.automatic(user: "erin", password: "correct horse"),  // Dovecot offers SCRAM-SHA-256
+        POP3Credentials.automatic(user: "erin", password: "correct horse"),  // over STLS: PLAIN
         .sasl(mechanism: .scramSHA256, user: "erin", password: "correct horse"),
         .sasl(mechanism: .login, user: "erin", password: "correct horse"),
     ])
