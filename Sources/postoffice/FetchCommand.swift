@@ -2,6 +2,7 @@ import ArgumentParser
 import Fetch
 import Foundation
 import Logging
+import Mailbox
 import ServiceLifecycle
 import UnixSignals
 
@@ -105,7 +106,7 @@ struct FetchCommand: AsyncParsableCommand {
         do {
             _ = try LoggingSetup.bootstrap(level: logLevel ?? (Console.standardErrorIsTerminal ? "warning" : "notice"))
             (accounts, fileInterval) = try resolveAccounts()
-            options = FetchOptions(markSeen: markSeen, imports: try imports())
+            options = FetchOptions(markSeen: markSeen, imports: try imports(), stored: Self.updateOfflineMailbox)
         } catch {
             Console.printError("\(error)")
             throw ExitCode(78)
@@ -118,6 +119,27 @@ struct FetchCommand: AsyncParsableCommand {
         }
         let report = try await fetchOnce(accounts: accounts, options: options, logger: logger)
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+
+    /// Keeps the offline mailbox current as mail arrives: the SHA-256 manifest that
+    /// `postoffice mail verify` checks, and the search index. Both can be rebuilt, so a failure
+    /// here is logged and the message stays stored.
+    @Sendable static func updateOfflineMailbox(_ message: StoredMessage) {
+        let path = message.location
+        guard let slash = path.range(of: "/", options: .backwards), path.hasPrefix("/") || path.contains("/") else { return }
+        let fileName = String(path[slash.upperBound...])
+        let folder = String(path[..<slash.lowerBound])
+        guard folder.hasSuffix("/new") || folder.hasSuffix("/cur") else { return }  // mbox and MDA: not a Maildir file
+        let maildir = String(folder.dropLast(4))
+        let logger = Logger(label: "fetch")
+        do {
+            if let digest = message.sha256 {
+                try recordInManifest(maildir: maildir, fileName: fileName, sha256: digest)
+            }
+            try indexMessage(maildir: maildir, fileName: fileName)
+        } catch {
+            logger.warning("could not update the offline index or manifest (postoffice mail reindex repairs it): \(error)")
+        }
     }
 
     private func parseInterval(_ text: String) throws -> Double {

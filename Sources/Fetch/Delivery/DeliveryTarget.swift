@@ -59,4 +59,10 @@ protocol MessageWriter: AnyObject {
     func commit() throws -> String
     /// Abandons the temporary copy (on an error that is not a crash).
     func discard()
+    /// SHA-256 of the stored file's bytes, for targets that store files (Maildir); after `sync()`.
+    var contentDigest: [UInt8]? { get }
+}
+
+extension MessageWriter {
+    var contentDigest: [UInt8]? { nil }
 }

@@ -114,6 +114,7 @@ final class MaildirDeliverer: Deliverer {
         let baseName: String
         let replacing: Bool
         var lineFeeds = 0
+        private(set) var contentDigest: [UInt8]?
 
         init(deliverer: MaildirDeliverer, spool: SpoolFile, hash: String, baseName: String, replacing: Bool) {
             self.deliverer = deliverer
@@ -129,6 +130,7 @@ final class MaildirDeliverer: Deliverer {
 
         func sync() throws {
             lineFeeds = try spool.finishMessage().lineFeeds
+            contentDigest = try spool.contentDigest()
             try spool.sync()
             spool.closeFile()
         }

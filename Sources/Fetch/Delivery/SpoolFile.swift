@@ -1,4 +1,5 @@
 // A temporary file written in bounded memory and made durable with fsync.
+import Crypto
 import Foundation
 import NIOCore
 
@@ -17,6 +18,8 @@ final class SpoolFile {
     private var buffer: [UInt8] = []
     /// Bytes written to the file so far.
     private(set) var size = 0
+    /// SHA-256 of the bytes written, in order; nil once bytes were overwritten in place.
+    private var hasher: SHA256? = SHA256()
     private static let flushThreshold = 64 * 1024
 
     /// Creates (truncating) `path`. A leftover of an earlier crashed attempt is overwritten.
@@ -66,10 +69,18 @@ final class SpoolFile {
     /// Overwrites bytes at an offset (a placeholder written earlier).
     func overwrite(_ bytes: [UInt8], at offset: Int) throws {
         try flush()
+        hasher = nil
         let written = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, off_t(offset)) }
         guard written == bytes.count else {
             throw FetchFailure(kind: .localWrite, message: "write \(path): \(systemError())")
         }
+    }
+
+    /// The SHA-256 of the file's bytes as written (for the offline mailbox's manifest), once
+    /// everything is flushed; nil when bytes were overwritten in place.
+    func contentDigest() throws -> [UInt8]? {
+        try flush()
+        return hasher.map { Array($0.finalize()) }
     }
 
     func closeFile() {
@@ -93,6 +104,7 @@ final class SpoolFile {
     private func flush() throws {
         guard !buffer.isEmpty else { return }
         try writeAll(descriptor: descriptor, bytes: buffer, path: path)
+        hasher?.update(data: buffer)
         size += buffer.count
         buffer.removeAll(keepingCapacity: true)
     }

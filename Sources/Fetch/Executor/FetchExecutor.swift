@@ -358,6 +358,7 @@ private final class Session: @unchecked Sendable {
         try faults.reached(.recorded)
         report.downloaded += 1
         options.progress?(.stored(account: account.name))
+        options.stored?(StoredMessage(account: account.name, location: location, sha256: writer.contentDigest))
         if download.deleteAfterStoring {
             toDelete.append((download.number, download.uniqueID))
         }

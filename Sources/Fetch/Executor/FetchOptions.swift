@@ -47,6 +47,15 @@ public enum FetchProgress: Sendable, Hashable {
     case finished(account: String)
 }
 
+/// A message durably stored and recorded, for the offline mailbox's index and manifest.
+public struct StoredMessage: Sendable, Hashable {
+    public var account: String
+    /// Where it is: a Maildir file path, an mbox path, or the MDA command.
+    public var location: String
+    /// SHA-256 of the stored file's bytes (Maildir targets only).
+    public var sha256: [UInt8]?
+}
+
 /// Options of one `runFetch`.
 public struct FetchOptions: Sendable {
     /// Record every message now on the server as downloaded, without downloading or deleting.
@@ -60,6 +69,9 @@ public struct FetchOptions: Sendable {
     public var connector: (@Sendable (FetchAccount) -> any MailSourceConnector)?
     /// Progress events (for a terminal progress bar); nil for none.
     public var progress: (@Sendable (FetchProgress) -> Void)?
+    /// Called after each message is stored and recorded (blocking work is fine: the engine
+    /// does file I/O on its own task, never on an event loop). Errors are the callee's to log.
+    public var stored: (@Sendable (StoredMessage) -> Void)?
 
     public init(
         markSeen: Bool = false,
@@ -68,8 +80,10 @@ public struct FetchOptions: Sendable {
         faults: FaultInjector = .fromEnvironment(),
         stop: FetchStopSignal = FetchStopSignal(),
         connector: (@Sendable (FetchAccount) -> any MailSourceConnector)? = nil,
-        progress: (@Sendable (FetchProgress) -> Void)? = nil
+        progress: (@Sendable (FetchProgress) -> Void)? = nil,
+        stored: (@Sendable (StoredMessage) -> Void)? = nil
     ) {
+        self.stored = stored
         self.progress = progress
         self.markSeen = markSeen
         self.imports = imports
