@@ -73,7 +73,8 @@ public struct POP3ServerConfiguration: Sendable {
     public var takeoverAfter: Duration
     /// SASL mechanisms to offer, in CAPA order; those `makeMechanism` cannot make are dropped.
     public var saslMechanisms: [SASLMechanismName]
-    /// Makes one server-side mechanism per exchange (wire `SASL.makeSASLServerMechanism`).
+    /// Makes one server-side mechanism per exchange. Default: the SASL module's
+    /// `makeSASLServerMechanism` (PLAIN, LOGIN, SCRAM-SHA-256).
     public var makeMechanism: @Sendable (SASLMechanismName) -> (any SASLServerMechanism)?
     /// Advertised `LOGIN-DELAY` seconds (RFC 2449 §6.5), if any.
     public var loginDelaySeconds: Int?
@@ -96,7 +97,7 @@ public struct POP3ServerConfiguration: Sendable {
         shutdownGracePeriod: Duration = .seconds(10),
         takeoverAfter: Duration = .seconds(60),
         saslMechanisms: [SASLMechanismName] = [.plain, .login, .scramSHA256],
-        makeMechanism: @escaping @Sendable (SASLMechanismName) -> (any SASLServerMechanism)? = { _ in nil },
+        makeMechanism: @escaping @Sendable (SASLMechanismName) -> (any SASLServerMechanism)? = makeSASLServerMechanism,
         loginDelaySeconds: Int? = nil,
         expireDays: Int?? = nil,
         accountProvider: any AccountProvider,

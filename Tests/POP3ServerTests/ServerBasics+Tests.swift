@@ -17,7 +17,7 @@ struct ServerBasicsTests {
                 #expect(try await client.command("CAPA") == "+OK Capability list follows")
                 let capabilities = try await client.multiLineBody()
                 #expect(capabilities.contains("USER"))
-                #expect(capabilities.contains("SASL PLAIN"))
+                #expect(capabilities.contains("SASL PLAIN LOGIN SCRAM-SHA-256"))
                 #expect(capabilities.contains("PIPELINING"))
                 #expect(!capabilities.contains("STLS"), "no TLS configured")
                 #expect(try await client.command("USER alice") == "+OK send PASS")
@@ -104,7 +104,7 @@ struct ServerBasicsTests {
                 #expect(try await client.command("AUTH PLAIN") == "+ ")
                 #expect(try await client.command("!!!!") == "-ERR authentication aborted: invalid base64 in SASL response")
                 #expect(try await client.command("AUTH PLAIN \(Base64.encode(Array("\0bob\0nope".utf8)))") == "-ERR [AUTH] authentication failed")
-                #expect(try await client.command("AUTH SCRAM-SHA-256") == "-ERR unsupported SASL mechanism")
+                #expect(try await client.command("AUTH CRAM-MD5") == "-ERR unsupported SASL mechanism")
                 #expect(try await client.command("NOOP") == "-ERR not authenticated")
             }
             #expect(server.log.lines.contains { $0.contains("login ok user=bob") && $0.hasSuffix("mech=PLAIN") })

@@ -9,35 +9,6 @@ import SASL
 import ServiceLifecycle
 import Synchronization
 
-/// PLAIN (RFC 4616) for tests, until the SASL module's mechanisms are wired in.
-struct TestPlainMechanism: SASLServerMechanism {
-    let name = SASLMechanismName.plain
-    var user = ""
-
-    mutating func start(initialResponse: [UInt8]?) -> SASLServerAction {
-        guard let initialResponse else { return .challenge([]) }
-        return received(response: initialResponse)
-    }
-
-    mutating func received(response: [UInt8]) -> SASLServerAction {
-        let parts = response.split(separator: 0, omittingEmptySubsequences: false)
-        guard parts.count == 3, let authcid = String(validating: parts[1], as: UTF8.self), !authcid.isEmpty else {
-            return .failure(.malformed("PLAIN message"))
-        }
-        user = authcid
-        let authzid = String(decoding: parts[0], as: UTF8.self)
-        return .verifyPassword(authenticationID: authcid, authorizationID: authzid.isEmpty ? nil : authzid, password: Array(parts[2]))
-    }
-
-    mutating func passwordVerified(_ ok: Bool) -> SASLServerAction {
-        ok ? .success(user: user) : .failure(.authenticationFailed)
-    }
-
-    mutating func credentialsLookedUp(_ credentials: SCRAMCredentials?) -> SASLServerAction {
-        .failure(.authenticationFailed)
-    }
-}
-
 /// Collects log lines so tests can check what is (and is not) logged.
 final class LogCapture: Sendable {
     private let storage = Mutex<[String]>([])
@@ -91,7 +62,6 @@ struct TestServer {
             tls: files,
             authFailureDelay: 0,
             shutdownGracePeriod: .seconds(2),
-            makeMechanism: { name in name == .plain ? TestPlainMechanism() : nil },
             accountProvider: accounts,
             mailStore: store,
             logger: logger
@@ -139,5 +109,23 @@ struct TestServer {
             guard reply.hasPrefix("+OK") else { throw POP3LineClient.ClientError.unexpected(reply) }
             return try await body(client)
         }
+    }
+}
+
+extension TestServer {
+    /// Plays a transcript against the plaintext listener (`!starttls` trusts the test CA).
+    @discardableResult
+    func play(
+        _ text: String,
+        substitutions: [String: TranscriptRunner.Substitution] = [:],
+        deadline: TimeAmount = .seconds(20)
+    ) async throws -> [String: String] {
+        let runner = TranscriptRunner(
+            port: plainPort,
+            startTLS: try ca?.clientContext(),
+            substitutions: substitutions,
+            deadline: deadline
+        )
+        return try await runner.run(Transcript(text))
     }
 }
