@@ -26,6 +26,7 @@ public final class InMemoryMailStore: MailStore {
         var nextGeneration = 1
         var nextUID = 1
         var openFailures: [String: MailStoreError] = [:]
+        var commitFailures: [String: MailStoreError] = [:]
         var opens = 0
         var closes = 0
     }
@@ -71,6 +72,11 @@ public final class InMemoryMailStore: MailStore {
     /// Make the next opens for `user` fail with `error` (nil clears).
     public func failOpen(user: String, with error: MailStoreError?) {
         state.withLock { $0.openFailures[user] = error }
+    }
+
+    /// Make `commitDeletions` for `user` fail with `error` (nil clears).
+    public func failCommits(user: String, with error: MailStoreError?) {
+        state.withLock { $0.commitFailures[user] = error }
     }
 
     /// How many maildrops were opened and closed so far.
@@ -153,6 +159,7 @@ final class InMemoryMaildrop: Maildrop {
 
     func commitDeletions(_ indices: [Int]) async throws {
         try checkOwner()
+        if let error = store.state.withLock({ $0.commitFailures[user] }) { throw error }
         let doomed = Set(indices.map { snapshot[$0].uniqueID })
         store.state.withLock { state in
             state.mailboxes[user, default: []].removeAll { doomed.contains($0.uniqueID) }
