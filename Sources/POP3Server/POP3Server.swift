@@ -9,7 +9,7 @@ public import ServiceLifecycle
 import Synchronization
 
 /// A POP3 server (RFC 1939 with RFC 2449, RFC 2595, RFC 5034): binds its listeners, serves
-/// each connection with a ``POP3Core/ServerSession`` and stops gracefully.
+/// each connection with a `ServerSession` (POP3Core) and stops gracefully.
 ///
 /// ```swift
 /// let server = POP3Server(configuration: POP3ServerConfiguration(
