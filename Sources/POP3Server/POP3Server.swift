@@ -194,9 +194,20 @@ public actor POP3Server: Service {
         connections: ConnectionRegistry
     ) async {
         let channel = connection.asyncChannel.channel
-        let id = connections.add(channel)
+        let (id, open) = connections.add(channel)
         defer { connections.remove(id) }
         do {
+            guard open <= environment.configuration.maximumConnections else {
+                environment.configuration.logger.warning(
+                    "refusing connection peer=\(PeerAddress(channel.remoteAddress)): \(open - 1) connections open"
+                )
+                try await connection.asyncChannel.executeThenClose { _, outbound in
+                    var refusal = ByteBuffer()
+                    refusal.writePOP3Response(.err("too many connections, try again later", code: .sysTemp))
+                    try await outbound.write(refusal)
+                }
+                return
+            }
             try await connection.asyncChannel.executeThenClose { inbound, outbound in
                 let runner = POP3ConnectionRunner(
                     environment: environment,
@@ -217,11 +228,12 @@ public actor POP3Server: Service {
 final class ConnectionRegistry: Sendable {
     private let state = Mutex<(next: Int, channels: [Int: any Channel])>((0, [:]))
 
-    func add(_ channel: any Channel) -> Int {
+    /// Registers `channel`; returns its id and the number of connections open with it.
+    func add(_ channel: any Channel) -> (id: Int, open: Int) {
         state.withLock { state in
             state.next += 1
             state.channels[state.next] = channel
-            return state.next
+            return (state.next, state.channels.count)
         }
     }
 

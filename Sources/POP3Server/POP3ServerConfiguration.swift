@@ -68,6 +68,10 @@ public struct POP3ServerConfiguration: Sendable {
     public var authFailureDelayCap: Double
     /// On shutdown, how long sessions may go on before they are closed without UPDATE.
     public var shutdownGracePeriod: Duration
+    /// Connections served at once, over all listeners. One more is answered
+    /// `-ERR [SYS/TEMP]` and closed, so a connection flood cannot grow memory without bound.
+    /// Default 1024.
+    public var maximumConnections: Int
     /// How long a silent session keeps its maildrop before a newer login may take it over.
     /// Held here for the store's construction; default 60 s.
     public var takeoverAfter: Duration
@@ -95,6 +99,7 @@ public struct POP3ServerConfiguration: Sendable {
         authFailureDelay: Double = 2,
         authFailureDelayCap: Double = 30,
         shutdownGracePeriod: Duration = .seconds(10),
+        maximumConnections: Int = 1024,
         takeoverAfter: Duration = .seconds(60),
         saslMechanisms: [SASLMechanismName] = [.plain, .login, .scramSHA256],
         makeMechanism: @escaping @Sendable (SASLMechanismName) -> (any SASLServerMechanism)? = makeSASLServerMechanism,
@@ -114,6 +119,7 @@ public struct POP3ServerConfiguration: Sendable {
         self.authFailureDelay = authFailureDelay
         self.authFailureDelayCap = authFailureDelayCap
         self.shutdownGracePeriod = shutdownGracePeriod
+        self.maximumConnections = maximumConnections
         self.takeoverAfter = takeoverAfter
         self.saslMechanisms = saslMechanisms
         self.makeMechanism = makeMechanism
