@@ -105,7 +105,9 @@ public actor POP3Server: Service {
             group.addTask {
                 await withDiscardingTaskGroup { listeners in
                     for server in servers {
-                        listeners.addTask { await Self.acceptLoop(server, environment: environment, connections: connections) }
+                        listeners.addTask {
+                            await Self.acceptLoop(server, environment: environment, connections: connections)
+                        }
                     }
                 }
             }
@@ -131,7 +133,9 @@ public actor POP3Server: Service {
         logger.info("POP3 server stopped")
     }
 
-    private nonisolated func bind() async throws -> ([NIOAsyncChannel<POP3Connection, Never>], POP3ConnectionEnvironment) {
+    private nonisolated func bind() async throws -> (
+        [NIOAsyncChannel<POP3Connection, Never>], POP3ConnectionEnvironment
+    ) {
         let configuration = self.configuration
         guard !configuration.listeners.isEmpty else { throw StartupError(description: "no listeners configured") }
         let sslContext = try configuration.tls.map(POP3ServerTLS.makeContext)
@@ -143,7 +147,10 @@ public actor POP3Server: Service {
             configuration: configuration,
             sslContext: sslContext,
             mechanisms: mechanisms,
-            failureDelays: AuthFailureDelays(base: configuration.authFailureDelay, cap: configuration.authFailureDelayCap)
+            failureDelays: AuthFailureDelays(
+                base: configuration.authFailureDelay,
+                cap: configuration.authFailureDelayCap
+            )
         )
         let limits = configuration.limits
         var servers: [NIOAsyncChannel<POP3Connection, Never>] = []

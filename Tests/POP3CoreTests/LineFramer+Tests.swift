@@ -27,7 +27,9 @@ struct LineFramerTests {
             buffer.writeInteger(byte)
             while let frame = framer.next(buffer: &buffer) { frames.append(frame) }
         }
-        #expect(frames == [.overlong(ExceededLineLengthLimit(actual: 10, maximum: 10)), .line(ByteBuffer(string: "STAT"))])
+        #expect(
+            frames == [.overlong(ExceededLineLengthLimit(actual: 10, maximum: 10)), .line(ByteBuffer(string: "STAT"))]
+        )
     }
 
     /// A partial line searched before, then moved by `discardReadBytes` and extended.

@@ -34,7 +34,11 @@ struct ImmediateShell {
             case .line(let line):
                 let action: ServerSession.Action
                 do {
-                    let parsed = try CommandParser.parse(line: line, expecting: session.expectation, limits: session.configuration.limits)
+                    let parsed = try CommandParser.parse(
+                        line: line,
+                        expecting: session.expectation,
+                        limits: session.configuration.limits
+                    )
                     if case .command(let command) = parsed { lastCommand = command }
                     action = session.received(parsed)
                 } catch {
@@ -77,14 +81,18 @@ struct ImmediateShell {
                 record(header)
                 session.messageStreamFinished(octets: 10, wholeMessage: true)
             case .verifyPassword(let user, let password):
-                next = password == Array("pw".utf8) ? session.authenticationSucceeded(user: user) : session.authenticationFailed(.invalidCredentials)
+                next =
+                    password == Array("pw".utf8)
+                    ? session.authenticationSucceeded(user: user) : session.authenticationFailed(.invalidCredentials)
             case .verifyAPOP:
                 next = session.authenticationFailed(.invalidCredentials)
             case .startSASL(_, let initialResponse):
                 next = initialResponse == nil ? session.saslChallenge([]) : session.authenticationFailed(.malformed)
             case .stepSASL(let bytes):
                 // Alternate between another challenge and an outcome, to walk the exchange.
-                next = bytes.count % 2 == 0 ? session.saslChallenge(Array(bytes.prefix(4))) : session.authenticationSucceeded(user: "alice")
+                next =
+                    bytes.count % 2 == 0
+                    ? session.saslChallenge(Array(bytes.prefix(4))) : session.authenticationSucceeded(user: "alice")
             case .rejectLogin:
                 next = session.authenticationFailed(.invalidCredentials)
             case .openMaildrop:
@@ -128,7 +136,8 @@ struct RobustnessTests {
             for chunk in RandomPOP3Input.chunks(of: input, using: &random, maximumChunk: 300) where !shell.isClosed {
                 shell.receive(chunk)
             }
-            if shell.session.isInTransaction || shell.statusLines.contains(where: { $0.hasPrefix("+OK maildrop has") }) {
+            if shell.session.isInTransaction || shell.statusLines.contains(where: { $0.hasPrefix("+OK maildrop has") })
+            {
                 transactions += 1
             }
             let context = "batch \(batch) input \(index)"
@@ -136,7 +145,10 @@ struct RobustnessTests {
             for line in shell.statusLines {
                 let wellFormed = line.hasPrefix("+OK") || line.hasPrefix("-ERR") || line.hasPrefix("+ ")
                 #expect(wellFormed, "\(context): \(line.debugDescription)")
-                #expect(line.hasSuffix("\r\n") && line.dropLast(2).allSatisfy { $0 != "\r" && $0 != "\n" }, "\(context)")
+                #expect(
+                    line.hasSuffix("\r\n") && line.dropLast(2).allSatisfy { $0 != "\r" && $0 != "\n" },
+                    "\(context)"
+                )
                 #expect(line.utf8.count <= Self.limits.maximumResponseLineLength, "\(context): RFC 2449 §4")
             }
             for line in shell.listingLines {

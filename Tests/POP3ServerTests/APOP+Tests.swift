@@ -1,6 +1,7 @@
-@testable import POP3Server
 import POP3TestSupport
 import Testing
+
+@testable import POP3Server
 
 /// APOP (RFC 1939 §7) over loopback.
 @Suite("APOP over loopback")
@@ -11,15 +12,38 @@ struct APOPTests {
     @Test func rfcExampleDigest() {
         let timestamp = "<1896.697170952@dbc.mtview.ca.us>"
         #expect(APOPDigest.hex(timestamp: timestamp, secret: "tanstaaf") == "c4c9334bac560ecc979e58001b3e22fb")
-        #expect(APOP.verify(digest: "c4c9334bac560ecc979e58001b3e22fb", timestamp: timestamp, secret: Array("tanstaaf".utf8)))
-        #expect(APOP.verify(digest: "C4C9334BAC560ECC979E58001B3E22FB", timestamp: timestamp, secret: Array("tanstaaf".utf8)))
-        #expect(!APOP.verify(digest: "c4c9334bac560ecc979e58001b3e22fc", timestamp: timestamp, secret: Array("tanstaaf".utf8)))
+        #expect(
+            APOP.verify(
+                digest: "c4c9334bac560ecc979e58001b3e22fb",
+                timestamp: timestamp,
+                secret: Array("tanstaaf".utf8)
+            )
+        )
+        #expect(
+            APOP.verify(
+                digest: "C4C9334BAC560ECC979E58001B3E22FB",
+                timestamp: timestamp,
+                secret: Array("tanstaaf".utf8)
+            )
+        )
+        #expect(
+            !APOP.verify(
+                digest: "c4c9334bac560ecc979e58001b3e22fc",
+                timestamp: timestamp,
+                secret: Array("tanstaaf".utf8)
+            )
+        )
         #expect(!APOP.verify(digest: "c4c9334bac560ecc", timestamp: timestamp, secret: Array("tanstaaf".utf8)))
     }
 
     /// Every greeting gets its own timestamp (RFC 1939 §7: it MUST be different each time).
     @Test func timestampsAreUniquePerGreeting() async throws {
-        try await TestServer.with(accounts: Self.accounts, configure: { $0.apop = true; $0.hostname = "pop.example.org" }) {
+        try await TestServer.with(
+            accounts: Self.accounts,
+            configure: {
+                $0.apop = true; $0.hostname = "pop.example.org"
+            }
+        ) {
             server in
             var seen: Set<String> = []
             for _ in 0..<5 {

@@ -1,6 +1,7 @@
-@testable import POP3Server
 import POP3TestSupport
 import Testing
+
+@testable import POP3Server
 
 /// Growing delays before answering failed logins, per client address (`AuthFailureDelays`).
 /// Network tests assert lower bounds only: a loaded machine may always be slower.
@@ -27,7 +28,10 @@ struct AuthFailureDelayTests {
         let start = ContinuousClock.now
         #expect(delays.recordFailure(address: "a", now: start) == .seconds(1))
         #expect(delays.recordFailure(address: "a", now: start + .seconds(1)) == .seconds(3))
-        #expect(delays.recordFailure(address: "a", now: start + .seconds(120)) == .seconds(1), "forgotten after a quiet minute")
+        #expect(
+            delays.recordFailure(address: "a", now: start + .seconds(120)) == .seconds(1),
+            "forgotten after a quiet minute"
+        )
         for (offset, address) in ["b", "c", "d"].enumerated() {
             _ = delays.recordFailure(address: address, now: start + .seconds(121 + offset))
         }

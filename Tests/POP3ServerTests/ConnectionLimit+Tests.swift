@@ -13,12 +13,21 @@ struct ConnectionLimitTests {
                 try await server.connect { second async throws in
                     #expect(try await second.line().hasPrefix("+OK"))
                     try await server.connect { third async throws in
-                        #expect(try await third.readUntilClosed() == ["-ERR [SYS/TEMP] too many connections, try again later"])
+                        #expect(
+                            try await third.readUntilClosed() == [
+                                "-ERR [SYS/TEMP] too many connections, try again later"
+                            ]
+                        )
                     }
-                    #expect(try await second.command("NOOP") == "-ERR not authenticated", "sessions under the limit go on")
+                    #expect(
+                        try await second.command("NOOP") == "-ERR not authenticated",
+                        "sessions under the limit go on"
+                    )
                 }
                 // The second has gone: wait until the server has seen it.
-                for _ in 0..<200 where server.server.connectionCount > 1 { try await Task.sleep(for: .milliseconds(10)) }
+                for _ in 0..<200 where server.server.connectionCount > 1 {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
                 try await server.connect { again async throws in
                     #expect(try await again.line().hasPrefix("+OK PostOffice POP3 server ready"))
                 }

@@ -1,9 +1,10 @@
 import NIOCore
 import NIOEmbedded
 import POP3Core
-@testable import POP3Server
 import POP3TestSupport
 import Testing
+
+@testable import POP3Server
 
 /// The framing handler passes on lines in bounded batches, driven by read requests, so one
 /// socket read full of short lines cannot turn into an unbounded queue of frames.
@@ -71,7 +72,9 @@ struct FramingBackpressureTests {
         try await TestServer.with { server in
             try await server.connect { client async throws in
                 _ = try await client.line()
-                try await client.send(String(repeating: "CAPA\r\n", count: 20) + "STLS\r\nUSER alice\r\nPASS secret\r\nSTAT\r\n")
+                try await client.send(
+                    String(repeating: "CAPA\r\n", count: 20) + "STLS\r\nUSER alice\r\nPASS secret\r\nSTAT\r\n"
+                )
                 for _ in 0..<20 {
                     #expect(try await client.line() == "+OK Capability list follows")
                     _ = try await client.multiLineBody()

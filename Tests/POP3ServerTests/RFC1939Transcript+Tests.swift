@@ -215,7 +215,8 @@ struct RFC1939TranscriptTests {
     /// §10: the example POP3 session, with APOP.
     @Test func section10ExampleSession() async throws {
         let store = RFCFixture.store()
-        try await TestServer.with(store: store, accounts: RFCFixture.accounts, configure: { $0.apop = true }) { server in
+        try await TestServer.with(store: store, accounts: RFCFixture.accounts, configure: { $0.apop = true }) {
+            server in
             try await server.play(
                 """
                 S: +OK PostOffice POP3 server ready {{timestamp}}

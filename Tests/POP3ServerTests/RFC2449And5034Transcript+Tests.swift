@@ -1,5 +1,5 @@
-import POP3Server
 import POP3Core
+import POP3Server
 import POP3TestSupport
 import SASL
 import Testing

@@ -1,5 +1,5 @@
-import POP3Server
 import POP3Core
+import POP3Server
 import POP3TestSupport
 import SASL
 import Testing
@@ -52,7 +52,9 @@ struct SASLMechanismTests {
                 try sasl.verifyCompletion()
                 #expect(try await client.command("STAT") == "+OK 1 22")
             }
-            #expect(server.log.lines.contains { $0.hasPrefix("login ok user=bob") && $0.hasSuffix("mech=\(mechanism)") })
+            #expect(
+                server.log.lines.contains { $0.hasPrefix("login ok user=bob") && $0.hasSuffix("mech=\(mechanism)") }
+            )
             #expect(!server.log.lines.contains { $0.contains("pässwörd") })
         }
     }
@@ -91,7 +93,11 @@ struct SASLMechanismTests {
                 #expect(throws: (any Error).self) { try sasl.verifyCompletion() }
                 #expect(try await client.command("NOOP") == "-ERR not authenticated")
             }
-            #expect(server.log.lines.contains { $0.hasPrefix("login failed user=\(user)") && $0.contains("mech=SCRAM-SHA-256") })
+            #expect(
+                server.log.lines.contains {
+                    $0.hasPrefix("login failed user=\(user)") && $0.contains("mech=SCRAM-SHA-256")
+                }
+            )
         }
     }
 
@@ -105,7 +111,12 @@ struct SASLMechanismTests {
                 #expect(try await client.command("CAPA").hasPrefix("+OK"))
                 #expect(try await client.multiLineBody().contains("SASL SCRAM-SHA-256"))
                 for name in [SASLMechanismName.plain, .login] {
-                    let (line, _) = try await client.authenticate(name, user: "alice", password: "secret", sendInitialResponse: false)
+                    let (line, _) = try await client.authenticate(
+                        name,
+                        user: "alice",
+                        password: "secret",
+                        sendInitialResponse: false
+                    )
                     #expect(line == "-ERR [AUTH] clear text authentication requires TLS, use STLS")
                 }
                 let (line, sasl) = try await client.authenticate(

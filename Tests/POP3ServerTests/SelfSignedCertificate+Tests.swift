@@ -102,7 +102,10 @@ struct SelfSignedCertificateTests {
         }
     }
 
-    static func useImplicitTLS(_ files: POP3ServerConfiguration.TLSFiles, _ configuration: inout POP3ServerConfiguration) {
+    static func useImplicitTLS(
+        _ files: POP3ServerConfiguration.TLSFiles,
+        _ configuration: inout POP3ServerConfiguration
+    ) {
         configuration.tls = files
         configuration.listeners.append(.init(host: "127.0.0.1", port: 0, implicitTLS: true))
     }

@@ -1,7 +1,7 @@
-import POP3Server
 import MailStore
 import NIOCore
 import POP3Core
+import POP3Server
 import POP3TestSupport
 import Testing
 
@@ -39,7 +39,9 @@ struct StoreAndAccountFailureTests {
                 !close
                 """
             )
-            #expect(server.log.lines.contains { $0.contains("maildrop not opened user=alice") && $0.hasSuffix("reason=io") })
+            #expect(
+                server.log.lines.contains { $0.contains("maildrop not opened user=alice") && $0.hasSuffix("reason=io") }
+            )
             #expect(!server.log.lines.contains { $0.contains("secret") }, "no password in the log")
         }
     }
@@ -69,7 +71,10 @@ struct StoreAndAccountFailureTests {
             try await server.connect { client async throws in
                 _ = try await client.line()
                 #expect(try await client.command("USER alice") == "+OK send PASS")
-                #expect(try await client.command("PASS secret") == "-ERR [IN-USE] maildrop already locked by another session")
+                #expect(
+                    try await client.command("PASS secret")
+                        == "-ERR [IN-USE] maildrop already locked by another session"
+                )
                 store.failOpen(user: "alice", with: nil)
                 #expect(try await client.command("USER alice") == "+OK send PASS")
                 #expect(try await client.command("PASS secret") == "+OK maildrop has 0 messages (0 octets)")

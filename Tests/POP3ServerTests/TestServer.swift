@@ -40,6 +40,7 @@ struct TestServer {
     /// Starts a graceful shutdown (SIGTERM's effect) without waiting for it.
     var shutdown: @Sendable () async -> Void
 
+    @discardableResult
     static func with<Result>(
         store: InMemoryMailStore = InMemoryMailStore(),
         accounts: InMemoryAccounts = InMemoryAccounts(["alice": "secret", "bob": "hunter2"]),
@@ -68,7 +69,11 @@ struct TestServer {
         )
         configure(&configuration)
         let server = POP3Server(configuration: configuration)
-        let group = ServiceGroup(services: [server], gracefulShutdownSignals: [], logger: Logger(label: "group") { _ in SwiftLogNoOpLogHandler() })
+        let group = ServiceGroup(
+            services: [server],
+            gracefulShutdownSignals: [],
+            logger: Logger(label: "group") { _ in SwiftLogNoOpLogHandler() }
+        )
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             do {
@@ -100,7 +105,11 @@ struct TestServer {
     }
 
     /// Logs in as alice on the plaintext listener (loopback allows cleartext).
-    func loggedIn<Result>(user: String = "alice", password: String = "secret", _ body: (POP3LineClient) async throws -> Result) async throws -> Result {
+    func loggedIn<Result>(
+        user: String = "alice",
+        password: String = "secret",
+        _ body: (POP3LineClient) async throws -> Result
+    ) async throws -> Result {
         try await connect { client in
             let greeting = try await client.line()
             guard greeting.hasPrefix("+OK") else { throw POP3LineClient.ClientError.unexpected(greeting) }

@@ -61,7 +61,12 @@ public final class POP3LineClient {
         }
         defer { timer.cancel() }
         return try await asyncChannel.executeThenClose { inbound, outbound in
-            let client = POP3LineClient(channel: asyncChannel.channel, inbound: inbound, outbound: outbound, deadline: flag)
+            let client = POP3LineClient(
+                channel: asyncChannel.channel,
+                inbound: inbound,
+                outbound: outbound,
+                deadline: flag
+            )
             return try await body(client)
         }
     }

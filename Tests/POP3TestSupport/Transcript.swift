@@ -108,7 +108,8 @@ enum TranscriptTemplate {
             switch parts[index] {
             case .literal(let text):
                 let bytes = Array(text.utf8)
-                guard line.count - position >= bytes.count, line[position..<(position + bytes.count)].elementsEqual(bytes)
+                guard line.count - position >= bytes.count,
+                    line[position..<(position + bytes.count)].elementsEqual(bytes)
                 else { return nil }
                 position += bytes.count
             case .placeholder(let name):

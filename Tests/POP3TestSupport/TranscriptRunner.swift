@@ -91,7 +91,11 @@ public struct TranscriptRunner {
             case .startTLS:
                 try await flush()
                 guard let context = startTLS else {
-                    throw TranscriptMismatch(line: entry.line, expected: "a TLS context for !starttls", received: "none")
+                    throw TranscriptMismatch(
+                        line: entry.line,
+                        expected: "a TLS context for !starttls",
+                        received: "none"
+                    )
                 }
                 try await client.startTLS(context: context, serverHostname: serverHostname)
             case .serverCloses:
@@ -104,7 +108,11 @@ public struct TranscriptRunner {
                     )
                 }
                 guard !client.deadlineExpired else {
-                    throw TranscriptMismatch(line: entry.line, expected: "<connection closed>", received: closed(client))
+                    throw TranscriptMismatch(
+                        line: entry.line,
+                        expected: "<connection closed>",
+                        received: closed(client)
+                    )
                 }
             }
         }
