@@ -139,7 +139,7 @@ extension POP3ConnectionRunner {
     }
 
     func loginSucceeded(user: String, mechanism: String) -> ServerSession.Action {
-        environment.failureDelays.recordSuccess(address: peer.ip)
+        environment.failureDelays.recordSuccess(address: peer.clientKey)
         logger.notice("\(LoginLog.success(user: user, peer: peer, tls: session.tlsActive, mechanism: mechanism))")
         return session.authenticationSucceeded(user: user)
     }
@@ -157,7 +157,7 @@ extension POP3ConnectionRunner {
         )
         switch failure {
         case .invalidCredentials, .malformed:
-            let delay = environment.failureDelays.recordFailure(address: peer.ip)
+            let delay = environment.failureDelays.recordFailure(address: peer.clientKey)
             if delay > .zero { try? await Task.sleep(for: delay) }
         case .temporary, .cancelled, .mechanismUnavailable:
             break

@@ -1,3 +1,4 @@
+import NIOCore
 import POP3TestSupport
 import Testing
 
@@ -69,5 +70,32 @@ struct AuthFailureDelayTests {
             // 20 s would be the delay of a failure; a success takes nowhere near that.
             #expect(ContinuousClock.now - start < .seconds(10))
         }
+    }
+}
+
+/// Which addresses share a failure record.
+@Suite("PeerAddress.clientKey")
+struct PeerAddressClientKeyTests {
+    @Test(arguments: [
+        ("192.0.2.7", "192.0.2.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:bbbb:cccc:dddd:eeee", "2001:db8:1:2::/64"),
+        ("2001:0db8:0001:0002::9", "2001:db8:1:2::/64"),
+        ("2001:db8::1", "2001:db8:0:0::/64"),
+        ("::1", "0:0:0:0::/64"),
+        ("::ffff:192.0.2.7", "192.0.2.7"),
+    ])
+    func key(address: String, expected: String) throws {
+        let peer = PeerAddress(try SocketAddress(ipAddress: address, port: 110))
+        #expect(peer.clientKey == expected)
+    }
+
+    /// Two addresses of one /64 count as one client for the delays.
+    @Test func oneNetworkSharesTheDelay() throws {
+        let delays = AuthFailureDelays(base: 0.2, cap: 30)
+        let first = PeerAddress(try SocketAddress(ipAddress: "2001:db8:1:2::a", port: 1))
+        let second = PeerAddress(try SocketAddress(ipAddress: "2001:db8:1:2::b", port: 2))
+        #expect(delays.recordFailure(address: first.clientKey) == .milliseconds(200))
+        #expect(delays.recordFailure(address: second.clientKey) == .milliseconds(600))
     }
 }
