@@ -75,7 +75,7 @@ extension POP3ConnectionRunner {
                         failure: .invalidCredentials
                     )
                 }
-                guard UserName.isValid(authenticationID) else {
+                guard Accounts.UserName.isValid(authenticationID) else {
                     self.mechanism = nil
                     return await loginFailed(
                         user: nil,
@@ -100,7 +100,7 @@ extension POP3ConnectionRunner {
                     )
                 }
             case .lookUpSCRAMCredentials(let user):
-                guard UserName.isValid(user) else {
+                guard Accounts.UserName.isValid(user) else {
                     self.mechanism = nil
                     return await loginFailed(
                         user: nil,

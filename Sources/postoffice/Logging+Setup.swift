@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Logging
 
 /// One line per event on standard error: `2026-11-22T04:00:00Z info pop3: login ok user=alice peer=…`.
@@ -26,8 +27,10 @@ struct LineLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
-        var line = "\(Self.timestamp()) \(event.level) \(label): \(event.message)"
-        for key in merged.keys.sorted() {
+        let message = "\(event.message)"
+        var line = "\(Self.timestamp()) \(event.level) \(label): \(message)"
+        // A key the message already spells out (`peer=` in login lines) is not repeated.
+        for key in merged.keys.sorted() where !message.contains("\(key)=") {
             line += " \(key)=\(merged[key]!)"  // safe: key comes from merged.keys
         }
         line += "\n"

@@ -4,6 +4,7 @@ import ArgumentParser
 struct PostOffice: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "postoffice",
-        abstract: "A POP3 mail system: server, fetch client and offline mailbox."
+        abstract: "A POP3 mail system: server, fetch client and offline mailbox.",
+        subcommands: [ServeCommand.self, UserCommand.self, DeliverCommand.self, FetchCommand.self, MailCommand.self]
     )
 }

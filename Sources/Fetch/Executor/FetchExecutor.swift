@@ -152,6 +152,13 @@ private final class Session: @unchecked Sendable {
             }
         }
 
+        options.progress?(
+            .planned(
+                account: account.name,
+                messages: retrieveFull.count + retrieveHeaders.count,
+                bytes: retrieveFull.reduce(0) { $0 + $1.size }
+            )
+        )
         let window = max(1, account.pipelineWindow)
         var start = 0
         while start < retrieveFull.count && !shouldStop {
@@ -282,6 +289,7 @@ private final class Session: @unchecked Sendable {
             case .bytes(let buffer):
                 guard let active = current else { return }
                 self.report.bytes += buffer.readableBytes
+                self.options.progress?(.received(account: self.account.name, bytes: buffer.readableBytes))
                 do {
                     try active.writer.write(buffer)
                 } catch let failure as FetchFailure {
@@ -349,6 +357,7 @@ private final class Session: @unchecked Sendable {
         try store.record(entry(download, location: location))
         try faults.reached(.recorded)
         report.downloaded += 1
+        options.progress?(.stored(account: account.name))
         if download.deleteAfterStoring {
             toDelete.append((download.number, download.uniqueID))
         }

@@ -35,6 +35,18 @@ public final class FetchStopSignal: Sendable {
     }
 }
 
+/// What a run reports while it works, for progress displays. Called on the fetching task; keep it cheap.
+public enum FetchProgress: Sendable, Hashable {
+    /// The plan is made: this many messages and octets will be downloaded.
+    case planned(account: String, messages: Int, bytes: Int)
+    /// Octets of message content received.
+    case received(account: String, bytes: Int)
+    /// One message is stored and recorded.
+    case stored(account: String)
+    /// The account is done (its report follows).
+    case finished(account: String)
+}
+
 /// Options of one `runFetch`.
 public struct FetchOptions: Sendable {
     /// Record every message now on the server as downloaded, without downloading or deleting.
@@ -46,6 +58,8 @@ public struct FetchOptions: Sendable {
     public var stop: FetchStopSignal
     /// Opens sessions; nil uses POP3 (`POP3MailSourceConnector`). Tests pass a fake.
     public var connector: (@Sendable (FetchAccount) -> any MailSourceConnector)?
+    /// Progress events (for a terminal progress bar); nil for none.
+    public var progress: (@Sendable (FetchProgress) -> Void)?
 
     public init(
         markSeen: Bool = false,
@@ -53,8 +67,10 @@ public struct FetchOptions: Sendable {
         clock: FetchClock = .system,
         faults: FaultInjector = .fromEnvironment(),
         stop: FetchStopSignal = FetchStopSignal(),
-        connector: (@Sendable (FetchAccount) -> any MailSourceConnector)? = nil
+        connector: (@Sendable (FetchAccount) -> any MailSourceConnector)? = nil,
+        progress: (@Sendable (FetchProgress) -> Void)? = nil
     ) {
+        self.progress = progress
         self.markSeen = markSeen
         self.imports = imports
         self.clock = clock

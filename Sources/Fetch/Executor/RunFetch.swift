@@ -22,6 +22,7 @@ public func runFetch(accounts: [FetchAccount], options: FetchOptions = FetchOpti
             report.errors.append(FetchFailure(kind: .other, message: "stopped by an injected fault: \(error)"))
             reports.append(report)
         }
+        options.progress?(.finished(account: account.name))
     }
     return FetchReport(accounts: reports)
 }

@@ -1,14 +1,15 @@
 // Generating Maildir unique names ("Using maildir format", cr.yp.to: "How are unique names
 // created?"), in the modern `time.M<usec>P<pid>Q<n>.host` form that Dovecot also writes.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Deliveries made by this process: the `Q` field of the names it generates.
 private let deliveriesInThisProcess = Atomic<Int>(0)

@@ -1,8 +1,8 @@
 // A locked Maildir maildrop: the snapshot taken at open, streamed reads, deletions at UPDATE.
 
 import NIOCore
-import SystemPackage
 import Synchronization
+import SystemPackage
 
 /// The `Maildrop` of `MaildirStore`: `new/` and `cur/` of one Maildir as listed at open.
 ///
@@ -86,6 +86,9 @@ final class MaildirMaildrop: Maildrop {
         self.lease.close()
     }
 
+    /// Whether the session holds the flock right now (it is released after a silence).
+    var isLeaseHeld: Bool { self.lease.isHeld }
+
     // MARK: - Helpers
 
     private func checkIndex(_ index: Int) throws {
@@ -119,7 +122,7 @@ final class MaildirMaildrop: Maildrop {
         if let fd = try Posix.openForReading(path) {
             return OpenFile(descriptor: fd, path: path)
         }
-        if let found = try MaildirScanner.locate(baseName: self.files[index].baseName, root: self.root) {
+        if let found = try MaildirScanner.locate(baseName: self.files[index].location.baseName, root: self.root) {
             self.moved.withLock { $0[index] = found }
             let newPath = found.path(in: self.root)
             if let fd = try Posix.openForReading(newPath) {
@@ -148,7 +151,7 @@ final class MaildirMaildrop: Maildrop {
         if !missing.isEmpty {
             let listing = try MaildirScanner.listMessages(root: self.root)
             for index in missing {
-                if let found = listing[self.files[index].baseName] {
+                if let found = listing[self.files[index].location.baseName] {
                     try Posix.removeFile(found.path(in: self.root))
                 }
             }

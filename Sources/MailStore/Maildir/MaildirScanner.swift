@@ -17,13 +17,15 @@ struct MaildirLocation: Hashable, Sendable {
     func path(in root: RawPath) -> RawPath {
         root.appending(self.subdirectory.rawValue).appending(self.fileName)
     }
+
+    /// The base name: the file name up to its first `:`.
+    var baseName: [UInt8] { MaildirScanner.baseName(of: self.fileName) }
 }
 
 /// A maildrop as listed at open.
 struct MaildirSnapshot: Sendable {
     struct Message: Sendable {
         var location: MaildirLocation
-        var baseName: [UInt8]
         var size: Int
         var uniqueID: String
     }
@@ -72,12 +74,12 @@ enum MaildirScanner {
 
     /// Snapshots the Maildir at `root` and refreshes its size cache.
     static func scan(root: RawPath) throws -> MaildirSnapshot {
-        var listing = try Self.listMessages(root: root)
+        let listing = try Self.listMessages(root: root)
+        var relisting: [[UInt8]: MaildirLocation]? = nil
         let oldCache = SizeCache.load(root: root)
         var newCache = SizeCache()
         var sizesComputed = 0
         var sizesFromCache = 0
-        var relisted = false
 
         struct Found {
             var baseName: [UInt8]
@@ -85,23 +87,25 @@ enum MaildirScanner {
             var size: Int
             var seconds: Int
             var microseconds: Int
+            var deliveryCount: Int
         }
         var found: [Found] = []
         found.reserveCapacity(listing.count)
 
-        for (baseName, initialLocation) in listing {
-            var location = initialLocation
+        for (baseName, listedLocation) in listing {
+            var location = listedLocation
             let parsed = MaildirFilename(parsing: String(decoding: location.fileName, as: UTF8.self))
             let size: Int
             if let virtualSize = parsed?.virtualSize {
                 size = virtualSize
             } else {
                 var status = try Posix.status(location.path(in: root))
-                if status == nil, !relisted {
-                    // Renamed since the listing: list again, once per scan.
-                    relisted = true
-                    listing = try Self.listMessages(root: root)
-                    if let moved = listing[baseName] {
+                if status == nil {
+                    // Renamed (or deleted) since the listing: list again, once per scan.
+                    if relisting == nil {
+                        relisting = try Self.listMessages(root: root)
+                    }
+                    if let moved = relisting?[baseName] {
                         location = moved
                         status = try Posix.status(location.path(in: root))
                     }
@@ -130,7 +134,8 @@ enum MaildirScanner {
                     location: location,
                     size: size,
                     seconds: parsed?.seconds ?? -1,
-                    microseconds: parsed?.microseconds ?? -1
+                    microseconds: parsed?.microseconds ?? -1,
+                    deliveryCount: parsed?.deliveryCount ?? -1
                 )
             )
         }
@@ -139,17 +144,36 @@ enum MaildirScanner {
             newCache.store(root: root)
         }
 
-        // Delivery order: the leading seconds, then microseconds, then the base name's bytes.
+        // Delivery order: the leading seconds, then microseconds, then the delivery count, then
+        // the base name's bytes (so the order is total and the same in every session).
         found.sort { a, b in
             if a.seconds != b.seconds { return a.seconds < b.seconds }
             if a.microseconds != b.microseconds { return a.microseconds < b.microseconds }
+            if a.deliveryCount != b.deliveryCount { return a.deliveryCount < b.deliveryCount }
             return a.baseName.lexicographicallyPrecedes(b.baseName)
         }
         let ids = UniqueIDMapper.uniqueIDs(for: found.map(\.baseName))
         let messages = zip(found, ids).map { entry, id in
-            MaildirSnapshot.Message(location: entry.location, baseName: entry.baseName, size: entry.size, uniqueID: id)
+            MaildirSnapshot.Message(location: entry.location, size: entry.size, uniqueID: id)
         }
         return MaildirSnapshot(messages: messages, sizesComputed: sizesComputed, sizesFromCache: sizesFromCache)
+    }
+
+    /// Files in `tmp/` untouched (neither accessed nor modified) for this long are leftovers of
+    /// failed deliveries: maildir(5) lets readers remove them after 36 hours.
+    static let temporaryFileLifetime = 36 * 60 * 60
+
+    /// Removes stale files from `tmp/`; best effort, errors are ignored.
+    static func cleanTemporaryFiles(root: RawPath, now: Int) {
+        let tmp = root.appending("tmp")
+        guard let entries = try? Posix.listDirectory(tmp) else { return }
+        for entry in entries where !entry.isCertainlyNotAFile {
+            let path = tmp.appending(entry.name)
+            guard let status = try? Posix.status(path), status.isRegularFile,
+                max(status.accessSeconds, status.modificationSeconds) < now - Self.temporaryFileLifetime
+            else { continue }
+            _ = try? Posix.removeFile(path)
+        }
     }
 
     /// Reads a file once and returns its CRLF size, or `nil` when it vanished.

@@ -7,7 +7,8 @@
 /// when present (Dovecot's CRLF size), else are counted once and kept in the size cache
 /// `postoffice-sizes` in the Maildir root. The lock file `postoffice.lock` lives there too (see
 /// `MaildropLease` for the locking and takeover rules). A missing Maildir is created (empty)
-/// on open and on delivery.
+/// on open and on delivery. As maildir(5) asks of readers, opening also removes files left in
+/// `tmp/` that nobody has read or written for 36 hours.
 public struct MaildirStore: MailStore {
     /// Where each user's Maildir is.
     public let template: MaildirPathTemplate
@@ -60,6 +61,7 @@ public struct MaildirStore: MailStore {
             )
             do {
                 let snapshot = try MaildirScanner.scan(root: root)
+                MaildirScanner.cleanTemporaryFiles(root: root, now: Posix.currentTimeSeconds())
                 return MaildirMaildrop(root: root, snapshot: snapshot, lease: lease)
             } catch {
                 lease.close()

@@ -1,14 +1,15 @@
 // The OS-level half of maildrop exclusivity (RFC 1939 §8: the server acquires an exclusive
 // lock on the maildrop; style guide B6): flock(2) on a lock file in the Maildir root.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The lock files this process holds, by device and inode.
 ///

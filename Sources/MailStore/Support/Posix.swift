@@ -1,19 +1,27 @@
 // The few POSIX calls the Maildir store needs, with errors mapped to `MailStoreError.io`.
 // All of these block: call them from `BlockingIO.run`, never on an event loop.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 enum Posix {
     /// An `.io` error naming the operation, the path and the errno text.
     static func failure(_ operation: String, _ path: RawPath, _ code: Int32 = errno) -> MailStoreError {
         .io("\(operation) \(path): \(Errno(rawValue: code))")
+    }
+
+    /// Seconds since 1970 from the real-time clock.
+    static func currentTimeSeconds() -> Int {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int(now.tv_sec)
     }
 
     // MARK: Directories
@@ -93,6 +101,7 @@ enum Posix {
         var size: Int
         var modificationSeconds: Int
         var modificationNanoseconds: Int
+        var accessSeconds: Int
         var isRegularFile: Bool
         var isDirectory: Bool
     }
@@ -109,15 +118,18 @@ enum Posix {
             throw Self.failure("stat", path, code)
         }
         #if canImport(Darwin)
-        let modified = info.st_mtimespec
+            let modified = info.st_mtimespec
+            let accessed = info.st_atimespec
         #else
-        let modified = info.st_mtim
+            let modified = info.st_mtim
+            let accessed = info.st_atim
         #endif
         let type = info.st_mode & S_IFMT
         return FileStatus(
             size: Int(info.st_size),
             modificationSeconds: Int(modified.tv_sec),
             modificationNanoseconds: Int(modified.tv_nsec),
+            accessSeconds: Int(accessed.tv_sec),
             isRegularFile: type == S_IFREG,
             isDirectory: type == S_IFDIR
         )
@@ -166,7 +178,7 @@ enum Posix {
 
     /// Creates `path` exclusively (mode 0600), writes `bytes`, fsyncs and closes it, checking
     /// every step (maildir(5), "NFS-writing").
-    static func writeNewFile(_ path: RawPath, _ bytes: some Sequence<UInt8>) throws {
+    static func writeNewFile(_ path: RawPath, _ bytes: [UInt8]) throws {
         let fd: FileDescriptor
         do {
             fd = try path.withCString { pointer in
@@ -181,8 +193,7 @@ enum Posix {
             throw Self.failure("create", path, error.rawValue)
         }
         do {
-            let contiguous = Array(bytes)
-            _ = try contiguous.withUnsafeBytes { try fd.writeAll($0) }
+            _ = try bytes.withUnsafeBytes { try fd.writeAll($0) }
             guard fsync(fd.rawValue) == 0 else { throw Errno(rawValue: errno) }
         } catch {
             try? fd.close()

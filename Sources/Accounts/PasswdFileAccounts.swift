@@ -1,0 +1,168 @@
+// The passwd-file account provider the server uses.
+public import SASL
+import Synchronization
+
+/// An ``AccountProvider`` backed by a Dovecot-format passwd-file.
+///
+/// - The file is re-read when its inode, size or modification time changes; that is checked at
+///   most once per second, cheaply (one `stat`), on lookups.
+/// - Every lookup, and all hashing, runs on a small dedicated thread pool, never on the caller's
+///   thread (which may be an event loop).
+/// - An unknown user costs a yescrypt computation, like a real check, so timing says little
+///   about which users exist.
+/// - When the file cannot be read, lookups answer ``AuthenticationResult/temporaryFailure(_:)``.
+///   An account whose password scheme we do not know cannot log in; its check also answers
+///   `temporaryFailure`, with a text naming the user and scheme (never the hash) for the log.
+///
+/// - SeeAlso: ``PasswdFile`` for the format, ``PasswdFileEditor`` to change the file.
+public final class PasswdFileAccounts: AccountProvider {
+    private struct Cache: Sendable {
+        var file: PasswdFile?
+        var identity: FileIdentity?
+        var loadError: String?
+        var lastCheck: ContinuousClock.Instant?
+    }
+
+    /// The passwd-file's path.
+    public let path: String
+    private let reloadInterval: Duration
+    private let pool: HashingPool
+    private let reportProblem: @Sendable (String) -> Void
+    private let cache = Mutex(Cache())
+
+    /// A provider for the passwd-file at `path`. The file is first read on the first lookup.
+    public convenience init(path: String) {
+        self.init(path: path, reloadInterval: .seconds(1), onProblem: { _ in })
+    }
+
+    /// A provider for the passwd-file at `path`.
+    /// - Parameters:
+    ///   - reloadInterval: how long a check of the file's identity stays valid (1 s by default).
+    ///   - onProblem: called, off the caller's thread, with a loggable sentence for each problem:
+    ///     bad lines found on each (re)load, unreadable file, unusable stored password. The text
+    ///     never contains a password or hash.
+    public init(
+        path: String,
+        reloadInterval: Duration = .seconds(1),
+        onProblem: @escaping @Sendable (String) -> Void
+    ) {
+        self.path = path
+        self.reloadInterval = reloadInterval
+        self.pool = .shared
+        self.reportProblem = onProblem
+    }
+
+    /// True when `name` may be used as an account name and path component (see ``UserName``).
+    public static func isValidUserName(_ name: String) -> Bool {
+        UserName.isValid(name)
+    }
+
+    public func verifyPassword(user: String, password: [UInt8]) async -> AuthenticationResult {
+        await pool.run { [self] in
+            guard UserName.isValid(user) else {
+                Self.doDummyWork(password)
+                return .invalidCredentials
+            }
+            let file: PasswdFile
+            switch currentFile() {
+            case .success(let loaded): file = loaded
+            case .failure(let error): return .temporaryFailure(error.message)
+            }
+            guard let entry = file.entries[user] else {
+                Self.doDummyWork(password)
+                return .invalidCredentials
+            }
+            switch entry.password.verify(password) {
+            case .match:
+                return .success(user: entry.user)
+            case .mismatch:
+                // An account without a password costs as much as a wrong password elsewhere.
+                if entry.password.data.isEmpty { Self.doDummyWork(password) }
+                return .invalidCredentials
+            case .unusable(let reason):
+                let message = "\(path) line \(entry.lineNumber), user \(entry.user): \(reason)"
+                reportProblem(message)
+                return .temporaryFailure(message)
+            }
+        }
+    }
+
+    public func scramCredentials(user: String) async -> SCRAMCredentials? {
+        await entry(for: user)?.password.scramCredentials
+    }
+
+    public func apopSecret(user: String) async -> [UInt8]? {
+        await entry(for: user)?.password.plaintext
+    }
+
+    public func accountExists(user: String) async -> Bool {
+        await entry(for: user) != nil
+    }
+
+    /// Loads the file now (if changed) and returns its problems, or the reason it cannot be read.
+    /// For a startup check (`postoffice serve`) and for `user list`.
+    public func problems() async -> [String] {
+        await pool.run { [self] in
+            switch currentFile() {
+            case .success(let file): file.problems.map { "\(path) \($0)" }
+            case .failure(let error): [error.message]
+            }
+        }
+    }
+
+    private func entry(for user: String) async -> PasswdEntry? {
+        guard UserName.isValid(user) else { return nil }
+        return await pool.run { [self] in
+            guard case .success(let file) = currentFile() else { return nil }
+            return file.entries[user]
+        }
+    }
+
+    private struct LoadError: Error {
+        var message: String
+    }
+
+    /// The current file, re-read if its identity changed. Runs on the pool.
+    private func currentFile() -> Result<PasswdFile, LoadError> {
+        let now = ContinuousClock.now
+        var problemsToReport: [String] = []
+        let result: Result<PasswdFile, LoadError> = cache.withLock { cache in
+            if let lastCheck = cache.lastCheck, now - lastCheck < reloadInterval {
+                if let file = cache.file { return .success(file) }
+                if let error = cache.loadError { return .failure(LoadError(message: error)) }
+            }
+            cache.lastCheck = now
+            if let file = cache.file, let identity = cache.identity,
+                let current = try? PosixFile.identity(of: path), current == identity
+            {
+                return .success(file)
+            }
+            do {
+                let (bytes, identity) = try PosixFile.readAll(path)
+                let file = PasswdFile(parsing: String(decoding: bytes, as: UTF8.self))
+                cache.file = file
+                cache.identity = identity
+                cache.loadError = nil
+                problemsToReport = file.problems.map { "\(path) \($0)" }
+                return .success(file)
+            } catch {
+                let message = "cannot read passwd-file: \(error)"
+                cache.file = nil
+                cache.identity = nil
+                cache.loadError = message
+                problemsToReport = [message]
+                return .failure(LoadError(message: message))
+            }
+        }
+        problemsToReport.forEach(reportProblem)
+        return result
+    }
+
+    /// A yescrypt computation with the default cost, for users that do not exist.
+    private static func doDummyWork(_ password: [UInt8]) {
+        _ = SystemCrypt.verify(password: password, storedHash: dummyHash)
+    }
+
+    /// A yescrypt hash of a random password nobody knows.
+    private static let dummyHash = "$y$j9T$Vtb10/9dKF4gsG.E2qLoi.$L/N76//.h4ddFrJxMQ6523Arwmjnv38DTuu7n8in/x8"
+}

@@ -1,0 +1,35 @@
+/// Called by the fetch engine after it has stored a message in a Maildir (renamed into
+/// `new/`): parses the message and adds it to the mailbox's search index, creating the index
+/// if needed. `fileName` is relative to `maildir`: `new/NAME`, `cur/NAME:2,S`,
+/// `.Folder/new/NAME`, or a bare `NAME` (looked up in `new/` and `cur/`).
+///
+/// Blocking file and SQLite I/O: call it off any event loop. Failing to index loses nothing;
+/// the next `postoffice mail` command notices the file anyway.
+public func indexMessage(maildir: String, fileName: String) throws {
+    let reference = try MaildirFileReference(maildir: maildir, fileName: fileName)
+    let index = try MailIndex(path: OfflineMailbox.defaultIndexPath(for: .maildir(maildir)))
+    try index.indexMaildirFile(root: maildir, reference: reference)
+}
+
+/// Called by the fetch engine after it has stored a message: appends `sha256 uniquename` to
+/// the integrity manifest of the Maildir (or Maildir++ folder) holding it, under an exclusive
+/// lock. `sha256` is the lowercase or uppercase hex SHA-256 of the file's bytes exactly as
+/// written. `fileName` is as for ``indexMessage(maildir:fileName:)``; flags after `:` are
+/// ignored.
+public func recordInManifest(maildir: String, fileName: String, sha256: String) throws {
+    let digest = sha256.lowercased()
+    guard digest.count == 64, digest.allSatisfy(\.isHexDigit) else { throw MailboxError.invalidDigest(sha256) }
+    let reference = try MaildirFileReference(maildir: maildir, fileName: fileName)
+    try Manifest.append(
+        digest: digest,
+        uniqueName: reference.uniqueName,
+        to: FileSystem.join(reference.folderPath, Manifest.fileName)
+    )
+}
+
+/// ``recordInManifest(maildir:fileName:sha256:)`` with the 32 digest octets
+/// (`Array(SHA256.hash(data:))`).
+public func recordInManifest(maildir: String, fileName: String, sha256: [UInt8]) throws {
+    guard sha256.count == 32 else { throw MailboxError.invalidDigest(Bytes.hex(sha256)) }
+    try recordInManifest(maildir: maildir, fileName: fileName, sha256: Bytes.hex(sha256))
+}

@@ -1,0 +1,87 @@
+"""Fixtures of the PostOffice interop suite.
+
+`server` is parametrised over `dovecot` (Debian's Dovecot, the reference) and `postoffice` (the
+binary under test), so `-k dovecot` runs the suite against the reference alone.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from harness import procs
+from harness.servers import DovecotServer, PostOfficeServer, find_binary
+from harness.tls import make_pki
+
+SERVER_KINDS = ["dovecot", "postoffice"]
+
+
+@pytest.fixture(scope="session")
+def work_root():
+    # Not pytest's tmp_path: its root is mode 0700, and Dovecot's processes and clients running
+    # as the mail user must reach these directories.
+    root = Path(tempfile.mkdtemp(prefix="postoffice-interop-"))
+    root.chmod(0o755)
+    yield root
+    if not os.environ.get("INTEROP_KEEP"):
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pki(work_root):
+    return make_pki(work_root / "pki")
+
+
+@pytest.fixture(scope="session")
+def other_pki(work_root):
+    """A second, unrelated CA: clients trusting only it must refuse the server."""
+    return make_pki(work_root / "other-pki")
+
+
+@pytest.fixture
+def workdir(work_root, request):
+    name = "".join(c if c.isalnum() else "-" for c in request.node.name)[:40]
+    directory = Path(tempfile.mkdtemp(prefix=name + "-", dir=work_root))
+    directory.chmod(0o755)
+    yield directory
+    if not os.environ.get("INTEROP_KEEP"):
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def client_dir(workdir):
+    """A directory owned by the mail user, for client configuration and saved mail."""
+    directory = workdir / "client"
+    directory.mkdir(mode=0o755)
+    procs.chown_to_mail_user(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def postoffice_bin():
+    return find_binary()
+
+
+@pytest.fixture
+def users():
+    return {"alice": "pw-" + secrets.token_hex(8), "bob": "pw-" + secrets.token_hex(8)}
+
+
+@pytest.fixture(params=SERVER_KINDS)
+def server(request, workdir, pki, users):
+    directory = workdir / "server"
+    directory.mkdir(mode=0o755)
+    if request.param == "dovecot":
+        instance = DovecotServer(directory, pki, users)
+    else:
+        instance = PostOfficeServer(directory, pki, users, request.getfixturevalue("postoffice_bin"))
+    try:
+        instance.start()
+        yield instance
+    finally:
+        instance.stop()

@@ -1,0 +1,1 @@
+"""Helpers for the PostOffice interop suite: processes, TLS material, servers, corpus, comparison."""

@@ -1,0 +1,135 @@
+"""Child processes, ports and the unprivileged `vmail` user.
+
+Every wait here is bounded; every child is started by us and stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import IO, Sequence
+
+HOST = "127.0.0.1"
+MAIL_USER = "vmail"
+DEFAULT_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    """A loopback TCP port that was free a moment ago (bind port 0, read it, close)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, *, process: subprocess.Popen | None = None, timeout: float = DEFAULT_TIMEOUT,
+                  describe=lambda: "") -> None:
+    """Waits until `HOST:port` accepts a TCP connection, failing early if `process` exits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before port {port} opened\n{describe()}")
+        try:
+            with socket.create_connection((HOST, port), timeout=1.0):
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"port {port} did not open within {timeout} s\n{describe()}")
+        time.sleep(0.05)
+
+
+def mail_user() -> pwd.struct_passwd:
+    """The account that owns test mailboxes and runs clients that refuse root."""
+    try:
+        return pwd.getpwnam(MAIL_USER)
+    except KeyError as error:
+        raise RuntimeError(f"system user {MAIL_USER!r} is missing: run scripts/install-deps.sh") from error
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def chown_to_mail_user(path: Path, *, recursive: bool = True) -> None:
+    """Gives `path` (and, by default, everything below it) to the mail user when we are root."""
+    if not is_root():
+        return
+    user = mail_user()
+    os.chown(path, user.pw_uid, user.pw_gid)
+    if recursive and path.is_dir():
+        for root, dirs, files in os.walk(path):
+            for name in dirs + files:
+                os.chown(os.path.join(root, name), user.pw_uid, user.pw_gid, follow_symlinks=False)
+
+
+def as_mail_user(argv: Sequence[str]) -> list[str]:
+    """Prefixes `argv` so it runs as the mail user (when we are root; otherwise as ourselves)."""
+    if not is_root():
+        return list(argv)
+    return ["setpriv", f"--reuid={MAIL_USER}", f"--regid={MAIL_USER}", "--init-groups", "--", *argv]
+
+
+def run(argv: Sequence[str], *, input: bytes | None = None, env: dict[str, str] | None = None,
+        cwd: Path | None = None, timeout: float = 120.0, check: bool = True,
+        as_mail: bool = False) -> subprocess.CompletedProcess:
+    """Runs a command to completion within `timeout`, capturing output.
+
+    With `check`, a non-zero exit raises an AssertionError that shows the command's output.
+    """
+    command = as_mail_user(argv) if as_mail else list(argv)
+    result = subprocess.run(command, input=input, env=env, cwd=cwd, timeout=timeout,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=None if input is not None else subprocess.DEVNULL)
+    if check and result.returncode != 0:
+        raise AssertionError(describe_result(result))
+    return result
+
+
+def describe_result(result: subprocess.CompletedProcess) -> str:
+    def tail(data: bytes) -> str:
+        text = data.decode("utf-8", "replace")
+        return text[-4000:]
+    return (f"command {result.args!r} exited with {result.returncode}\n"
+            f"--- stdout ---\n{tail(result.stdout)}\n--- stderr ---\n{tail(result.stderr)}")
+
+
+class ManagedProcess:
+    """A long-running child whose output goes to a log file; stopped by PID with SIGTERM."""
+
+    def __init__(self, argv: Sequence[str], log_path: Path, *, env: dict[str, str] | None = None,
+                 cwd: Path | None = None) -> None:
+        self.argv = list(argv)
+        self.log_path = log_path
+        self._log: IO[bytes] = open(log_path, "ab")
+        self.process = subprocess.Popen(self.argv, stdout=self._log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, env=env, cwd=cwd)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text("utf-8", "replace")[-8000:]
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM, wait up to `timeout`, then SIGKILL. Returns the exit status."""
+        if self.process.poll() is None:
+            try:
+                os.kill(self.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=timeout)
+        self._log.close()
+        return self.process.returncode

@@ -1,0 +1,185 @@
+import Testing
+
+@testable import MailStore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Polls `condition` every 20 ms for at most `seconds`; returns whether it became true.
+func eventually(seconds: Int = 10, _ condition: () async throws -> Bool) async rethrows -> Bool {
+    for _ in 0..<(seconds * 50) {
+        if try await condition() {
+            return true
+        }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return try await condition()
+}
+
+@Suite("Maildrop locking and takeover")
+struct MaildropLockTests {
+    @Test("a second open in the same process is refused until the first closes")
+    func sameProcess() async throws {
+        try await TestFiles.withTemporaryDirectory { directory in
+            let fixture = try MaildirFixture(directory: directory)
+            let first = try await fixture.open()
+            await #expect(throws: MailStoreError.inUse) { _ = try await fixture.open() }
+            // Another store value over the same tree (a second listener) is refused too.
+            let other = try MaildirStore(template: directory + "/%u/Maildir")
+            await #expect(throws: MailStoreError.inUse) { _ = try await other.openMaildrop(user: "alice") }
+            // Other users are independent.
+            let bob = try await fixture.open("bob")
+            await first.close()
+            await first.close()  // idempotent
+            let second = try await fixture.open()
+            await second.close()
+            await bob.close()
+        }
+    }
+
+    @Test("flock conflicts between two open file descriptions of one process")
+    func flockPerOpenFileDescription() async throws {
+        try await TestFiles.withTemporaryDirectory { directory in
+            let path = directory + "/postoffice.lock"
+            try TestFiles.writeFile(path, "")
+            let outside = open(path, O_RDWR)
+            try #require(outside >= 0)
+            defer { close(outside) }
+            #expect(flock(outside, LOCK_EX | LOCK_NB) == 0)
+            // The process-wide registry does not know this descriptor: only flock can refuse.
+            #expect(try MaildropLockFile.acquire(path: RawPath(path)) == nil)
+            #expect(flock(outside, LOCK_UN) == 0)
+            let lock = try #require(try MaildropLockFile.acquire(path: RawPath(path)))
+            #expect(flock(outside, LOCK_EX | LOCK_NB) != 0, "our lock excludes the other descriptor")
+            lock.release()
+            #expect(flock(outside, LOCK_EX | LOCK_NB) == 0)
+        }
+    }
+
+    @Test("a silent session is taken over; it then can neither touch, read nor delete")
+    func takeover() async throws {
+        try await TestFiles.withTemporaryDirectory { directory in
+            let fixture = try MaildirFixture(directory: directory, takeoverAfter: .milliseconds(300))
+            try fixture.put("1000.M1P1.h", "keep me\n")
+            let old = try await fixture.open()
+            await #expect(throws: MailStoreError.inUse) { _ = try await fixture.open() }
+
+            // Silent for longer than takeoverAfter: the old session lets its flock go.
+            #expect(await eventually { !old.isLeaseHeld })
+            let new = try await fixture.open()
+            #expect(new.messages.count == 1)
+
+            await #expect(throws: MailStoreError.takenOver) { try await old.touch() }
+            await #expect(throws: MailStoreError.takenOver) { try await old.commitDeletions([0]) }
+            await #expect(throws: MailStoreError.takenOver) { try await old.readContent(at: 0) { _ in } }
+            #expect(try TestFiles.list(fixture.root() + "/new") == ["1000.M1P1.h"], "nothing was deleted")
+
+            try await new.touch()
+            await old.close()
+            await #expect(throws: MailStoreError.inUse) { _ = try await fixture.open() }
+            await new.close()
+        }
+    }
+
+    @Test("a session taken over by one that has already left still finds out")
+    func takeoverByFinishedSession() async throws {
+        try await TestFiles.withTemporaryDirectory { directory in
+            let fixture = try MaildirFixture(directory: directory, takeoverAfter: .milliseconds(300))
+            try fixture.put("1000.M1P1.h", "keep me\n")
+            let old = try await fixture.open()
+            #expect(await eventually { !old.isLeaseHeld })
+            let new = try await fixture.open()
+            await new.close()
+            // The flock is free again, but the generation in the lock file is not `old`'s.
+            await #expect(throws: MailStoreError.takenOver) { try await old.touch() }
+            await #expect(throws: MailStoreError.takenOver) { try await old.commitDeletions([0]) }
+            #expect(try TestFiles.list(fixture.root() + "/new") == ["1000.M1P1.h"])
+            await old.close()
+        }
+    }
+
+    @Test("a silent session nobody wanted takes its lease back on the next touch")
+    func reacquire() async throws {
+        try await TestFiles.withTemporaryDirectory { directory in
+            let fixture = try MaildirFixture(directory: directory, takeoverAfter: .milliseconds(300))
+            try fixture.put("1000.M1P1.h", "delete me\n")
+            let session = try await fixture.open()
+            #expect(await eventually { !session.isLeaseHeld })
+            try await session.touch()
+            #expect(session.isLeaseHeld)
+            await #expect(throws: MailStoreError.inUse) { _ = try await fixture.open() }
+            // Deleting also takes a released lease back.
+            #expect(await eventually { !session.isLeaseHeld })
+            try await session.commitDeletions([0])
+            #expect(try TestFiles.list(fixture.root() + "/new") == [])
+            await session.close()
+        }
+    }
+
+    @Test("a session that keeps touching is not taken over")
+    func activeSessionKeepsLease() async throws {
+        try await TestFiles.withTemporaryDirectory { directory in
+            let fixture = try MaildirFixture(directory: directory, takeoverAfter: .seconds(2))
+            let session = try await fixture.open()
+            for _ in 0..<12 {
+                try await Task.sleep(for: .milliseconds(250))
+                try await session.touch()
+                #expect(session.isLeaseHeld)
+            }
+            await #expect(throws: MailStoreError.inUse) { _ = try await fixture.open() }
+            await session.close()
+        }
+    }
+
+    @Test("another process holding the lock means inUse; its death frees the maildrop")
+    func crossProcess() async throws {
+        try await TestFiles.withTemporaryDirectory { directory in
+            let fixture = try MaildirFixture(directory: directory)
+            try fixture.put("1000.M1P1.h", "x\n")
+            let lockPath = fixture.root() + "/postoffice.lock"
+            let readyPath = directory + "/ready"
+            // The shell takes the lock with flock(1) on its own descriptor 9, then becomes
+            // `sleep` (exec keeps fd 9): killing that one process is the only way to free it.
+            let script = "exec 9>>\"$1\" && flock -n 9 && : > \"$2\" && exec sleep 30"
+            let pid = try spawn(["/bin/sh", "-c", script, "sh", lockPath, readyPath])
+            var reaped = false
+            defer {
+                if !reaped {
+                    kill(pid, SIGKILL)
+                    var status: Int32 = 0
+                    waitpid(pid, &status, 0)
+                }
+            }
+            #expect(await eventually { TestFiles.exists(readyPath) })
+
+            await #expect(throws: MailStoreError.inUse) { _ = try await fixture.open() }
+
+            #expect(kill(pid, SIGKILL) == 0)
+            var status: Int32 = 0
+            #expect(waitpid(pid, &status, 0) == pid)
+            reaped = true
+            let maildrop = try await fixture.open()
+            #expect(maildrop.messages.count == 1)
+            await maildrop.close()
+        }
+    }
+
+    private func spawn(_ arguments: [String]) throws -> pid_t {
+        var pid: pid_t = 0
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
+        argv.append(nil)
+        defer {
+            for pointer in argv {
+                free(pointer)
+            }
+        }
+        let result = posix_spawn(&pid, arguments[0], nil, nil, &argv, environ)
+        guard result == 0 else { throw TestFileError(description: "posix_spawn: \(result)") }
+        return pid
+    }
+}

@@ -1,0 +1,182 @@
+// Test support: a MailStore in memory, honouring the one-session-per-maildrop lock and takeover.
+public import MailStore
+import NIOCore
+import Synchronization
+
+/// An in-memory ``MailStore`` for tests. Messages are stored as given (LF line ends in
+/// fixtures); sizes are CRLF-normalised as a real store reports them.
+///
+/// Locking follows the contract: a second open throws `.inUse` unless the holder has been
+/// silent for longer than `takeoverAfter`, in which case the newer open takes over and the
+/// older maildrop's `touch()` throws `.takenOver`.
+public final class TestMailStore: MailStore {
+    public struct StoredMessage: Sendable {
+        public var uniqueID: String
+        public var bytes: [UInt8]
+    }
+
+    struct Lock {
+        var generation: Int
+        var lastActivity: ContinuousClock.Instant
+    }
+
+    struct State {
+        var mailboxes: [String: [StoredMessage]] = [:]
+        var locks: [String: Lock] = [:]
+        var nextGeneration = 1
+        var nextUID = 1
+        var openFailures: [String: MailStoreError] = [:]
+        var commitFailures: [String: MailStoreError] = [:]
+        var opens = 0
+        var closes = 0
+    }
+
+    let state = Mutex(State())
+    /// Seconds of silence after which a newer login takes the maildrop over.
+    public let takeoverAfter: Duration
+    /// Size of the chunks `readContent` hands out, to exercise chunk boundaries.
+    public let chunkSize: Int
+
+    public init(takeoverAfter: Duration = .seconds(60), chunkSize: Int = 4096) {
+        self.takeoverAfter = takeoverAfter
+        self.chunkSize = chunkSize
+    }
+
+    /// Adds a message for `user`; returns its unique id.
+    @discardableResult
+    public func add(user: String, message: String, uniqueID: String? = nil) -> String {
+        add(user: user, bytes: Array(message.utf8), uniqueID: uniqueID)
+    }
+
+    /// Adds a message for `user`; returns its unique id.
+    @discardableResult
+    public func add(user: String, bytes: [UInt8], uniqueID: String? = nil) -> String {
+        state.withLock { state in
+            let uid = uniqueID ?? "uid\(state.nextUID)"
+            state.nextUID += 1
+            state.mailboxes[user, default: []].append(StoredMessage(uniqueID: uid, bytes: bytes))
+            return uid
+        }
+    }
+
+    /// The unique ids currently stored for `user`.
+    public func uniqueIDs(user: String) -> [String] {
+        state.withLock { $0.mailboxes[user, default: []].map(\.uniqueID) }
+    }
+
+    /// Whether someone holds `user`'s lock.
+    public func isLocked(user: String) -> Bool {
+        state.withLock { $0.locks[user] != nil }
+    }
+
+    /// Make the next opens for `user` fail with `error` (nil clears).
+    public func failOpen(user: String, with error: MailStoreError?) {
+        state.withLock { $0.openFailures[user] = error }
+    }
+
+    /// Make `commitDeletions` for `user` fail with `error` (nil clears).
+    public func failCommits(user: String, with error: MailStoreError?) {
+        state.withLock { $0.commitFailures[user] = error }
+    }
+
+    /// How many maildrops were opened and closed so far.
+    public var openAndCloseCounts: (opens: Int, closes: Int) {
+        state.withLock { ($0.opens, $0.closes) }
+    }
+
+    /// CRLF-normalised size: every LF not preceded by CR counts one more octet.
+    public static func crlfSize(_ bytes: [UInt8]) -> Int {
+        var size = 0
+        var previous: UInt8 = 0
+        for byte in bytes {
+            size += byte == 0x0A && previous != 0x0D ? 2 : 1
+            previous = byte
+        }
+        return size
+    }
+
+    public func openMaildrop(user: String) async throws -> any Maildrop {
+        let now = ContinuousClock.now
+        return try state.withLock { state in
+            if let error = state.openFailures[user] { throw error }
+            if let lock = state.locks[user], now - lock.lastActivity < takeoverAfter {
+                throw MailStoreError.inUse
+            }
+            let generation = state.nextGeneration
+            state.nextGeneration += 1
+            state.locks[user] = Lock(generation: generation, lastActivity: now)
+            state.opens += 1
+            let messages = state.mailboxes[user, default: []]
+            return InMemoryMaildrop(store: self, user: user, generation: generation, snapshot: messages)
+        }
+    }
+
+    public func deliver(user: String, message: [UInt8]) async throws -> String {
+        add(user: user, bytes: message)
+    }
+
+    /// Ages `user`'s lock as if its holder had been silent for `takeoverAfter`.
+    public func expireLock(user: String) {
+        state.withLock { state in
+            state.locks[user]?.lastActivity = ContinuousClock.now - takeoverAfter - .seconds(1)
+        }
+    }
+}
+
+final class InMemoryMaildrop: Maildrop {
+    let store: TestMailStore
+    let user: String
+    let generation: Int
+    let snapshot: [TestMailStore.StoredMessage]
+    let messages: [MaildropMessage]
+
+    init(store: TestMailStore, user: String, generation: Int, snapshot: [TestMailStore.StoredMessage]) {
+        self.store = store
+        self.user = user
+        self.generation = generation
+        self.snapshot = snapshot
+        self.messages = snapshot.map {
+            MaildropMessage(uniqueID: $0.uniqueID, size: TestMailStore.crlfSize($0.bytes))
+        }
+    }
+
+    private func checkOwner() throws {
+        try store.state.withLock { state in
+            guard state.locks[user]?.generation == generation else { throw MailStoreError.takenOver }
+        }
+    }
+
+    func readContent(at index: Int, _ body: (ByteBuffer) async throws -> Void) async throws {
+        try checkOwner()
+        let bytes = snapshot[index].bytes
+        var offset = 0
+        repeat {
+            let end = min(bytes.count, offset + store.chunkSize)
+            try await body(ByteBuffer(bytes: bytes[offset..<end]))
+            offset = end
+        } while offset < bytes.count
+    }
+
+    func commitDeletions(_ indices: [Int]) async throws {
+        try checkOwner()
+        if let error = store.state.withLock({ $0.commitFailures[user] }) { throw error }
+        let doomed = Set(indices.map { snapshot[$0].uniqueID })
+        store.state.withLock { state in
+            state.mailboxes[user, default: []].removeAll { doomed.contains($0.uniqueID) }
+        }
+    }
+
+    func touch() async throws {
+        try store.state.withLock { state in
+            guard state.locks[user]?.generation == generation else { throw MailStoreError.takenOver }
+            state.locks[user]?.lastActivity = ContinuousClock.now
+        }
+    }
+
+    func close() async {
+        store.state.withLock { state in
+            if state.locks[user]?.generation == generation { state.locks[user] = nil }
+            state.closes += 1
+        }
+    }
+}

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Installs what PostOffice's build and tests need on a Debian 12 machine.
+#
+# Idempotent: it checks before it installs, runs `apt-get update` at most once and only when a
+# package is missing, and is safe to run any number of times. Needs root (or passwordless sudo)
+# only when something is missing.
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+
+# Debian packages: what the Swift build links against and the real programs the interop suite
+# drives (fetchmail, mpop, getmail6, curl, Dovecot as the reference server).
+DEB_PACKAGES=(
+    ca-certificates
+    curl
+    openssl
+    python3
+    fetchmail
+    mpop
+    getmail6
+    dovecot-core
+    dovecot-pop3d
+    whois
+    util-linux
+    libcrypt-dev
+    libsqlite3-dev
+    iproute2
+)
+
+log() { printf 'install-deps: %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo -n "$@"
+    else
+        log "need root to run: $*"
+        return 1
+    fi
+}
+
+apt_updated=false
+apt_install() {
+    if [ "$apt_updated" = false ]; then
+        as_root apt-get update -q
+        apt_updated=true
+    fi
+    as_root apt-get install -y -q --no-install-recommends "$@"
+}
+
+is_installed() {
+    [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = "installed" ]
+}
+
+missing=()
+for package in "${DEB_PACKAGES[@]}"; do
+    is_installed "$package" || missing+=("$package")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing: ${missing[*]}"
+    # Keep package scripts from starting daemons (Dovecot, fetchmail) while we install: the tests
+    # run their own instances and must never rely on a system service. policy-rc.d exit 101 means
+    # "action forbidden" to invoke-rc.d; we only add it when none exists and remove it afterwards.
+    policy=/usr/sbin/policy-rc.d
+    added_policy=false
+    if [ ! -e "$policy" ]; then
+        as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 0755 $policy"
+        added_policy=true
+    fi
+    cleanup_policy() { if [ "$added_policy" = true ]; then as_root rm -f "$policy"; fi; }
+    trap cleanup_policy EXIT
+    apt_install "${missing[@]}"
+    cleanup_policy
+    added_policy=false
+    trap - EXIT
+else
+    log "Debian packages present"
+fi
+
+# Stop and disable any system Dovecot: the suite starts its own on loopback ports.
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    if systemctl is-active --quiet dovecot 2>/dev/null || systemctl is-enabled --quiet dovecot 2>/dev/null; then
+        log "stopping and disabling the system dovecot service"
+        as_root systemctl disable --now dovecot >/dev/null 2>&1 || true
+    fi
+elif [ -x /etc/init.d/dovecot ]; then
+    if [ -e /run/dovecot/master.pid ] && kill -0 "$(cat /run/dovecot/master.pid 2>/dev/null)" 2>/dev/null; then
+        log "stopping the system dovecot service"
+        as_root /etc/init.d/dovecot stop >/dev/null 2>&1 || true
+    fi
+    if command -v update-rc.d >/dev/null 2>&1 && ls /etc/rc[2-5].d/S*dovecot >/dev/null 2>&1; then
+        as_root update-rc.d dovecot disable >/dev/null 2>&1 || true
+    fi
+fi
+
+# The unprivileged user that owns test mailboxes: Dovecot refuses mail processes with uid 0 and
+# getmail6 refuses to deliver as root.
+if ! id -u vmail >/dev/null 2>&1; then
+    log "creating system user vmail"
+    as_root useradd --system --user-group --home-dir /nonexistent --no-create-home \
+        --shell /usr/sbin/nologin vmail
+fi
+
+# pytest for the interop suite, in whichever python3 is first on PATH (may be a pyenv python).
+if ! python3 -c 'import pytest' >/dev/null 2>&1; then
+    log "installing pytest"
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        is_installed python3-pip || apt_install python3-pip
+    fi
+    python3 -m pip install -q pytest 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages pytest
+fi
+
+log "ok"
