@@ -24,8 +24,8 @@ enum RFCFixture {
     }
 
     /// A store holding mrose's two messages (stored with LF line ends, as Maildir files are).
-    static func store() -> InMemoryMailStore {
-        let store = InMemoryMailStore(chunkSize: 17)
+    static func store() -> TestMailStore {
+        let store = TestMailStore(chunkSize: 17)
         store.add(user: "mrose", message: message1.map { $0 + "\n" }.joined(), uniqueID: firstUID)
         store.add(user: "mrose", message: message2.map { $0 + "\n" }.joined(), uniqueID: secondUID)
         return store

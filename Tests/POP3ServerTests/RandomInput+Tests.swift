@@ -9,7 +9,7 @@ import Testing
 @Suite("Random input over loopback")
 struct RandomInputTests {
     @Test func twoHundredRandomSessions() async throws {
-        let store = InMemoryMailStore()
+        let store = TestMailStore()
         store.add(user: "alice", message: "Subject: kept\n\nstill here\n", uniqueID: "keep")
         try await TestServer.with(store: store) { server in
             let capabilities = try await server.connect { client async throws in

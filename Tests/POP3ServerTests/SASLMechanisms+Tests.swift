@@ -37,7 +37,7 @@ struct SASLMechanismTests {
 
     @Test(arguments: [SASLMechanismName.plain, .login, .scramSHA256], [false, true])
     func fullExchangeLogsIn(mechanism: SASLMechanismName, initialResponse: Bool) async throws {
-        let store = InMemoryMailStore()
+        let store = TestMailStore()
         store.add(user: "bob", message: "Subject: hi\n\nhello\n")
         try await TestServer.with(store: store, accounts: Self.accounts) { server in
             try await server.connect { client async throws in

@@ -22,7 +22,7 @@ struct StoreAndAccountFailureTests {
     @Test(arguments: ["USER", "PLAIN"])
     func storeIOFailureIsSysTemp(mechanism: String) async throws {
         let store = FailingMailStore(openError: .io("disk on fire"))
-        try await TestServer.with(store: InMemoryMailStore(), configure: { $0.mailStore = store }) { server in
+        try await TestServer.with(store: TestMailStore(), configure: { $0.mailStore = store }) { server in
             let login =
                 mechanism == "USER"
                 ? "C: USER alice\nS: +OK send PASS\nC: PASS secret"
@@ -48,7 +48,7 @@ struct StoreAndAccountFailureTests {
 
     /// A store error that is the account's, not the moment's: `[SYS/PERM]`.
     @Test func noSuchUserInStoreIsSysPerm() async throws {
-        let store = InMemoryMailStore()
+        let store = TestMailStore()
         store.failOpen(user: "alice", with: .noSuchUser("alice"))
         try await TestServer.with(store: store) { server in
             try await server.play(
@@ -65,7 +65,7 @@ struct StoreAndAccountFailureTests {
 
     /// The store reports the maildrop locked: `[IN-USE]`; once released, the login works.
     @Test func inUseFromTheStore() async throws {
-        let store = InMemoryMailStore()
+        let store = TestMailStore()
         store.failOpen(user: "alice", with: .inUse)
         try await TestServer.with(store: store) { server in
             try await server.connect { client async throws in
@@ -116,7 +116,7 @@ struct StoreAndAccountFailureTests {
     /// UPDATE fails to remove the messages: `-ERR [SYS/TEMP]` (RFC 1939 §6 "some deleted
     /// messages not removed"), and the connection closes.
     @Test func failedDeletionIsSysTemp() async throws {
-        let store = InMemoryMailStore()
+        let store = TestMailStore()
         store.add(user: "alice", message: "x\n", uniqueID: "u1")
         try await TestServer.with(store: store) { server in
             try await server.loggedIn { client async throws in

@@ -107,7 +107,7 @@ public final class TestMailStore: MailStore {
             state.locks[user] = Lock(generation: generation, lastActivity: now)
             state.opens += 1
             let messages = state.mailboxes[user, default: []]
-            return InMemoryMaildrop(store: self, user: user, generation: generation, snapshot: messages)
+            return TestMaildrop(store: self, user: user, generation: generation, snapshot: messages)
         }
     }
 
@@ -123,7 +123,7 @@ public final class TestMailStore: MailStore {
     }
 }
 
-final class InMemoryMaildrop: Maildrop {
+final class TestMaildrop: Maildrop {
     let store: TestMailStore
     let user: String
     let generation: Int
