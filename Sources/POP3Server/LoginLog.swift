@@ -11,29 +11,37 @@
 /// `peer` is `IPv4:port` or `[IPv6]:port`. A user name that is not printable is logged as
 /// `user=-`. For fail2ban:
 /// ```
-/// failregex = login failed user=\S* peer=\[?<HOST>\]?:\d+ 
+/// failregex = login failed user=\S* peer=\[?<HOST>\]?:\d+
 /// ```
 public enum LoginLog {
     public static func success(user: String, peer: PeerAddress, tls: Bool, mechanism: String) -> String {
         "login ok user=\(printable(user)) peer=\(peer) tls=\(tls ? "yes" : "no") mech=\(mechanism)"
     }
 
-    public static func failure(user: String?, peer: PeerAddress, tls: Bool, mechanism: String, reason: String) -> String {
+    public static func failure(user: String?, peer: PeerAddress, tls: Bool, mechanism: String, reason: String) -> String
+    {
         "login failed user=\(user.map(printable) ?? "-") peer=\(peer) tls=\(tls ? "yes" : "no") mech=\(mechanism) reason=\(reason)"
     }
 
     public static func logout(user: String, retrieved: Int, deleted: Int, bytes: Int, duration: Duration) -> String {
-        let milliseconds = max(0, duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = max(
+            0,
+            duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        )
         let hundredths = (milliseconds % 1000) / 10
         let seconds = "\(milliseconds / 1000).\(hundredths < 10 ? "0" : "")\(hundredths)s"
-        return "logout user=\(printable(user)) retrieved=\(retrieved) deleted=\(deleted) bytes=\(bytes) duration=\(seconds)"
+        return
+            "logout user=\(printable(user)) retrieved=\(retrieved) deleted=\(deleted) bytes=\(bytes) duration=\(seconds)"
     }
 
     /// The name itself when it is printable and has no spaces (it cannot then break the line
     /// format), otherwise `-`.
     static func printable(_ user: String) -> String {
-        let ok = !user.isEmpty && user.utf8.count <= 255
-            && user.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value != 0x7F && $0.properties.generalCategory != .control }
+        let ok =
+            !user.isEmpty && user.utf8.count <= 255
+            && user.unicodeScalars.allSatisfy {
+                $0.value > 0x20 && $0.value != 0x7F && $0.properties.generalCategory != .control
+            }
         return ok ? user : "-"
     }
 }

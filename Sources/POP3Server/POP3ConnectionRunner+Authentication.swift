@@ -11,7 +11,12 @@ extension POP3ConnectionRunner {
         case .success(let canonical):
             return loginSucceeded(user: canonical, mechanism: "USER")
         case .invalidCredentials:
-            return await loginFailed(user: user, mechanism: "USER", reason: "invalid-credentials", failure: .invalidCredentials)
+            return await loginFailed(
+                user: user,
+                mechanism: "USER",
+                reason: "invalid-credentials",
+                failure: .invalidCredentials
+            )
         case .temporaryFailure:
             return await loginFailed(user: user, mechanism: "USER", reason: "temporary-failure", failure: .temporary)
         }
@@ -19,10 +24,20 @@ extension POP3ConnectionRunner {
 
     func verifyAPOP(user: String, digest: String, timestamp: String) async -> ServerSession.Action {
         guard let secret = await environment.configuration.accountProvider.apopSecret(user: user) else {
-            return await loginFailed(user: user, mechanism: "APOP", reason: "no-apop-secret", failure: .invalidCredentials)
+            return await loginFailed(
+                user: user,
+                mechanism: "APOP",
+                reason: "no-apop-secret",
+                failure: .invalidCredentials
+            )
         }
         guard APOP.verify(digest: digest, timestamp: timestamp, secret: secret) else {
-            return await loginFailed(user: user, mechanism: "APOP", reason: "invalid-credentials", failure: .invalidCredentials)
+            return await loginFailed(
+                user: user,
+                mechanism: "APOP",
+                reason: "invalid-credentials",
+                failure: .invalidCredentials
+            )
         }
         return loginSucceeded(user: user, mechanism: "APOP")
     }
@@ -53,11 +68,21 @@ extension POP3ConnectionRunner {
                 // We do not support acting as another user (RFC 4616 §2 authzid).
                 if let authorizationID, !authorizationID.isEmpty, authorizationID != authenticationID {
                     self.mechanism = nil
-                    return await loginFailed(user: authenticationID, mechanism: name, reason: "authzid-refused", failure: .invalidCredentials)
+                    return await loginFailed(
+                        user: authenticationID,
+                        mechanism: name,
+                        reason: "authzid-refused",
+                        failure: .invalidCredentials
+                    )
                 }
                 guard Accounts.UserName.isValid(authenticationID) else {
                     self.mechanism = nil
-                    return await loginFailed(user: nil, mechanism: name, reason: "invalid-user-name", failure: .invalidCredentials)
+                    return await loginFailed(
+                        user: nil,
+                        mechanism: name,
+                        reason: "invalid-user-name",
+                        failure: .invalidCredentials
+                    )
                 }
                 switch await accounts.verifyPassword(user: authenticationID, password: password) {
                 case .success(let canonical):
@@ -67,12 +92,22 @@ extension POP3ConnectionRunner {
                     step = mechanism.passwordVerified(false)
                 case .temporaryFailure:
                     self.mechanism = nil
-                    return await loginFailed(user: authenticationID, mechanism: name, reason: "temporary-failure", failure: .temporary)
+                    return await loginFailed(
+                        user: authenticationID,
+                        mechanism: name,
+                        reason: "temporary-failure",
+                        failure: .temporary
+                    )
                 }
             case .lookUpSCRAMCredentials(let user):
                 guard Accounts.UserName.isValid(user) else {
                     self.mechanism = nil
-                    return await loginFailed(user: nil, mechanism: name, reason: "invalid-user-name", failure: .invalidCredentials)
+                    return await loginFailed(
+                        user: nil,
+                        mechanism: name,
+                        reason: "invalid-user-name",
+                        failure: .invalidCredentials
+                    )
                 }
                 saslCanonicalUser = user
                 step = mechanism.credentialsLookedUp(await accounts.scramCredentials(user: user))
@@ -85,16 +120,26 @@ extension POP3ConnectionRunner {
                 case .cancelled:
                     return session.authenticationFailed(.cancelled)
                 case .malformed:
-                    return await loginFailed(user: saslCanonicalUser, mechanism: name, reason: "malformed", failure: .malformed)
+                    return await loginFailed(
+                        user: saslCanonicalUser,
+                        mechanism: name,
+                        reason: "malformed",
+                        failure: .malformed
+                    )
                 case .authenticationFailed:
-                    return await loginFailed(user: saslCanonicalUser, mechanism: name, reason: "invalid-credentials", failure: .invalidCredentials)
+                    return await loginFailed(
+                        user: saslCanonicalUser,
+                        mechanism: name,
+                        reason: "invalid-credentials",
+                        failure: .invalidCredentials
+                    )
                 }
             }
         }
     }
 
     func loginSucceeded(user: String, mechanism: String) -> ServerSession.Action {
-        environment.failureDelays.recordSuccess(address: peer.ip)
+        environment.failureDelays.recordSuccess(address: peer.clientKey)
         logger.notice("\(LoginLog.success(user: user, peer: peer, tls: session.tlsActive, mechanism: mechanism))")
         return session.authenticationSucceeded(user: user)
     }
@@ -107,10 +152,12 @@ extension POP3ConnectionRunner {
         reason: String,
         failure: ServerSession.AuthenticationFailure
     ) async -> ServerSession.Action {
-        logger.notice("\(LoginLog.failure(user: user, peer: peer, tls: session.tlsActive, mechanism: mechanism, reason: reason))")
+        logger.notice(
+            "\(LoginLog.failure(user: user, peer: peer, tls: session.tlsActive, mechanism: mechanism, reason: reason))"
+        )
         switch failure {
         case .invalidCredentials, .malformed:
-            let delay = environment.failureDelays.recordFailure(address: peer.ip)
+            let delay = environment.failureDelays.recordFailure(address: peer.clientKey)
             if delay > .zero { try? await Task.sleep(for: delay) }
         case .temporary, .cancelled, .mechanismUnavailable:
             break
@@ -129,7 +176,8 @@ enum APOP {
     /// MD5(timestamp ‖ secret) as 32 lower-case hex digits, compared in constant time.
     static func verify(digest: String, timestamp: String, secret: [UInt8]) -> Bool {
         let expected = Insecure.MD5.hash(data: Array(timestamp.utf8) + secret)
-            .map { byte in String(byte, radix: 16).count == 1 ? "0" + String(byte, radix: 16) : String(byte, radix: 16) }
+            .map { byte in String(byte, radix: 16).count == 1 ? "0" + String(byte, radix: 16) : String(byte, radix: 16)
+            }
             .joined()
         let given = Array(digest.lowercased().utf8)
         let wanted = Array(expected.utf8)

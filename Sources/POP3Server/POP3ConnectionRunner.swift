@@ -48,7 +48,8 @@ final class POP3ConnectionRunner {
         var logger = configuration.logger
         logger[metadataKey: "peer"] = "\(self.peer)"
         self.logger = logger
-        let cleartext = configuration.allowCleartextAuth || (configuration.cleartextAllowedOnLoopback && self.peer.isLoopback)
+        let cleartext =
+            configuration.allowCleartextAuth || (configuration.cleartextAllowedOnLoopback && self.peer.isLoopback)
         self.session = ServerSession(
             configuration: ServerSession.Configuration(
                 limits: configuration.limits,
@@ -109,7 +110,11 @@ final class POP3ConnectionRunner {
         }
         let action: ServerSession.Action
         do {
-            let line = try CommandParser.parse(line: bytes, expecting: session.expectation, limits: session.configuration.limits)
+            let line = try CommandParser.parse(
+                line: bytes,
+                expecting: session.expectation,
+                limits: session.configuration.limits
+            )
             logger.trace("C: \(line.descriptionWithoutPII)")
             action = session.received(line)
         } catch {
@@ -279,7 +284,9 @@ final class POP3ConnectionRunner {
             if !indices.isEmpty { try await maildrop.commitDeletions(indices) }
             return session.deletionsCommitted(success: true)
         } catch {
-            logger.error("deleting messages failed user=\(session.statistics.user ?? "-"): \(String(describing: error))")
+            logger.error(
+                "deleting messages failed user=\(session.statistics.user ?? "-"): \(String(describing: error))"
+            )
             return session.deletionsCommitted(success: false)
         }
     }

@@ -19,15 +19,26 @@ enum POP3InboundFrame: Sendable {
 ///
 /// The timer restarts on every complete line and every completed write, so a slowloris peer
 /// that trickles bytes without ending a line is cut off, and so is one that stops reading.
+///
+/// Backpressure: one socket read may hold thousands of short lines. The handler passes on at
+/// most ``maximumFramesPerBatch`` of them and keeps the rest as bytes; the next batch goes out
+/// when the session loop asks for more (a `read` from the async bridge). Only when no whole
+/// line is left does it let that `read` reach the socket. So memory per connection is bounded
+/// by a few socket reads, not by how many lines they hold.
 final class POP3FramingHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = POP3InboundFrame
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    /// Frames passed on per batch; below the async bridge's high watermark.
+    static let maximumFramesPerBatch = 16
+
     private var framer: LineFramer
     private var buffer = ByteBuffer()
     private var pausedForSTLS = false
+    /// A batch ended with whole lines still in `buffer`.
+    private var moreLinesBuffered = false
     private let maximumBufferedBytes: Int
     private let idleTimeout: TimeAmount
     private var idleTimer: Scheduled<Void>?
@@ -68,8 +79,17 @@ final class POP3FramingHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.frameBufferedInput(context: context)
     }
 
+    /// Passes on up to one batch of frames; sets ``moreLinesBuffered`` when it stopped early.
     private func frameBufferedInput(context: ChannelHandlerContext) {
-        while !self.pausedForSTLS, let frame = self.framer.next(buffer: &self.buffer) {
+        var fired = 0
+        self.moreLinesBuffered = false
+        while !self.pausedForSTLS {
+            guard fired < Self.maximumFramesPerBatch else {
+                self.moreLinesBuffered = true
+                break
+            }
+            guard let frame = self.framer.next(buffer: &self.buffer) else { break }
+            fired += 1
             switch frame {
             case .line(let line):
                 let gate = Self.isSTLS(line)
@@ -81,6 +101,34 @@ final class POP3FramingHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
         }
         self.buffer.discardReadBytes()
+    }
+
+    /// The session loop wants more input. Serve it from buffered lines if there are any, and
+    /// ask again on the next tick (through the bridge, which holds the request while the loop
+    /// is busy); go to the socket only when no whole line is buffered.
+    func read(context: ChannelHandlerContext) {
+        guard self.moreLinesBuffered, !self.pausedForSTLS else {
+            context.read()
+            return
+        }
+        self.frameBufferedInput(context: context)
+        context.fireChannelReadComplete()
+        if self.pausedForSTLS {
+            // An STLS line: `startTLS` or `resume` asks for input again.
+            return
+        }
+        if self.moreLinesBuffered {
+            self.readOnNextTick(context: context)
+        } else {
+            context.read()
+        }
+    }
+
+    /// Issues a read from the tail of the pipeline on the next tick: through the async bridge,
+    /// which holds it while the session loop has enough, then back to ``read(context:)``.
+    private func readOnNextTick(context: ChannelHandlerContext) {
+        let channel = context.channel
+        context.eventLoop.execute { channel.read() }
     }
 
     /// `STLS` with optional trailing spaces, any case.
@@ -136,6 +184,8 @@ final class POP3FramingHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return 0
         }
         self.pausedForSTLS = false
+        // The STLS line may have come from buffered input, with no socket read outstanding.
+        self.readOnNextTick(context: context)
         return 0
     }
 
@@ -146,5 +196,6 @@ final class POP3FramingHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.frameBufferedInput(context: context)
         // Frames fired outside a socket read reach the async bridge only with a read-complete.
         context.fireChannelReadComplete()
+        if !self.pausedForSTLS { self.readOnNextTick(context: context) }
     }
 }

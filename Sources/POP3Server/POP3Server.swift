@@ -9,7 +9,7 @@ public import ServiceLifecycle
 import Synchronization
 
 /// A POP3 server (RFC 1939 with RFC 2449, RFC 2595, RFC 5034): binds its listeners, serves
-/// each connection with a ``POP3Core/ServerSession`` and stops gracefully.
+/// each connection with a `ServerSession` (POP3Core) and stops gracefully.
 ///
 /// ```swift
 /// let server = POP3Server(configuration: POP3ServerConfiguration(
@@ -105,7 +105,9 @@ public actor POP3Server: Service {
             group.addTask {
                 await withDiscardingTaskGroup { listeners in
                     for server in servers {
-                        listeners.addTask { await Self.acceptLoop(server, environment: environment, connections: connections) }
+                        listeners.addTask {
+                            await Self.acceptLoop(server, environment: environment, connections: connections)
+                        }
                     }
                 }
             }
@@ -131,7 +133,9 @@ public actor POP3Server: Service {
         logger.info("POP3 server stopped")
     }
 
-    private nonisolated func bind() async throws -> ([NIOAsyncChannel<POP3Connection, Never>], POP3ConnectionEnvironment) {
+    private nonisolated func bind() async throws -> (
+        [NIOAsyncChannel<POP3Connection, Never>], POP3ConnectionEnvironment
+    ) {
         let configuration = self.configuration
         guard !configuration.listeners.isEmpty else { throw StartupError(description: "no listeners configured") }
         let sslContext = try configuration.tls.map(POP3ServerTLS.makeContext)
@@ -143,7 +147,10 @@ public actor POP3Server: Service {
             configuration: configuration,
             sslContext: sslContext,
             mechanisms: mechanisms,
-            failureDelays: AuthFailureDelays(base: configuration.authFailureDelay, cap: configuration.authFailureDelayCap)
+            failureDelays: AuthFailureDelays(
+                base: configuration.authFailureDelay,
+                cap: configuration.authFailureDelayCap
+            )
         )
         let limits = configuration.limits
         var servers: [NIOAsyncChannel<POP3Connection, Never>] = []
@@ -194,9 +201,20 @@ public actor POP3Server: Service {
         connections: ConnectionRegistry
     ) async {
         let channel = connection.asyncChannel.channel
-        let id = connections.add(channel)
+        let (id, open) = connections.add(channel)
         defer { connections.remove(id) }
         do {
+            guard open <= environment.configuration.maximumConnections else {
+                environment.configuration.logger.warning(
+                    "refusing connection peer=\(PeerAddress(channel.remoteAddress)): \(open - 1) connections open"
+                )
+                try await connection.asyncChannel.executeThenClose { _, outbound in
+                    var refusal = ByteBuffer()
+                    refusal.writePOP3Response(.err("too many connections, try again later", code: .sysTemp))
+                    try await outbound.write(refusal)
+                }
+                return
+            }
             try await connection.asyncChannel.executeThenClose { inbound, outbound in
                 let runner = POP3ConnectionRunner(
                     environment: environment,
@@ -217,11 +235,12 @@ public actor POP3Server: Service {
 final class ConnectionRegistry: Sendable {
     private let state = Mutex<(next: Int, channels: [Int: any Channel])>((0, [:]))
 
-    func add(_ channel: any Channel) -> Int {
+    /// Registers `channel`; returns its id and the number of connections open with it.
+    func add(_ channel: any Channel) -> (id: Int, open: Int) {
         state.withLock { state in
             state.next += 1
             state.channels[state.next] = channel
-            return state.next
+            return (state.next, state.channels.count)
         }
     }
 

@@ -68,12 +68,17 @@ public struct POP3ServerConfiguration: Sendable {
     public var authFailureDelayCap: Double
     /// On shutdown, how long sessions may go on before they are closed without UPDATE.
     public var shutdownGracePeriod: Duration
+    /// Connections served at once, over all listeners. One more is answered
+    /// `-ERR [SYS/TEMP]` and closed, so a connection flood cannot grow memory without bound.
+    /// Default 1024.
+    public var maximumConnections: Int
     /// How long a silent session keeps its maildrop before a newer login may take it over.
     /// Held here for the store's construction; default 60 s.
     public var takeoverAfter: Duration
     /// SASL mechanisms to offer, in CAPA order; those `makeMechanism` cannot make are dropped.
     public var saslMechanisms: [SASLMechanismName]
-    /// Makes one server-side mechanism per exchange (wire `SASL.makeSASLServerMechanism`).
+    /// Makes one server-side mechanism per exchange. Default: the SASL module's
+    /// `makeSASLServerMechanism` (PLAIN, LOGIN, SCRAM-SHA-256).
     public var makeMechanism: @Sendable (SASLMechanismName) -> (any SASLServerMechanism)?
     /// Advertised `LOGIN-DELAY` seconds (RFC 2449 §6.5), if any.
     public var loginDelaySeconds: Int?
@@ -94,9 +99,10 @@ public struct POP3ServerConfiguration: Sendable {
         authFailureDelay: Double = 2,
         authFailureDelayCap: Double = 30,
         shutdownGracePeriod: Duration = .seconds(10),
+        maximumConnections: Int = 1024,
         takeoverAfter: Duration = .seconds(60),
         saslMechanisms: [SASLMechanismName] = [.plain, .login, .scramSHA256],
-        makeMechanism: @escaping @Sendable (SASLMechanismName) -> (any SASLServerMechanism)? = { _ in nil },
+        makeMechanism: @escaping @Sendable (SASLMechanismName) -> (any SASLServerMechanism)? = makeSASLServerMechanism,
         loginDelaySeconds: Int? = nil,
         expireDays: Int?? = nil,
         accountProvider: any AccountProvider,
@@ -113,6 +119,7 @@ public struct POP3ServerConfiguration: Sendable {
         self.authFailureDelay = authFailureDelay
         self.authFailureDelayCap = authFailureDelayCap
         self.shutdownGracePeriod = shutdownGracePeriod
+        self.maximumConnections = maximumConnections
         self.takeoverAfter = takeoverAfter
         self.saslMechanisms = saslMechanisms
         self.makeMechanism = makeMechanism

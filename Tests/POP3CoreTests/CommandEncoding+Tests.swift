@@ -38,7 +38,9 @@ struct CommandEncodingTests {
     @Test func redactedDescriptions() {
         #expect(Command.pass(Array("hunter2".utf8)).descriptionWithoutPII == "PASS *** [7 bytes]")
         #expect(!Command.apop(name: "a", digest: "d1g35t").descriptionWithoutPII.contains("d1g35t"))
-        #expect(Command.auth(mechanism: "PLAIN", initialResponse: [1, 2, 3]).descriptionWithoutPII == "AUTH PLAIN [3 bytes]")
+        #expect(
+            Command.auth(mechanism: "PLAIN", initialResponse: [1, 2, 3]).descriptionWithoutPII == "AUTH PLAIN [3 bytes]"
+        )
         #expect(Command.retr(2).descriptionWithoutPII == "RETR 2")
         #expect(ClientLine.saslResponse(Array("secret".utf8)).descriptionWithoutPII == "[SASL response, 6 bytes]")
     }

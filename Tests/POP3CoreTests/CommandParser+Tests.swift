@@ -46,10 +46,16 @@ struct CommandParserTests {
         .ok("PASS secret\r\n", .pass(Array("secret".utf8))),
         .ok("PASS  two words \r\n", .pass(Array(" two words ".utf8))),
         .ok("PASS \r\n", .pass([])),
-        .ok("APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\n", .apop(name: "mrose", digest: "c4c9334bac560ecc979e58001b3e22fb")),
+        .ok(
+            "APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\n",
+            .apop(name: "mrose", digest: "c4c9334bac560ecc979e58001b3e22fb")
+        ),
         .ok("AUTH PLAIN\r\n", .auth(mechanism: "PLAIN", initialResponse: nil)),
         .ok("auth plain =\r\n", .auth(mechanism: "PLAIN", initialResponse: [])),
-        .ok("AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n", .auth(mechanism: "PLAIN", initialResponse: Array("\0alice\0secret".utf8))),
+        .ok(
+            "AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n",
+            .auth(mechanism: "PLAIN", initialResponse: Array("\0alice\0secret".utf8))
+        ),
         .ok("AUTH SCRAM-SHA-256\r\n", .auth(mechanism: "SCRAM-SHA-256", initialResponse: nil)),
         .ok("STLS\r\n", .stls),
         .ok("CAPA\r\n", .capa),
@@ -148,16 +154,23 @@ struct CommandParserTests {
         let longest = "USER " + String(repeating: "a", count: 255 - 7) + "\r\n"
         #expect(longest.utf8.count == 255)
         var buffer = ByteBuffer(string: longest)
-        #expect(try parser.parseClientLine(buffer: &buffer, expecting: .command) == .command(.user(String(repeating: "a", count: 248))))
+        #expect(
+            try parser.parseClientLine(buffer: &buffer, expecting: .command)
+                == .command(.user(String(repeating: "a", count: 248)))
+        )
         buffer = ByteBuffer(string: "USER " + String(repeating: "a", count: 249) + "\r\nNOOP\r\n")
-        #expect(throws: ExceededLineLengthLimit.self) { try parser.parseClientLine(buffer: &buffer, expecting: .command) }
+        #expect(throws: ExceededLineLengthLimit.self) {
+            try parser.parseClientLine(buffer: &buffer, expecting: .command)
+        }
         #expect(try parser.parseClientLine(buffer: &buffer, expecting: .command) == .command(.noop))
     }
 
     @Test func overlongLineIsReportedOnceAndSkipped() throws {
         var parser = CommandParser()
         var buffer = ByteBuffer(repeating: UInt8(ascii: "A"), count: 20000)
-        #expect(throws: ExceededLineLengthLimit.self) { try parser.parseClientLine(buffer: &buffer, expecting: .command) }
+        #expect(throws: ExceededLineLengthLimit.self) {
+            try parser.parseClientLine(buffer: &buffer, expecting: .command)
+        }
         #expect(buffer.readableBytes == 0)
         buffer.writeRepeatingByte(UInt8(ascii: "B"), count: 50000)
         #expect(try parser.parseClientLine(buffer: &buffer, expecting: .command) == nil)
@@ -169,7 +182,9 @@ struct CommandParserTests {
     @Test func saslResponses() throws {
         var parser = CommandParser()
         var buffer = ByteBuffer(string: "dGVzdA==\r\n\r\n*\r\n!!\r\nQUIT\r\n")
-        #expect(try parser.parseClientLine(buffer: &buffer, expecting: .saslResponse) == .saslResponse(Array("test".utf8)))
+        #expect(
+            try parser.parseClientLine(buffer: &buffer, expecting: .saslResponse) == .saslResponse(Array("test".utf8))
+        )
         #expect(try parser.parseClientLine(buffer: &buffer, expecting: .saslResponse) == .saslResponse([]))
         #expect(try parser.parseClientLine(buffer: &buffer, expecting: .saslResponse) == .saslCancel)
         #expect(throws: POP3ParserError.self) { try parser.parseClientLine(buffer: &buffer, expecting: .saslResponse) }
@@ -180,8 +195,13 @@ struct CommandParserTests {
         var parser = CommandParser()
         let token = Base64.encode([UInt8](repeating: 0x41, count: 3000))
         var buffer = ByteBuffer(string: token + "\r\n")
-        #expect(try parser.parseClientLine(buffer: &buffer, expecting: .saslResponse) == .saslResponse([UInt8](repeating: 0x41, count: 3000)))
+        #expect(
+            try parser.parseClientLine(buffer: &buffer, expecting: .saslResponse)
+                == .saslResponse([UInt8](repeating: 0x41, count: 3000))
+        )
         buffer = ByteBuffer(string: token + "\r\n")
-        #expect(throws: ExceededLineLengthLimit.self) { try parser.parseClientLine(buffer: &buffer, expecting: .command) }
+        #expect(throws: ExceededLineLengthLimit.self) {
+            try parser.parseClientLine(buffer: &buffer, expecting: .command)
+        }
     }
 }

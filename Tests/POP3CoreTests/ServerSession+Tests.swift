@@ -8,7 +8,9 @@ private let messages: [ServerSession.MessageInfo] = [
     .init(size: 200, uniqueID: "uid-b"),
 ]
 
-private func session(_ configuration: ServerSession.Configuration = .init(cleartextAllowedWithoutTLS: true)) -> ServerSession {
+private func session(_ configuration: ServerSession.Configuration = .init(cleartextAllowedWithoutTLS: true))
+    -> ServerSession
+{
     ServerSession(configuration: configuration)
 }
 
@@ -28,7 +30,9 @@ struct ServerSessionAuthorizationTests {
         var s = session()
         #expect(s.greeting == .ok("PostOffice POP3 server ready"))
         #expect(s.received(.command(.user("alice"))) == .send(.ok("send PASS")))
-        #expect(s.received(.command(.pass(Array("pw".utf8)))) == .verifyPassword(user: "alice", password: Array("pw".utf8)))
+        #expect(
+            s.received(.command(.pass(Array("pw".utf8)))) == .verifyPassword(user: "alice", password: Array("pw".utf8))
+        )
         #expect(s.authenticationSucceeded(user: "alice") == .openMaildrop(user: "alice", mechanism: "USER"))
         #expect(s.maildropOpened(messages) == .send(.ok("maildrop has 2 messages (320 octets)")))
         #expect(s.isInTransaction)
@@ -48,7 +52,10 @@ struct ServerSessionAuthorizationTests {
         var s = session()
         #expect(s.received(.command(.user(name))) == .send(.err("invalid user name", code: .auth)))
         var apop = session(.init(apopTimestamp: "<1.2@h>"))
-        #expect(apop.received(.command(.apop(name: name, digest: "x"))) == .rejectLogin(user: nil, mechanism: "APOP", reason: "invalid user name"))
+        #expect(
+            apop.received(.command(.apop(name: name, digest: "x")))
+                == .rejectLogin(user: nil, mechanism: "APOP", reason: "invalid user name")
+        )
     }
 
     @Test func failedLoginsAndTheLimit() {
@@ -70,15 +77,26 @@ struct ServerSessionAuthorizationTests {
         var s = session(.init(limits: POP3Limits(maximumAuthFailures: 1), cleartextAllowedWithoutTLS: true))
         _ = s.received(.command(.user("alice")))
         _ = s.received(.command(.pass([0x41])))
-        #expect(s.authenticationFailed(.temporary) == .send(.err("authentication temporarily unavailable", code: .sysTemp)))
+        #expect(
+            s.authenticationFailed(.temporary) == .send(.err("authentication temporarily unavailable", code: .sysTemp))
+        )
         #expect(!s.isClosed)
     }
 
     @Test func cleartextRefusedWithoutTLS() {
         var s = session(.init(stlsAvailable: true))
-        #expect(s.received(.command(.user("alice"))) == .send(.err("clear text authentication requires TLS, use STLS", code: .auth)))
-        #expect(s.received(.command(.auth(mechanism: "PLAIN", initialResponse: nil))) == .send(.err("clear text authentication requires TLS, use STLS", code: .auth)))
-        #expect(s.received(.command(.auth(mechanism: "SCRAM-SHA-256", initialResponse: nil))) == .startSASL(mechanism: "SCRAM-SHA-256", initialResponse: nil))
+        #expect(
+            s.received(.command(.user("alice")))
+                == .send(.err("clear text authentication requires TLS, use STLS", code: .auth))
+        )
+        #expect(
+            s.received(.command(.auth(mechanism: "PLAIN", initialResponse: nil)))
+                == .send(.err("clear text authentication requires TLS, use STLS", code: .auth))
+        )
+        #expect(
+            s.received(.command(.auth(mechanism: "SCRAM-SHA-256", initialResponse: nil)))
+                == .startSASL(mechanism: "SCRAM-SHA-256", initialResponse: nil)
+        )
         let capabilities = s.capabilities
         #expect(!capabilities.contains(.user))
         #expect(capabilities.contains(.sasl(["SCRAM-SHA-256"])))
@@ -87,17 +105,30 @@ struct ServerSessionAuthorizationTests {
 
     @Test func capabilitiesBeforeAndAfterSTLS() {
         var s = session(.init(stlsAvailable: true, loginDelaySeconds: 60, expireDays: .some(nil)))
-        #expect(s.received(.command(.capa)) == .sendMultiLine(.ok("Capability list follows"), lines: [
-            "TOP", "UIDL", "SASL SCRAM-SHA-256", "STLS", "PIPELINING", "RESP-CODES", "AUTH-RESP-CODE",
-            "LOGIN-DELAY 60", "EXPIRE NEVER", "IMPLEMENTATION PostOffice",
-        ]))
+        #expect(
+            s.received(.command(.capa))
+                == .sendMultiLine(
+                    .ok("Capability list follows"),
+                    lines: [
+                        "TOP", "UIDL", "SASL SCRAM-SHA-256", "STLS", "PIPELINING", "RESP-CODES", "AUTH-RESP-CODE",
+                        "LOGIN-DELAY 60", "EXPIRE NEVER", "IMPLEMENTATION PostOffice",
+                    ]
+                )
+        )
         #expect(s.received(.command(.stls)) == .startTLS(.ok("Begin TLS negotiation")))
         #expect(s.stlsRequested(bufferedBytes: 0) == .wait)
         #expect(s.tlsActive)
-        #expect(s.received(.command(.capa)) == .sendMultiLine(.ok("Capability list follows"), lines: [
-            "TOP", "UIDL", "USER", "SASL PLAIN LOGIN SCRAM-SHA-256", "PIPELINING", "RESP-CODES", "AUTH-RESP-CODE",
-            "LOGIN-DELAY 60", "EXPIRE NEVER", "IMPLEMENTATION PostOffice",
-        ]))
+        #expect(
+            s.received(.command(.capa))
+                == .sendMultiLine(
+                    .ok("Capability list follows"),
+                    lines: [
+                        "TOP", "UIDL", "USER", "SASL PLAIN LOGIN SCRAM-SHA-256", "PIPELINING", "RESP-CODES",
+                        "AUTH-RESP-CODE",
+                        "LOGIN-DELAY 60", "EXPIRE NEVER", "IMPLEMENTATION PostOffice",
+                    ]
+                )
+        )
         #expect(s.received(.command(.stls)) == .send(.err("TLS already active")))
     }
 
@@ -117,7 +148,10 @@ struct ServerSessionAuthorizationTests {
 
     @Test func saslExchange() {
         var s = session()
-        #expect(s.received(.command(.auth(mechanism: "PLAIN", initialResponse: nil))) == .startSASL(mechanism: "PLAIN", initialResponse: nil))
+        #expect(
+            s.received(.command(.auth(mechanism: "PLAIN", initialResponse: nil)))
+                == .startSASL(mechanism: "PLAIN", initialResponse: nil)
+        )
         #expect(s.saslChallenge([]) == .sendContinuation([]))
         #expect(s.expectation == .saslResponse)
         #expect(s.received(.saslResponse([1, 2])) == .stepSASL([1, 2]))
@@ -133,8 +167,10 @@ struct ServerSessionAuthorizationTests {
         #expect(s.expectation == .command)
         _ = s.received(.command(.auth(mechanism: "LOGIN", initialResponse: nil)))
         _ = s.saslChallenge(Array("Username:".utf8))
-        #expect(s.receivedMalformedLine(POP3ParserError(hint: "invalid base64 in SASL response"))
-            == .send(.err("authentication aborted: invalid base64 in SASL response")))
+        #expect(
+            s.receivedMalformedLine(POP3ParserError(hint: "invalid base64 in SASL response"))
+                == .send(.err("authentication aborted: invalid base64 in SASL response"))
+        )
         #expect(s.expectation == .command)
     }
 
@@ -150,20 +186,31 @@ struct ServerSessionAuthorizationTests {
 
     @Test func unknownMechanism() {
         var s = session()
-        #expect(s.received(.command(.auth(mechanism: "CRAM-MD5", initialResponse: nil))) == .send(.err("unsupported SASL mechanism")))
+        #expect(
+            s.received(.command(.auth(mechanism: "CRAM-MD5", initialResponse: nil)))
+                == .send(.err("unsupported SASL mechanism"))
+        )
     }
 
     @Test func apop() {
         var s = session(.init(apopTimestamp: "<1896.697170952@dbc.mtview.ca.us>"))
         #expect(s.greeting == .ok("PostOffice POP3 server ready <1896.697170952@dbc.mtview.ca.us>"))
-        #expect(s.received(.command(.apop(name: "mrose", digest: "c4c9334bac560ecc979e58001b3e22fb")))
-            == .verifyAPOP(user: "mrose", digest: "c4c9334bac560ecc979e58001b3e22fb", timestamp: "<1896.697170952@dbc.mtview.ca.us>"))
+        #expect(
+            s.received(.command(.apop(name: "mrose", digest: "c4c9334bac560ecc979e58001b3e22fb")))
+                == .verifyAPOP(
+                    user: "mrose",
+                    digest: "c4c9334bac560ecc979e58001b3e22fb",
+                    timestamp: "<1896.697170952@dbc.mtview.ca.us>"
+                )
+        )
         #expect(s.authenticationSucceeded(user: "mrose") == .openMaildrop(user: "mrose", mechanism: "APOP"))
         var off = session()
         #expect(off.received(.command(.apop(name: "mrose", digest: "x"))) == .send(.err("APOP not available")))
     }
 
-    @Test(arguments: [Command.stat, .list(nil), .list(1), .uidl(nil), .retr(1), .top(1, lines: 1), .dele(1), .noop, .rset])
+    @Test(arguments: [
+        Command.stat, .list(nil), .list(1), .uidl(nil), .retr(1), .top(1, lines: 1), .dele(1), .noop, .rset,
+    ])
     func transactionCommandsRefused(_ command: Command) {
         var s = session()
         #expect(s.received(.command(command)) == .send(.err("not authenticated")))
@@ -206,7 +253,9 @@ struct ServerSessionAuthorizationTests {
     @Test func tooManyBadCommandsClose() {
         var s = session(.init(limits: POP3Limits(maximumBadCommands: 3)))
         #expect(s.received(.command(.unknown(keyword: "FOO", arguments: []))) == .send(.err("unknown command")))
-        #expect(s.receivedMalformedLine(ExceededLineLengthLimit(actual: 300, maximum: 255)) == .send(.err("line too long")))
+        #expect(
+            s.receivedMalformedLine(ExceededLineLengthLimit(actual: 300, maximum: 255)) == .send(.err("line too long"))
+        )
         #expect(s.received(.command(.stat)) == .sendAndClose(.err("too many bad commands, closing")))
         #expect(s.isClosed)
     }
@@ -229,23 +278,37 @@ struct ServerSessionTransactionTests {
     @Test func listingsAndStat() {
         var s = loggedIn()
         #expect(s.received(.command(.stat)) == .send(.ok("2 320")))
-        #expect(s.received(.command(.list(nil))) == .sendMultiLine(.ok("2 messages (320 octets)"), lines: ["1 120", "2 200"]))
+        #expect(
+            s.received(.command(.list(nil)))
+                == .sendMultiLine(.ok("2 messages (320 octets)"), lines: ["1 120", "2 200"])
+        )
         #expect(s.received(.command(.list(2))) == .send(.ok("2 200")))
         #expect(s.received(.command(.list(3))) == .send(.err("no such message")))
-        #expect(s.received(.command(.uidl(nil))) == .sendMultiLine(.ok("unique-id listing follows"), lines: ["1 uid-a", "2 uid-b"]))
+        #expect(
+            s.received(.command(.uidl(nil)))
+                == .sendMultiLine(.ok("unique-id listing follows"), lines: ["1 uid-a", "2 uid-b"])
+        )
         #expect(s.received(.command(.uidl(1))) == .send(.ok("1 uid-a")))
     }
 
     @Test func retrAndTop() {
         var s = loggedIn()
-        #expect(s.received(.command(.retr(1))) == .streamMessage(index: 0, header: .ok("120 octets"), bodyLineLimit: nil))
+        #expect(
+            s.received(.command(.retr(1))) == .streamMessage(index: 0, header: .ok("120 octets"), bodyLineLimit: nil)
+        )
         s.messageStreamFinished(octets: 120, wholeMessage: true)
-        #expect(s.received(.command(.top(2, lines: 5))) == .streamMessage(index: 1, header: .ok("top of message follows"), bodyLineLimit: 5))
+        #expect(
+            s.received(.command(.top(2, lines: 5)))
+                == .streamMessage(index: 1, header: .ok("top of message follows"), bodyLineLimit: 5)
+        )
         s.messageStreamFinished(octets: 50, wholeMessage: false)
         #expect(s.statistics.retrieved == 1)
         #expect(s.statistics.bytesSent == 170)
         #expect(s.received(.command(.retr(MessageNumber(exactly: 2_147_483_647)!))) == .send(.err("no such message")))
-        #expect(s.received(.command(.top(MessageNumber(exactly: 9)!, lines: 2_147_483_648))) == .send(.err("no such message")))
+        #expect(
+            s.received(.command(.top(MessageNumber(exactly: 9)!, lines: 2_147_483_648)))
+                == .send(.err("no such message"))
+        )
     }
 
     @Test func deleRsetAndDeletedMessages() {
@@ -265,7 +328,10 @@ struct ServerSessionTransactionTests {
         _ = s.received(.command(.dele(2)))
         #expect(s.received(.command(.quit)) == .commitDeletions([1]))
         #expect(!s.isInTransaction)
-        #expect(s.deletionsCommitted(success: true) == .sendAndClose(.ok("PostOffice POP3 server signing off (1 messages left)")))
+        #expect(
+            s.deletionsCommitted(success: true)
+                == .sendAndClose(.ok("PostOffice POP3 server signing off (1 messages left)"))
+        )
         #expect(s.statistics.deleted == 1)
         #expect(s.isClosed)
     }
@@ -274,7 +340,10 @@ struct ServerSessionTransactionTests {
         var s = loggedIn()
         _ = s.received(.command(.dele(1)))
         _ = s.received(.command(.quit))
-        #expect(s.deletionsCommitted(success: false) == .sendAndClose(.err("some deleted messages not removed", code: .sysTemp)))
+        #expect(
+            s.deletionsCommitted(success: false)
+                == .sendAndClose(.err("some deleted messages not removed", code: .sysTemp))
+        )
     }
 
     @Test func takeoverEndsWithoutUpdate() {
@@ -284,7 +353,10 @@ struct ServerSessionTransactionTests {
         #expect(s.isClosed)
     }
 
-    @Test(arguments: [Command.user("a"), .pass([1]), .apop(name: "a", digest: "b"), .auth(mechanism: "PLAIN", initialResponse: nil), .stls, .utf8])
+    @Test(arguments: [
+        Command.user("a"), .pass([1]), .apop(name: "a", digest: "b"), .auth(mechanism: "PLAIN", initialResponse: nil),
+        .stls, .utf8,
+    ])
     func authorizationCommandsRefused(_ command: Command) {
         var s = loggedIn()
         #expect(s.received(.command(command)) == .send(.err("not valid after login")))
@@ -292,9 +364,15 @@ struct ServerSessionTransactionTests {
 
     @Test func capaAfterLoginHasNoLoginCapabilities() {
         var s = loggedIn()
-        #expect(s.received(.command(.capa)) == .sendMultiLine(.ok("Capability list follows"), lines: [
-            "TOP", "UIDL", "PIPELINING", "RESP-CODES", "AUTH-RESP-CODE", "IMPLEMENTATION PostOffice",
-        ]))
+        #expect(
+            s.received(.command(.capa))
+                == .sendMultiLine(
+                    .ok("Capability list follows"),
+                    lines: [
+                        "TOP", "UIDL", "PIPELINING", "RESP-CODES", "AUTH-RESP-CODE", "IMPLEMENTATION PostOffice",
+                    ]
+                )
+        )
         #expect(s.received(.command(.noop)) == .send(.ok("")))
     }
 

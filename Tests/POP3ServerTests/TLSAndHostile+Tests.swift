@@ -10,7 +10,8 @@ struct TLSAndHostileTests {
     @Test func implicitTLSLogin() async throws {
         try await TestServer.with(tls: true) { server in
             let context = try #require(server.ca).clientContext()
-            try await POP3LineClient.withConnection(port: try #require(server.tlsPort), tls: context) { client async throws in
+            try await POP3LineClient.withConnection(port: try #require(server.tlsPort), tls: context) {
+                client async throws in
                 #expect(try await client.line().hasPrefix("+OK"))
                 #expect(try await client.command("CAPA").hasPrefix("+OK"))
                 let capabilities = try await client.multiLineBody()
@@ -33,7 +34,10 @@ struct TLSAndHostileTests {
                 let before = try await client.multiLineBody()
                 #expect(before.contains("STLS"))
                 #expect(!before.contains("USER"), "no cleartext login offered on plaintext non-exempt connections")
-                #expect(try await client.command("USER alice") == "-ERR [AUTH] clear text authentication requires TLS, use STLS")
+                #expect(
+                    try await client.command("USER alice")
+                        == "-ERR [AUTH] clear text authentication requires TLS, use STLS"
+                )
                 #expect(try await client.command("STLS") == "+OK Begin TLS negotiation")
                 try await client.startTLS(context: context)
                 #expect(try await client.command("CAPA").hasPrefix("+OK"))

@@ -9,35 +9,6 @@ import SASL
 import ServiceLifecycle
 import Synchronization
 
-/// PLAIN (RFC 4616) for tests, until the SASL module's mechanisms are wired in.
-struct TestPlainMechanism: SASLServerMechanism {
-    let name = SASLMechanismName.plain
-    var user = ""
-
-    mutating func start(initialResponse: [UInt8]?) -> SASLServerAction {
-        guard let initialResponse else { return .challenge([]) }
-        return received(response: initialResponse)
-    }
-
-    mutating func received(response: [UInt8]) -> SASLServerAction {
-        let parts = response.split(separator: 0, omittingEmptySubsequences: false)
-        guard parts.count == 3, let authcid = String(validating: parts[1], as: UTF8.self), !authcid.isEmpty else {
-            return .failure(.malformed("PLAIN message"))
-        }
-        user = authcid
-        let authzid = String(decoding: parts[0], as: UTF8.self)
-        return .verifyPassword(authenticationID: authcid, authorizationID: authzid.isEmpty ? nil : authzid, password: Array(parts[2]))
-    }
-
-    mutating func passwordVerified(_ ok: Bool) -> SASLServerAction {
-        ok ? .success(user: user) : .failure(.authenticationFailed)
-    }
-
-    mutating func credentialsLookedUp(_ credentials: SCRAMCredentials?) -> SASLServerAction {
-        .failure(.authenticationFailed)
-    }
-}
-
 /// Collects log lines so tests can check what is (and is not) logged.
 final class LogCapture: Sendable {
     private let storage = Mutex<[String]>([])
@@ -69,6 +40,7 @@ struct TestServer {
     /// Starts a graceful shutdown (SIGTERM's effect) without waiting for it.
     var shutdown: @Sendable () async -> Void
 
+    @discardableResult
     static func with<Result>(
         store: TestMailStore = TestMailStore(),
         accounts: InMemoryAccounts = InMemoryAccounts(["alice": "secret", "bob": "hunter2"]),
@@ -91,14 +63,17 @@ struct TestServer {
             tls: files,
             authFailureDelay: 0,
             shutdownGracePeriod: .seconds(2),
-            makeMechanism: { name in name == .plain ? TestPlainMechanism() : nil },
             accountProvider: accounts,
             mailStore: store,
             logger: logger
         )
         configure(&configuration)
         let server = POP3Server(configuration: configuration)
-        let group = ServiceGroup(services: [server], gracefulShutdownSignals: [], logger: Logger(label: "group") { _ in SwiftLogNoOpLogHandler() })
+        let group = ServiceGroup(
+            services: [server],
+            gracefulShutdownSignals: [],
+            logger: Logger(label: "group") { _ in SwiftLogNoOpLogHandler() }
+        )
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             do {
@@ -130,7 +105,11 @@ struct TestServer {
     }
 
     /// Logs in as alice on the plaintext listener (loopback allows cleartext).
-    func loggedIn<Result>(user: String = "alice", password: String = "secret", _ body: (POP3LineClient) async throws -> Result) async throws -> Result {
+    func loggedIn<Result>(
+        user: String = "alice",
+        password: String = "secret",
+        _ body: (POP3LineClient) async throws -> Result
+    ) async throws -> Result {
         try await connect { client in
             let greeting = try await client.line()
             guard greeting.hasPrefix("+OK") else { throw POP3LineClient.ClientError.unexpected(greeting) }
@@ -139,5 +118,23 @@ struct TestServer {
             guard reply.hasPrefix("+OK") else { throw POP3LineClient.ClientError.unexpected(reply) }
             return try await body(client)
         }
+    }
+}
+
+extension TestServer {
+    /// Plays a transcript against the plaintext listener (`!starttls` trusts the test CA).
+    @discardableResult
+    func play(
+        _ text: String,
+        substitutions: [String: TranscriptRunner.Substitution] = [:],
+        deadline: TimeAmount = .seconds(20)
+    ) async throws -> [String: String] {
+        let runner = TranscriptRunner(
+            port: plainPort,
+            startTLS: try ca?.clientContext(),
+            substitutions: substitutions,
+            deadline: deadline
+        )
+        return try await runner.run(Transcript(text))
     }
 }

@@ -7,10 +7,13 @@ public struct InMemoryAccounts: AccountProvider {
     public var passwords: [String: String]
     /// Users whose checks fail with a temporary error.
     public var broken: Set<String>
+    /// Users whose stored scheme keeps no plaintext-equivalent secret (APOP impossible).
+    public var withoutAPOPSecret: Set<String>
 
-    public init(_ passwords: [String: String], broken: Set<String> = []) {
+    public init(_ passwords: [String: String], broken: Set<String> = [], withoutAPOPSecret: Set<String> = []) {
         self.passwords = passwords
         self.broken = broken
+        self.withoutAPOPSecret = withoutAPOPSecret
     }
 
     public func verifyPassword(user: String, password: [UInt8]) async -> AuthenticationResult {
@@ -19,10 +22,15 @@ public struct InMemoryAccounts: AccountProvider {
         return .success(user: user)
     }
 
-    public func scramCredentials(user: String) async -> SCRAMCredentials? { nil }
+    /// SCRAM-SHA-256 keys derived from the password (salt from the user name, 4096 rounds).
+    public func scramCredentials(user: String) async -> SCRAMCredentials? {
+        guard !broken.contains(user), let password = passwords[user] else { return nil }
+        return SCRAM.deriveCredentials(password: password, salt: Array("salt-\(user)".utf8), iterations: 4096)
+    }
 
     public func apopSecret(user: String) async -> [UInt8]? {
-        passwords[user].map { Array($0.utf8) }
+        guard !withoutAPOPSecret.contains(user) else { return nil }
+        return passwords[user].map { Array($0.utf8) }
     }
 
     public func accountExists(user: String) async -> Bool { passwords[user] != nil }

@@ -2,6 +2,7 @@
 public import NIOCore
 import NIOPosix
 public import NIOSSL
+import Synchronization
 
 /// Raw lines in, raw bytes out, for driving a server in tests (including hostile input).
 ///
@@ -17,12 +18,18 @@ public final class POP3LineClient {
     let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     var buffer = ByteBuffer()
     public private(set) var isClosed = false
+    let deadline: DeadlineFlag
+
+    /// True when the connection was closed by the client's own deadline, not by the server.
+    public var deadlineExpired: Bool { deadline.expired.load(ordering: .acquiring) }
 
     init(
         channel: any Channel,
         inbound: NIOAsyncChannelInboundStream<ByteBuffer>,
-        outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+        outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
+        deadline: DeadlineFlag
     ) {
+        self.deadline = deadline
         self.channel = channel
         self.inbound = inbound.makeAsyncIterator()
         self.outbound = outbound
@@ -47,12 +54,19 @@ public final class POP3LineClient {
                     return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
+        let flag = DeadlineFlag()
         let timer = asyncChannel.channel.eventLoop.scheduleTask(in: deadline) {
+            flag.expired.store(true, ordering: .releasing)
             asyncChannel.channel.close(promise: nil)
         }
         defer { timer.cancel() }
         return try await asyncChannel.executeThenClose { inbound, outbound in
-            let client = POP3LineClient(channel: asyncChannel.channel, inbound: inbound, outbound: outbound)
+            let client = POP3LineClient(
+                channel: asyncChannel.channel,
+                inbound: inbound,
+                outbound: outbound,
+                deadline: flag
+            )
             return try await body(client)
         }
     }
@@ -94,6 +108,23 @@ public final class POP3LineClient {
                 return line
             }
             guard try await fill() else { return nil }
+        }
+    }
+
+    /// The next line exactly as sent, terminator (LF or CRLF) included; nil once the server
+    /// has closed. Bytes the server sent before closing without a final LF are returned as
+    /// they are.
+    public func readRawLine() async throws -> [UInt8]? {
+        while true {
+            if let lf = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
+                // safe: the LF was just found inside the readable bytes.
+                return buffer.readBytes(length: lf - buffer.readerIndex + 1)!
+            }
+            guard try await fill() else {
+                guard buffer.readableBytes > 0 else { return nil }
+                // safe: reading exactly the readable bytes.
+                return buffer.readBytes(length: buffer.readableBytes)!
+            }
         }
     }
 
@@ -160,4 +191,9 @@ public final class POP3LineClient {
             try channel.pipeline.syncOperations.addHandler(handler, position: .first)
         }.get()
     }
+}
+
+/// Set when a connection's deadline closed it.
+final class DeadlineFlag: Sendable {
+    let expired = Atomic<Bool>(false)
 }

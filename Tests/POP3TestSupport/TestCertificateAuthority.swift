@@ -61,7 +61,9 @@ public struct TestCertificateAuthority: Sendable {
     /// A client context that trusts only this CA.
     public func clientContext() throws -> NIOSSLContext {
         var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.trustRoots = .certificates([try NIOSSLCertificate(bytes: Array(caCertificatePEM.utf8), format: .pem)])
+        configuration.trustRoots = .certificates([
+            try NIOSSLCertificate(bytes: Array(caCertificatePEM.utf8), format: .pem)
+        ])
         configuration.minimumTLSVersion = .tlsv12
         return try NIOSSLContext(configuration: configuration)
     }

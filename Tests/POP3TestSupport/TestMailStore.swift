@@ -26,6 +26,7 @@ public final class TestMailStore: MailStore {
         var nextGeneration = 1
         var nextUID = 1
         var openFailures: [String: MailStoreError] = [:]
+        var commitFailures: [String: MailStoreError] = [:]
         var opens = 0
         var closes = 0
     }
@@ -73,6 +74,11 @@ public final class TestMailStore: MailStore {
         state.withLock { $0.openFailures[user] = error }
     }
 
+    /// Make `commitDeletions` for `user` fail with `error` (nil clears).
+    public func failCommits(user: String, with error: MailStoreError?) {
+        state.withLock { $0.commitFailures[user] = error }
+    }
+
     /// How many maildrops were opened and closed so far.
     public var openAndCloseCounts: (opens: Int, closes: Int) {
         state.withLock { ($0.opens, $0.closes) }
@@ -101,7 +107,7 @@ public final class TestMailStore: MailStore {
             state.locks[user] = Lock(generation: generation, lastActivity: now)
             state.opens += 1
             let messages = state.mailboxes[user, default: []]
-            return InMemoryMaildrop(store: self, user: user, generation: generation, snapshot: messages)
+            return TestMaildrop(store: self, user: user, generation: generation, snapshot: messages)
         }
     }
 
@@ -117,7 +123,7 @@ public final class TestMailStore: MailStore {
     }
 }
 
-final class InMemoryMaildrop: Maildrop {
+final class TestMaildrop: Maildrop {
     let store: TestMailStore
     let user: String
     let generation: Int
@@ -153,6 +159,7 @@ final class InMemoryMaildrop: Maildrop {
 
     func commitDeletions(_ indices: [Int]) async throws {
         try checkOwner()
+        if let error = store.state.withLock({ $0.commitFailures[user] }) { throw error }
         let doomed = Set(indices.map { snapshot[$0].uniqueID })
         store.state.withLock { state in
             state.mailboxes[user, default: []].removeAll { doomed.contains($0.uniqueID) }

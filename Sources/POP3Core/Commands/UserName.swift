@@ -11,7 +11,8 @@ public enum UserName {
     public static func isValid(_ name: String) -> Bool {
         let bytes = name.utf8
         guard (1...maximumLength).contains(bytes.count), name != "." else { return false }
-        guard !bytes.contains(where: { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "\\") })
+        guard
+            !bytes.contains(where: { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "\\") })
         else { return false }
         // C1 controls and other non-printing scalars.
         guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return false }

@@ -7,6 +7,10 @@ public import struct NIOCore.ByteBuffer
 /// A line longer than the limit is reported once as ``Frame/overlong(_:)`` as soon as the
 /// limit is passed, and its remaining bytes are dropped up to and including the next LF,
 /// so buffering stays bounded whatever the peer sends.
+///
+/// Between calls the caller only appends to the buffer (and may discard read bytes): the
+/// framer remembers how far it has searched a partial line, so a line trickled in one byte
+/// at a time costs linear, not quadratic, time.
 public struct LineFramer: Hashable, Sendable {
     /// One framed unit.
     public enum Frame: Hashable, Sendable {
@@ -20,6 +24,8 @@ public struct LineFramer: Hashable, Sendable {
     public var maximumLineLength: Int
     /// True while the rest of an overlong line is being dropped.
     public private(set) var isDiscarding = false
+    /// Bytes of the partial line at the front of the buffer already searched for LF.
+    private var searchedBytes = 0
 
     public init(maximumLineLength: Int) {
         precondition(maximumLineLength >= 3, "a line needs room for at least one byte and CRLF")
@@ -39,15 +45,19 @@ public struct LineFramer: Hashable, Sendable {
         }
         let view = buffer.readableBytesView
         let searchEnd = view.startIndex + min(view.count, self.maximumLineLength)
-        guard let lf = view[view.startIndex..<searchEnd].firstIndex(of: UInt8(ascii: "\n")) else {
+        let searchStart = view.startIndex + min(self.searchedBytes, searchEnd - view.startIndex)
+        guard let lf = view[searchStart..<searchEnd].firstIndex(of: UInt8(ascii: "\n")) else {
             if view.count >= self.maximumLineLength {
                 let seen = view.count
                 buffer.moveReaderIndex(forwardBy: seen)
                 self.isDiscarding = true
+                self.searchedBytes = 0
                 return .overlong(ExceededLineLengthLimit(actual: seen, maximum: self.maximumLineLength))
             }
+            self.searchedBytes = searchEnd - view.startIndex
             return nil
         }
+        self.searchedBytes = 0
         var contentEnd = lf
         if contentEnd > view.startIndex, view[contentEnd - 1] == UInt8(ascii: "\r") {
             contentEnd -= 1

@@ -183,7 +183,9 @@ extension ServerSession {
         guard case .authorization(let auth) = state, case .openingMaildrop = auth.pending else {
             preconditionFailure("maildrop opened outside a login: \(state)")
         }
-        state = .transaction(TransactionState(messages: messages, deleted: Array(repeating: false, count: messages.count)))
+        state = .transaction(
+            TransactionState(messages: messages, deleted: Array(repeating: false, count: messages.count))
+        )
         let octets = messages.reduce(0) { $0 + $1.size }
         return .send(.ok("maildrop has \(messages.count) messages (\(octets) octets)"))
     }

@@ -20,7 +20,9 @@ extension ServerSession {
             return .success(transaction.messages[number.index])
         }
         var live: [(number: Int, info: MessageInfo)] {
-            transaction.messages.enumerated().filter { !transaction.deleted[$0.offset] }.map { ($0.offset + 1, $0.element) }
+            transaction.messages.enumerated().filter { !transaction.deleted[$0.offset] }.map {
+                ($0.offset + 1, $0.element)
+            }
         }
 
         let action: Action
@@ -41,7 +43,10 @@ extension ServerSession {
             case .failure(let response): action = .send(response)
             }
         case .uidl(nil):
-            action = .sendMultiLine(.ok("unique-id listing follows"), lines: live.map { "\($0.number) \($0.info.uniqueID)" })
+            action = .sendMultiLine(
+                .ok("unique-id listing follows"),
+                lines: live.map { "\($0.number) \($0.info.uniqueID)" }
+            )
         case .uidl(let number?):
             switch message(number) {
             case .success(let info): action = .send(.ok("\(number) \(info.uniqueID)"))
@@ -56,7 +61,11 @@ extension ServerSession {
         case .top(let number, let lines):
             switch message(number) {
             case .success:
-                action = .streamMessage(index: number.index, header: .ok("top of message follows"), bodyLineLimit: lines)
+                action = .streamMessage(
+                    index: number.index,
+                    header: .ok("top of message follows"),
+                    bodyLineLimit: lines
+                )
             case .failure(let response): action = .send(response)
             }
         case .dele(let number):

@@ -14,7 +14,7 @@ extension ServerSession {
         case sendContinuation([UInt8])
         /// Write `header`, then stream message `index` (0-based) through a
         /// ``DotStuffingEncoder`` with this body line limit (nil: the whole message), then call
-        /// ``ServerSession/messageStreamFinished(octets:)``.
+        /// ``ServerSession/messageStreamFinished(octets:wholeMessage:)``.
         case streamMessage(index: Int, header: Response, bodyLineLimit: Int?)
         /// Check a USER/PASS password, then call `authenticationSucceeded` or `authenticationFailed`.
         case verifyPassword(user: String, password: [UInt8])
