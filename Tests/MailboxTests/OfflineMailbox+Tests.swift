@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Testing
+
 @testable import Mailbox
 
 @Suite("Offline mailbox: index, list, IDs, search")
@@ -155,7 +156,9 @@ struct OfflineMailboxTests {
         let rows = try mailbox.index.search(SearchQuery(parsing: "fetch"), folder: nil, limit: nil)
         #expect(rows.map(\.subject) == ["Fetched"])
         #expect(throws: MailboxError.self) { try indexMessage(maildir: maildir.root, fileName: "../outside") }
-        #expect(throws: MailboxError.messageVanished("nope")) { try indexMessage(maildir: maildir.root, fileName: "new/nope") }
+        #expect(throws: MailboxError.messageVanished("nope")) {
+            try indexMessage(maildir: maildir.root, fileName: "new/nope")
+        }
     }
 
     @Test func mboxStoreHasOffsetIndependentIDs() throws {

@@ -69,7 +69,9 @@ final class MailIndex {
     static let summaryColumns =
         "short_id, digest, folder, date, sender_list, sender, recipients, subject, size, attachments, subdirectory, file_name, mbox_offset, mbox_length"
 
-    func insert(_ records: [MessageRecord], in db: Database) throws {
+    /// Inserts records whose digest is not indexed yet; returns how many were inserted.
+    @discardableResult
+    func insert(_ records: [MessageRecord], in db: Database) throws -> Int {
         let insertMessage = try db.cachedStatement(
             sql: """
                 INSERT OR IGNORE INTO message (digest, short_id, folder, subdirectory, file_name, mbox_offset, mbox_length,
@@ -78,8 +80,10 @@ final class MailIndex {
                 """
         )
         let insertText = try db.cachedStatement(
-            sql: "INSERT INTO message_text (rowid, sender, recipients, subject, body, attachments) VALUES (?, ?, ?, ?, ?, ?)"
+            sql:
+                "INSERT INTO message_text (rowid, sender, recipients, subject, body, attachments) VALUES (?, ?, ?, ?, ?, ?)"
         )
+        var inserted = 0
         for record in records {
             let (subdirectory, fileName, offset, length) = record.location.columns
             try insertMessage.execute(arguments: [
@@ -88,11 +92,13 @@ final class MailIndex {
                 JSONList.encode(record.attachments), record.attachments.count, record.defectCount,
             ])
             guard db.changesCount > 0 else { continue }
+            inserted += 1
             try insertText.execute(arguments: [
                 db.lastInsertedRowID, record.from, record.to, record.subject, record.bodyText,
                 record.attachments.joined(separator: " "),
             ])
         }
+        return inserted
     }
 
     func delete(ids: [Int64], in db: Database) throws {
@@ -107,7 +113,9 @@ final class MailIndex {
     /// Deletes everything, keeping the schema (for `mail reindex`).
     func clear() throws {
         try database.write { db in
-            try db.execute(sql: "DELETE FROM message; DELETE FROM message_text; DELETE FROM directory; DELETE FROM meta")
+            try db.execute(
+                sql: "DELETE FROM message; DELETE FROM message_text; DELETE FROM directory; DELETE FROM meta"
+            )
         }
     }
 
@@ -124,9 +132,14 @@ final class MailIndex {
             let digests: [String] = rows.map { $0["digest"] }
             let update = try db.cachedStatement(sql: "UPDATE message SET short_id = ? WHERE id = ?")
             for (index, row) in rows.enumerated() {
-                let wanted = ShortID.make(digests[index], previous: index > 0 ? digests[index - 1] : nil,
-                                          next: index + 1 < digests.count ? digests[index + 1] : nil)
-                if wanted != (row["short_id"] as String) { try update.execute(arguments: [wanted, row["id"] as Int64]) }
+                let wanted = ShortID.make(
+                    digests[index],
+                    previous: index > 0 ? digests[index - 1] : nil,
+                    next: index + 1 < digests.count ? digests[index + 1] : nil
+                )
+                if wanted != (row["short_id"] as String) {
+                    try update.execute(arguments: [wanted, row["id"] as Int64])
+                }
             }
             return
         }
@@ -139,15 +152,21 @@ final class MailIndex {
             if let next = try neighbour(of: digest, before: false, db) { affected.insert(next) }
         }
         for digest in affected {
-            let wanted = ShortID.make(digest, previous: try neighbour(of: digest, before: true, db),
-                                      next: try neighbour(of: digest, before: false, db))
-            try db.execute(sql: "UPDATE message SET short_id = ? WHERE digest = ? AND short_id <> ?",
-                           arguments: [wanted, digest, wanted])
+            let wanted = ShortID.make(
+                digest,
+                previous: try neighbour(of: digest, before: true, db),
+                next: try neighbour(of: digest, before: false, db)
+            )
+            try db.execute(
+                sql: "UPDATE message SET short_id = ? WHERE digest = ? AND short_id <> ?",
+                arguments: [wanted, digest, wanted]
+            )
         }
     }
 
     private func neighbour(of digest: String, before: Bool, _ db: Database) throws -> String? {
-        let sql = before
+        let sql =
+            before
             ? "SELECT digest FROM message WHERE digest < ? ORDER BY digest DESC LIMIT 1"
             : "SELECT digest FROM message WHERE digest > ? ORDER BY digest ASC LIMIT 1"
         return try String.fetchOne(db, sql: sql, arguments: [digest])
@@ -155,7 +174,13 @@ final class MailIndex {
 
     // MARK: Reading
 
-    func summaries(_ db: Database, where condition: String, arguments: StatementArguments, order: String = "date DESC, id DESC", limit: Int?) throws -> [MessageSummary] {
+    func summaries(
+        _ db: Database,
+        where condition: String,
+        arguments: StatementArguments,
+        order: String = "date DESC, id DESC",
+        limit: Int?
+    ) throws -> [MessageSummary] {
         var sql = "SELECT \(Self.summaryColumns) FROM message WHERE \(condition) ORDER BY \(order)"
         if let limit { sql += " LIMIT \(max(0, limit))" }
         return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.summary)
@@ -168,9 +193,17 @@ final class MailIndex {
             ? .mbox(offset: row["mbox_offset"], length: row["mbox_length"])
             : .maildir(folder: row["folder"], subdirectory: subdirectory, fileName: row["file_name"])
         return MessageSummary(
-            id: row["short_id"], digest: row["digest"], folder: row["folder"], date: row["date"],
-            from: row["sender_list"], sender: row["sender"], to: row["recipients"], subject: row["subject"],
-            size: row["size"], attachments: JSONList.decode(row["attachments"]), location: location
+            id: row["short_id"],
+            digest: row["digest"],
+            folder: row["folder"],
+            date: row["date"],
+            from: row["sender_list"],
+            sender: row["sender"],
+            to: row["recipients"],
+            subject: row["subject"],
+            size: row["size"],
+            attachments: JSONList.decode(row["attachments"]),
+            location: location
         )
     }
 
@@ -182,7 +215,13 @@ final class MailIndex {
         }
         let upper = prefix + "g"
         let matches = try database.read { db in
-            try summaries(db, where: "digest >= ? AND digest < ?", arguments: [prefix, upper], order: "digest", limit: 6)
+            try summaries(
+                db,
+                where: "digest >= ? AND digest < ?",
+                arguments: [prefix, upper],
+                order: "digest",
+                limit: 6
+            )
         }
         if matches.isEmpty { throw MailboxError.unknownID(input) }
         if matches.count > 1 { throw MailboxError.ambiguousID(input, candidates: matches.map(\.id)) }
