@@ -185,3 +185,18 @@ struct OfflineMailboxTests {
         #expect(try mailbox.rawMessage(try mailbox.summary(id: firstSummary.id)) == first)
     }
 }
+
+@Suite("Maildir names")
+struct MaildirNameTests {
+    @Test(arguments: [
+        ("1700000000.M1P2.host,S=1234,W=1260:2,S", "1700000000.M1P2.host,S=1234,W=1260", 1234 as Int?),
+        ("new/1700000000.M1P2.host,S=99", "1700000000.M1P2.host,S=99", 99),
+        (".Sent/cur/123.abc:2,", "123.abc", nil),
+        ("1.2.host,XS=5", "1.2.host,XS=5", nil),
+        ("a:2,S=7", "a", nil),  // flags are not a size
+    ])
+    func uniqueNamesAndSizes(fileName: String, unique: String, size: Int?) {
+        #expect(Maildir.uniqueName(fileName) == unique)
+        #expect(Maildir.sizeInName(fileName) == size)
+    }
+}

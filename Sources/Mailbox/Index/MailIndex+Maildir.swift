@@ -41,15 +41,27 @@ extension MailIndex {
             return result
         }
         let indexedFolders: Set<String> = try database.read { db in
-            Set(try String.fetchAll(db, sql: "SELECT DISTINCT folder FROM message"))
+            // One index seek per folder, not a scan of every message.
+            var folders = Set<String>()
+            var next = try String.fetchOne(db, sql: "SELECT MIN(folder) FROM message")
+            while let folder = next, folders.count < 10_000 {
+                folders.insert(folder)
+                next = try String.fetchOne(
+                    db,
+                    sql: "SELECT MIN(folder) FROM message WHERE folder > ?",
+                    arguments: [folder]
+                )
+            }
+            return folders
         }
         let folders = Maildir.folders(root: root)
 
         struct Listing {
             var folder: String
             var subdirectory: String
+            var path: String
             var mtime: Int64?
-            var files: [String: FileSystem.Status]
+            var names: [String]
         }
         var listings: [Listing] = []
         for folder in Set(folders).union(indexedFolders).sorted() {
@@ -57,33 +69,27 @@ extension MailIndex {
                 let directory = FileSystem.join(Maildir.path(root: root, folder: folder), subdirectory)
                 let key = folder + "/" + subdirectory
                 guard let status = FileSystem.status(directory), status.isDirectory else {
-                    listings.append(Listing(folder: folder, subdirectory: subdirectory, mtime: nil, files: [:]))
+                    listings.append(
+                        Listing(folder: folder, subdirectory: subdirectory, path: directory, mtime: nil, names: [])
+                    )
                     continue
                 }
                 if !force, trusted[key] == status.modificationNanoseconds { continue }
-                var files: [String: FileSystem.Status] = [:]
-                let names = try FileSystem.listVisible(directory)
-                let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                defer { if descriptor >= 0 { close(descriptor) } }
-                for name in names {
-                    guard descriptor >= 0, let file = FileSystem.status(at: descriptor, name), file.isRegularFile else {
-                        continue
-                    }
-                    files[name] = file
-                }
                 listings.append(
                     Listing(
                         folder: folder,
                         subdirectory: subdirectory,
+                        path: directory,
                         mtime: status.modificationNanoseconds,
-                        files: files
+                        names: try FileSystem.listVisible(directory)
                     )
                 )
             }
         }
         if listings.isEmpty { return report }
 
-        // Compare each listed directory with the index.
+        // Compare each listed directory with the index: names, then sizes. A size in the
+        // name (`,S=`, as Dovecot writes) that equals the indexed size saves the stat.
         struct Candidate: Sendable {
             var folder: String
             var subdirectory: String
@@ -101,9 +107,20 @@ extension MailIndex {
                     arguments: [listing.folder, listing.subdirectory]
                 )
                 var indexed: [String: (Int64, String, Int)] = [:]
-                for row in rows { indexed[row["file_name"]] = (row["id"], row["digest"], row["size"]) }
-                for (name, status) in listing.files {
-                    if let existing = indexed[name], existing.2 == status.size {
+                indexed.reserveCapacity(rows.count)
+                // Positional columns: named lookups cost more than the rest of the comparison.
+                for row in rows { indexed[row[2]] = (row[0], row[1], row[3]) }
+                let descriptor = open(listing.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                defer { if descriptor >= 0 { close(descriptor) } }
+                for name in listing.names {
+                    let existing = indexed[name]
+                    if let existing, Maildir.sizeInName(name) == existing.2 {
+                        indexed[name] = nil
+                        continue
+                    }
+                    guard descriptor >= 0, let status = FileSystem.status(at: descriptor, name), status.isRegularFile
+                    else { continue }
+                    if let existing, existing.2 == status.size {
                         indexed[name] = nil
                         continue
                     }

@@ -35,7 +35,7 @@ extension MailIndex {
         let existing: [String: (Int64, Int, Int)] = try database.read { db in
             var result: [String: (Int64, Int, Int)] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT id, digest, mbox_offset, mbox_length FROM message") {
-                result[row["digest"]] = (row["id"], row["mbox_offset"], row["mbox_length"])
+                result[row[1]] = (row[0], row[2], row[3])
             }
             return result
         }

@@ -4,7 +4,7 @@ import GRDB
 /// and it is rebuilt.
 final class MailIndex {
     /// Bump when the schema or the extracted data change; an old index is then rebuilt.
-    static let schemaVersion = 3
+    static let schemaVersion = 5
 
     let database: DatabaseQueue
     let path: String
@@ -16,6 +16,8 @@ final class MailIndex {
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // Fewer read(2) calls when a directory is compared with 100,000 rows.
+            try db.execute(sql: "PRAGMA mmap_size = 268435456")
         }
         database = try DatabaseQueue(path: path, configuration: configuration)
         try database.write { db in
@@ -53,7 +55,9 @@ final class MailIndex {
                     defect_count INTEGER NOT NULL
                 );
                 CREATE INDEX message_date ON message(date, id);
-                CREATE INDEX message_location ON message(folder, subdirectory, file_name);
+                -- Covering: comparing a directory listing with the index reads only this index.
+                CREATE INDEX message_location ON message(folder, subdirectory, file_name, size, digest);
+                CREATE INDEX message_with_attachments ON message(date, id) WHERE attachment_count > 0;
                 CREATE VIRTUAL TABLE message_text USING fts5(
                     sender, recipients, subject, body, attachments,
                     tokenize = 'unicode61 remove_diacritics 2'
@@ -137,8 +141,8 @@ final class MailIndex {
                     previous: index > 0 ? digests[index - 1] : nil,
                     next: index + 1 < digests.count ? digests[index + 1] : nil
                 )
-                if wanted != (row["short_id"] as String) {
-                    try update.execute(arguments: [wanted, row["id"] as Int64])
+                if wanted != (row[2] as String) {
+                    try update.execute(arguments: [wanted, row[0] as Int64])
                 }
             }
             return
@@ -187,22 +191,23 @@ final class MailIndex {
     }
 
     static func summary(_ row: Row) -> MessageSummary {
-        let subdirectory: String = row["subdirectory"]
+        // Positions as in `summaryColumns`.
+        let subdirectory: String = row[10]
         let location: MessageLocation =
             subdirectory.isEmpty
-            ? .mbox(offset: row["mbox_offset"], length: row["mbox_length"])
-            : .maildir(folder: row["folder"], subdirectory: subdirectory, fileName: row["file_name"])
+            ? .mbox(offset: row[12], length: row[13])
+            : .maildir(folder: row[2], subdirectory: subdirectory, fileName: row[11])
         return MessageSummary(
-            id: row["short_id"],
-            digest: row["digest"],
-            folder: row["folder"],
-            date: row["date"],
-            from: row["sender_list"],
-            sender: row["sender"],
-            to: row["recipients"],
-            subject: row["subject"],
-            size: row["size"],
-            attachments: JSONList.decode(row["attachments"]),
+            id: row[0],
+            digest: row[1],
+            folder: row[2],
+            date: row[3],
+            from: row[4],
+            sender: row[5],
+            to: row[6],
+            subject: row[7],
+            size: row[8],
+            attachments: JSONList.decode(row[9]),
             location: location
         )
     }
