@@ -70,3 +70,17 @@ start=$(now)
 "$BINARY" mail list --maildir "$MAILDIR" --limit 20 >/dev/null
 end=$(now)
 echo "mail list --limit 20: $(ms "$start" "$end") ms (whole command)"
+
+# One message arrives from another program: the next command relists new/ (names and sizes)
+# and indexes only the newcomer.
+sleep 2
+printf 'From: late@example.com\nSubject: late arrival\nDate: 1 Jan 2025 00:00:00 +0000\n\nunicorn\n' \
+    > "$MAILDIR/new/1800000000.M1P1.bench"
+start=$(now)
+"$BINARY" mail search --maildir "$MAILDIR" --limit 50 unicorn >/dev/null
+end=$(now)
+echo "mail search after one new file (relist $COUNT names, index 1): $(ms "$start" "$end") ms"
+start=$(now)
+"$BINARY" mail search --maildir "$MAILDIR" --limit 50 unicorn >/dev/null
+end=$(now)
+echo "mail search with the directory unchanged since: $(ms "$start" "$end") ms"

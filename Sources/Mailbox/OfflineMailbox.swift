@@ -108,13 +108,20 @@ public final class OfflineMailbox {
     public func rawMessage(_ summary: MessageSummary) throws -> [UInt8] {
         switch (store, summary.location) {
         case (.maildir(let root), .maildir(let folder, let subdirectory, let fileName)):
-            let path = FileSystem.join(FileSystem.join(Maildir.path(root: root, folder: folder), subdirectory), fileName)
+            let path = FileSystem.join(
+                FileSystem.join(Maildir.path(root: root, folder: folder), subdirectory),
+                fileName
+            )
             if let bytes = try? FileSystem.readFile(path) { return bytes }
             // Renamed since the last look (flags changed): find it by unique name.
-            let reference = try MaildirFileReference(maildir: root, fileName: (folder.isEmpty ? "" : ".\(folder)/") + fileName)
+            let reference = try MaildirFileReference(
+                maildir: root,
+                fileName: (folder.isEmpty ? "" : ".\(folder)/") + fileName
+            )
             guard let (foundIn, foundName) = reference.locate() else { throw MailboxError.messageVanished(fileName) }
             return try FileSystem.readFile(
-                FileSystem.join(FileSystem.join(reference.folderPath, foundIn), foundName))
+                FileSystem.join(FileSystem.join(reference.folderPath, foundIn), foundName)
+            )
         case (.mbox(let path), .mbox(let offset, let length)):
             let descriptor = open(path, O_RDONLY | O_CLOEXEC)
             guard descriptor >= 0 else { throw FileSystemError(path: path, operation: "open", code: errno) }
@@ -133,7 +140,7 @@ public final class OfflineMailbox {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif

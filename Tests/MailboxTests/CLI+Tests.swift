@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Mailbox
 
 /// Runs the built `postoffice` binary (found beside the test bundle, or at
@@ -40,8 +41,11 @@ struct CLITests {
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
+        return Result(
+            status: process.terminationStatus,
+            stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self)
+        )
     }
 
     static func json(_ text: String) throws -> Any {
@@ -55,7 +59,9 @@ struct CLITests {
         let items = try #require(try Self.json(list.stdout) as? [[String: Any]])
         #expect(items.count == Fixture.corpus().count)
         for item in items {
-            for key in ["id", "date", "from", "subject", "size", "attachments"] { #expect(item[key] != nil, "missing \(key)") }
+            for key in ["id", "date", "from", "subject", "size", "attachments"] {
+                #expect(item[key] != nil, "missing \(key)")
+            }
         }
         let invoice = try #require(items.first { $0["subject"] as? String == "Invoice" })
         #expect(invoice["id"] as? String == OfflineMailboxTests.expectedID(names["attachment-2231"]!))
@@ -64,7 +70,9 @@ struct CLITests {
         #expect(invoice["size"] as? Int == Fixture.corpus().first { $0.name == "attachment-2231" }!.bytes.count)
         #expect(invoice["from"] as? String == "Carol <carol@example.net>")
 
-        let search = try Self.run(["mail", "search", "--maildir", maildir.root, "--json", "from:carol", "has:attachment", "-pictures"])
+        let search = try Self.run([
+            "mail", "search", "--maildir", maildir.root, "--json", "from:carol", "has:attachment", "-pictures",
+        ])
         #expect(search.status == 0, "\(search.stderr)")
         let found = try #require(try Self.json(search.stdout) as? [[String: Any]])
         #expect(found.map { $0["subject"] as? String } == ["Invoice"])
@@ -106,7 +114,9 @@ struct CLITests {
         #expect(saved.status == 0, "\(saved.stderr)")
         #expect(saved.stdout == "\(output.path)/a/föto.png\n\(output.path)/a/_.._etc_passwd\n")
 
-        let export = try Self.run(["mail", "export", "--maildir", maildir.root, "--mbox", output.path + "/x.mbox", "subject:invoice"])
+        let export = try Self.run([
+            "mail", "export", "--maildir", maildir.root, "--mbox", output.path + "/x.mbox", "subject:invoice",
+        ])
         #expect(export.status == 0, "\(export.stderr)")
         let reread = try Self.run(["mail", "list", "--json", "--mbox", output.path + "/x.mbox"])
         #expect((try Self.json(reread.stdout) as? [[String: Any]])?.map { $0["subject"] as? String } == ["Invoice"])
@@ -134,7 +144,9 @@ struct CLITests {
         for sub in ["cur", "new", "tmp"] {
             try FileManager.default.createDirectory(atPath: store + "/" + sub, withIntermediateDirectories: true)
         }
-        try Data(Fixture.plain(subject: "Default store", body: "x")).write(to: URL(fileURLWithPath: store + "/new/1.a.b"))
+        try Data(Fixture.plain(subject: "Default store", body: "x")).write(
+            to: URL(fileURLWithPath: store + "/new/1.a.b")
+        )
         let result = try Self.run(["mail", "list", "--json"], environment: ["XDG_DATA_HOME": home.path])
         #expect((try Self.json(result.stdout) as? [[String: Any]])?.first?["subject"] as? String == "Default store")
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Mailbox
 
 @Suite("RFC 2047 encoded words")
@@ -22,8 +23,10 @@ struct EncodedWordTests {
         ("=?US-ASCII?Q?Keith_Moore?= <moore@cs.utk.edu>", "Keith Moore <moore@cs.utk.edu>"),
         ("=?ISO-8859-1?Q?Keld_J=F8rn_Simonsen?= <keld@dkuug.dk>", "Keld Jørn Simonsen <keld@dkuug.dk>"),
         ("=?ISO-8859-1?Q?Andr=E9?= Pirard <PIRARD@vm1.ulg.ac.be>", "André Pirard <PIRARD@vm1.ulg.ac.be>"),
-        ("=?ISO-8859-1?B?SWYgeW91IGNhbiByZWFkIHRoaXMgeW8=?= =?ISO-8859-2?B?dSB1bmRlcnN0YW5kIHRoZSBleGFtcGxlLg==?=",
-         "If you can read this you understand the example."),
+        (
+            "=?ISO-8859-1?B?SWYgeW91IGNhbiByZWFkIHRoaXMgeW8=?= =?ISO-8859-2?B?dSB1bmRlcnN0YW5kIHRoZSBleGFtcGxlLg==?=",
+            "If you can read this you understand the example."
+        ),
         // B encoding, UTF-8.
         ("=?UTF-8?B?w6lsw6h2ZQ==?=", "élève"),
         // A UTF-8 character split across two adjacent words of one charset.

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Testing
+
 @testable import Mailbox
 
 /// Runs python3 with a script and arguments; returns standard output.
@@ -21,7 +22,13 @@ func runPython(_ script: String, _ arguments: [String]) throws -> String {
 struct ExportVerifyTests {
     @Test func exportReadsBackWithPythonMailbox() throws {
         let (maildir, _) = try OfflineMailboxTests.corpusMaildir()
-        try maildir.deliver(Fixture.plain(subject: "Quoting", date: "Mon, 11 Mar 2024 10:00:00 +0000", body: "From the start\r\n>From once\r\n>>From twice\r\nFrom\r\n"))
+        try maildir.deliver(
+            Fixture.plain(
+                subject: "Quoting",
+                date: "Mon, 11 Mar 2024 10:00:00 +0000",
+                body: "From the start\r\n>From once\r\n>>From twice\r\nFrom\r\n"
+            )
+        )
         let mailbox = try OfflineMailbox(store: .maildir(maildir.root))
         let output = try TemporaryDirectory()
         let path = output.path + "/backup.mbox"
@@ -36,7 +43,8 @@ struct ExportVerifyTests {
                 out.append({'subject': str(m['subject'] or ''), 'from_line': m.get_from(), 'body': body})
             print(json.dumps(out))
             """
-        let messages = try JSONSerialization.jsonObject(with: Data(try runPython(script, [path]).utf8)) as? [[String: String]]
+        let messages =
+            try JSONSerialization.jsonObject(with: Data(try runPython(script, [path]).utf8)) as? [[String: String]]
         let parsed = try #require(messages)
         #expect(parsed.count == count)
         let quoting = try #require(parsed.first { $0["subject"] == "Quoting" })
@@ -49,7 +57,9 @@ struct ExportVerifyTests {
         // Our own reader undoes the quoting: the export is a faithful backup.
         let reread = try OfflineMailbox(store: .mbox(path))
         for summary in try mailbox.list() {
-            let copy = try #require(try reread.list().first { $0.subject == summary.subject && $0.date == summary.date })
+            let copy = try #require(
+                try reread.list().first { $0.subject == summary.subject && $0.date == summary.date }
+            )
             var original = try mailbox.rawMessage(summary)
             if original.last != 0x0A { original.append(0x0A) }
             #expect(try reread.rawMessage(copy) == original)
@@ -100,7 +110,12 @@ struct ExportVerifyTests {
             try recordInManifest(maildir: maildir.root, fileName: "new/a", sha256: "xyz")
         }
         let digest = String(repeating: "ab", count: 32)
-        try maildir.deliver(Fixture.plain(subject: "s", body: "b"), folder: "Sent", subdirectory: "cur", name: "123.abc:2,S")
+        try maildir.deliver(
+            Fixture.plain(subject: "s", body: "b"),
+            folder: "Sent",
+            subdirectory: "cur",
+            name: "123.abc:2,S"
+        )
         try recordInManifest(maildir: maildir.root, fileName: ".Sent/cur/123.abc:2,S", sha256: digest.uppercased())
         let manifest = try String(contentsOfFile: maildir.root + "/.Sent/" + Manifest.fileName, encoding: .utf8)
         #expect(manifest == "\(digest) 123.abc\n")
@@ -110,9 +125,12 @@ struct ExportVerifyTests {
 @Suite("Saving attachments")
 struct AttachmentSaveTests {
     @Test func neverWritesOutsideTheDirectory() throws {
-        let hostile = ["../../etc/passwd", "/tmp/absolute", "..", "", "a\u{0}b", "report.pdf", "report.pdf", "sub/dir/x"]
+        let hostile = [
+            "../../etc/passwd", "/tmp/absolute", "..", "", "a\u{0}b", "report.pdf", "report.pdf", "sub/dir/x",
+        ]
         let attachments = hostile.enumerated().map { index, name in
-            let header = "Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"\(name)\"\r\n\r\n"
+            let header =
+                "Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"\(name)\"\r\n\r\n"
             let part = MessageParser.parse(Array((header + "data\(index)").utf8)).root
             return Attachment(filename: name, isNamedBySender: true, mediaType: "application/octet-stream", part: part)
         }
@@ -124,8 +142,14 @@ struct AttachmentSaveTests {
             #expect(URL(fileURLWithPath: path).deletingLastPathComponent().path == URL(fileURLWithPath: target).path)
         }
         let names = try FileManager.default.contentsOfDirectory(atPath: target).sorted()
-        #expect(names == ["_.._etc_passwd", "_tmp_absolute", "ab", "attachment", "attachment (1)", "report (1).pdf", "report.pdf",
-                          "sub_dir_x"].sorted())
+        #expect(
+            names
+                == [
+                    "_.._etc_passwd", "_tmp_absolute", "ab", "attachment", "attachment (1)", "report (1).pdf",
+                    "report.pdf",
+                    "sub_dir_x",
+                ].sorted()
+        )
         #expect(try String(contentsOfFile: target + "/report (1).pdf", encoding: .utf8) == "data6")
         // A second save never replaces the first.
         let again = try AttachmentWriter.save([attachments[5]], to: target)
@@ -139,8 +163,10 @@ struct AttachmentSaveTests {
         try FileManager.default.createDirectory(atPath: directory.path + "/out", withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: directory.path + "/out/x.txt", withDestinationPath: outside)
         let part = MessageParser.parse(Array("Content-Type: text/plain\r\n\r\nnew".utf8)).root
-        let written = try AttachmentWriter.save([Attachment(filename: "x.txt", isNamedBySender: true, mediaType: "text/plain", part: part)],
-                                               to: directory.path + "/out")
+        let written = try AttachmentWriter.save(
+            [Attachment(filename: "x.txt", isNamedBySender: true, mediaType: "text/plain", part: part)],
+            to: directory.path + "/out"
+        )
         #expect(written == [directory.path + "/out/x (1).txt"])
         #expect(try String(contentsOfFile: outside, encoding: .utf8) == "keep")
     }

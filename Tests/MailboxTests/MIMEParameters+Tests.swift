@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Mailbox
 
 @Suite("RFC 2045 / RFC 2231 parameters")
@@ -12,7 +13,8 @@ struct MIMEParameterTests {
 
     /// RFC 2231 §3: continuations.
     @Test func rfc2231Continuations() {
-        let raw = "message/external-body; access-type=URL;\r\n URL*0=\"ftp://\";\r\n URL*1=\"cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar\""
+        let raw =
+            "message/external-body; access-type=URL;\r\n URL*0=\"ftp://\";\r\n URL*1=\"cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar\""
         let value = MIMEHeaderValue.parse(Array(raw.utf8))
         #expect(value.parameters["url"] == "ftp://cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar")
         #expect(value.parameters["access-type"] == "URL")
@@ -20,13 +22,16 @@ struct MIMEParameterTests {
 
     /// RFC 2231 §4: charset and language.
     @Test func rfc2231CharsetAndLanguage() {
-        let value = MIMEHeaderValue.parse(Array("application/x-stuff; title*=us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A".utf8))
+        let value = MIMEHeaderValue.parse(
+            Array("application/x-stuff; title*=us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A".utf8)
+        )
         #expect(value.parameters["title"] == "This is ***fun***")
     }
 
     /// RFC 2231 §4.1: combining continuations with encoded and plain sections.
     @Test func rfc2231MixedSections() {
-        let raw = "application/x-stuff; title*0*=us-ascii'en'This%20is%20even%20more%20; title*1*=%2A%2A%2Afun%2A%2A%2A%20; title*2=\"isn't it!\""
+        let raw =
+            "application/x-stuff; title*0*=us-ascii'en'This%20is%20even%20more%20; title*1*=%2A%2A%2Afun%2A%2A%2A%20; title*2=\"isn't it!\""
         #expect(MIMEHeaderValue.parse(Array(raw.utf8)).parameters["title"] == "This is even more ***fun*** isn't it!")
     }
 

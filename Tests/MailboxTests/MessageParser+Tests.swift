@@ -1,11 +1,14 @@
 import Testing
+
 @testable import Mailbox
 
 @Suite("RFC 5322 / MIME message parsing")
 struct MessageParserTests {
     /// RFC 5322 §2.2.3: unfolding removes CRLF before whitespace.
     @Test func unfoldsHeaders() {
-        let message = MessageParser.parse(Fixture.message(["Subject: This is a\r\n  folded\r\n\tsubject", "From: a@b"], body: "x"))
+        let message = MessageParser.parse(
+            Fixture.message(["Subject: This is a\r\n  folded\r\n\tsubject", "From: a@b"], body: "x")
+        )
         #expect(message.header.first("subject")?.rawValue == Array("This is a  folded\tsubject".utf8))
         #expect(message.subject == "This is a folded subject")
     }
@@ -24,7 +27,9 @@ struct MessageParserTests {
     }
 
     @Test func skipsMboxFromLine() {
-        let message = MessageParser.parse(Array("From alice@example.com Mon Mar  4 10:00:00 2024\nSubject: s\n\nb\n".utf8))
+        let message = MessageParser.parse(
+            Array("From alice@example.com Mon Mar  4 10:00:00 2024\nSubject: s\n\nb\n".utf8)
+        )
         #expect(message.subject == "s")
     }
 
@@ -48,7 +53,9 @@ struct MessageParserTests {
             <p>HTML version</p>\r
             --alt--\r
             """
-        let message = MessageParser.parse(Fixture.message(["Content-Type: multipart/alternative; boundary=alt"], body: body))
+        let message = MessageParser.parse(
+            Fixture.message(["Content-Type: multipart/alternative; boundary=alt"], body: body)
+        )
         #expect(message.root.children.count == 2)
         #expect(message.content.text == "Plain version")
         #expect(message.content.attachments.isEmpty)
@@ -56,7 +63,9 @@ struct MessageParserTests {
     }
 
     @Test func htmlOnlyIsRenderedAsText() {
-        let message = MessageParser.parse(Fixture.htmlOnly(subject: "n", html: "<p>Caf=C3=A9 &amp; <b>tea</b></p><p>Second</p>"))
+        let message = MessageParser.parse(
+            Fixture.htmlOnly(subject: "n", html: "<p>Caf=C3=A9 &amp; <b>tea</b></p><p>Second</p>")
+        )
         #expect(message.content.text == "Café & tea\n\nSecond")
         #expect(message.content.isRenderedHTML)
     }
@@ -98,7 +107,9 @@ struct MessageParserTests {
             JVBERg==\r
             --outer--\r
             """
-        let message = MessageParser.parse(Fixture.message(["Content-Type: multipart/mixed; boundary=outer"], body: body))
+        let message = MessageParser.parse(
+            Fixture.message(["Content-Type: multipart/mixed; boundary=outer"], body: body)
+        )
         let content = message.content
         #expect(content.text == "Body text")
         #expect(content.attachments.map(\.filename) == ["Forwarded one.eml", "doc.pdf"])
@@ -136,7 +147,9 @@ struct MessageParserTests {
     @Test func nestingIsCappedAtTheDepthLimit() {
         var bytes: [UInt8] = []
         let depth = MessageParser.maximumDepth + 10
-        for level in 0..<depth { bytes += Array("Content-Type: multipart/mixed; boundary=b\(level)\r\n\r\n--b\(level)\r\n".utf8) }
+        for level in 0..<depth {
+            bytes += Array("Content-Type: multipart/mixed; boundary=b\(level)\r\n\r\n--b\(level)\r\n".utf8)
+        }
         bytes += Array("Content-Type: text/plain\r\n\r\ndeep\r\n".utf8)
         let message = MessageParser.parse(bytes)
         var part = message.root
@@ -152,7 +165,8 @@ struct MessageParserTests {
     @Test func base64EncodedEmbeddedMessageIsDecoded() {
         let inner = "Subject: Inside\r\n\r\nhello\r\n"
         let encoded = [UInt8](inner.utf8)
-        let body = "--o\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        let body =
+            "--o\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n"
             + Fixture.base64(encoded) + "\r\n--o--\r\n"
         let message = MessageParser.parse(Fixture.message(["Content-Type: multipart/mixed; boundary=o"], body: body))
         #expect(message.content.attachments.first?.filename == "Inside.eml")

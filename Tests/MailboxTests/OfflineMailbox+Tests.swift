@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Testing
+
 @testable import Mailbox
 
 @Suite("Offline mailbox: index, list, IDs, search")
@@ -155,7 +156,9 @@ struct OfflineMailboxTests {
         let rows = try mailbox.index.search(SearchQuery(parsing: "fetch"), folder: nil, limit: nil)
         #expect(rows.map(\.subject) == ["Fetched"])
         #expect(throws: MailboxError.self) { try indexMessage(maildir: maildir.root, fileName: "../outside") }
-        #expect(throws: MailboxError.messageVanished("nope")) { try indexMessage(maildir: maildir.root, fileName: "new/nope") }
+        #expect(throws: MailboxError.messageVanished("nope")) {
+            try indexMessage(maildir: maildir.root, fileName: "new/nope")
+        }
     }
 
     @Test func mboxStoreHasOffsetIndependentIDs() throws {
@@ -180,5 +183,20 @@ struct OfflineMailboxTests {
         #expect(again.count == 3)
         #expect(again.first { $0.subject == "First" }?.id == firstSummary.id)
         #expect(try mailbox.rawMessage(try mailbox.summary(id: firstSummary.id)) == first)
+    }
+}
+
+@Suite("Maildir names")
+struct MaildirNameTests {
+    @Test(arguments: [
+        ("1700000000.M1P2.host,S=1234,W=1260:2,S", "1700000000.M1P2.host,S=1234,W=1260", 1234 as Int?),
+        ("new/1700000000.M1P2.host,S=99", "1700000000.M1P2.host,S=99", 99),
+        (".Sent/cur/123.abc:2,", "123.abc", nil),
+        ("1.2.host,XS=5", "1.2.host,XS=5", nil),
+        ("a:2,S=7", "a", nil),  // flags are not a size
+    ])
+    func uniqueNamesAndSizes(fileName: String, unique: String, size: Int?) {
+        #expect(Maildir.uniqueName(fileName) == unique)
+        #expect(Maildir.sizeInName(fileName) == size)
     }
 }

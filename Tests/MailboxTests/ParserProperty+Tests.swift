@@ -1,5 +1,6 @@
 import PropertyBased
 import Testing
+
 @testable import Mailbox
 
 /// Hostile input: random bytes and mutated real-shaped messages must parse without crashing
@@ -33,16 +34,22 @@ struct ParserPropertyTests {
     /// interesting paths (boundaries, encoded words, parameters) are reached.
     @Test func syntaxSoup() async {
         let alphabet = Array("=?Q?B?_-:; \r\n\t\"'%*<>()/\\abcdeAZ09&#=--b--".utf8)
-        let pieces = ["Content-Type: multipart/mixed; boundary=b\r\n", "--b\r\n", "--b--\r\n", "\r\n",
-                      "Content-Transfer-Encoding: base64\r\n", "Content-Transfer-Encoding: quoted-printable\r\n",
-                      "Content-Type: message/rfc822\r\n", "Subject: =?utf-8?q?x?= =?utf-8?b?w6k=?=\r\n",
-                      "Content-Disposition: attachment; filename*0*=utf-8''a%C3; filename*1*=%A9.txt\r\n",
-                      "<a href=\"x\">", "&#x1F600;", "=C3=A9=\r\n"].map { Array($0.utf8) }
+        let pieces = [
+            "Content-Type: multipart/mixed; boundary=b\r\n", "--b\r\n", "--b--\r\n", "\r\n",
+            "Content-Transfer-Encoding: base64\r\n", "Content-Transfer-Encoding: quoted-printable\r\n",
+            "Content-Type: message/rfc822\r\n", "Subject: =?utf-8?q?x?= =?utf-8?b?w6k=?=\r\n",
+            "Content-Disposition: attachment; filename*0*=utf-8''a%C3; filename*1*=%A9.txt\r\n",
+            "<a href=\"x\">", "&#x1F600;", "=C3=A9=\r\n",
+        ].map { Array($0.utf8) }
         let generator = Gen.int(in: 0..<(alphabet.count + pieces.count)).array(of: 0...400)
         await propertyCheck(count: 300, input: generator) { choices in
             var bytes: [UInt8] = []
             for choice in choices {
-                if choice < alphabet.count { bytes.append(alphabet[choice]) } else { bytes += pieces[choice - alphabet.count] }
+                if choice < alphabet.count {
+                    bytes.append(alphabet[choice])
+                } else {
+                    bytes += pieces[choice - alphabet.count]
+                }
             }
             Self.exercise(bytes)
         }
@@ -52,7 +59,10 @@ struct ParserPropertyTests {
     @Test func mutatedCorpus() async {
         let corpus = Fixture.corpus().map(\.bytes)
         let mutation = Gen.int(in: 0..<3).array(of: 1...40)
-        await propertyCheck(count: 200, input: Gen.int(in: 0..<corpus.count), mutation, Gen.uint64()) { which, operations, seed in
+        await propertyCheck(count: 200, input: Gen.int(in: 0..<corpus.count), mutation, Gen.uint64()) {
+            which,
+            operations,
+            seed in
             var bytes = corpus[which]
             var state = seed | 1
             func next() -> Int {

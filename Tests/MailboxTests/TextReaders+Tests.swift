@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Mailbox
 
 @Suite("Dates, addresses, HTML")
@@ -7,7 +8,10 @@ struct TextReaderTests {
         ("Fri, 21 Nov 1997 09:55:06 -0600", 880_127_706 as Int64),  // RFC 5322 appendix A.1.1
         ("Tue, 1 Jul 2003 10:52:37 +0200", 1_057_049_557),  // A.1.2
         ("21 Nov 97 09:55:06 GMT", 880_106_106),  // A.6.2, obsolete year and zone
-        ("Thu,\r\n      13\r\n        Feb\r\n          1969\r\n      23:32\r\n               -0330 (Newfoundland Time)", -27_723_480),  // A.5
+        (
+            "Thu,\r\n      13\r\n        Feb\r\n          1969\r\n      23:32\r\n               -0330 (Newfoundland Time)",
+            -27_723_480
+        ),  // A.5
         ("Mon Mar  4 10:00:00 2024", 1_709_546_400),  // asctime
         ("4 Mar 2024 10:00 EST", 1_709_564_400),
     ])
@@ -21,15 +25,21 @@ struct TextReaderTests {
     }
 
     @Test func addressLists() {
-        let parsed = Address.parseList(Array(
-            "\"Doe, John\" <john@example.com>, =?UTF-8?Q?Ren=C3=A9e?= <renee@example.fr>, plain@example.org (Plain Name), Group: a@x.org, b@x.org;".utf8))
-        #expect(parsed == [
-            Address(name: "Doe, John", address: "john@example.com"),
-            Address(name: "Renée", address: "renee@example.fr"),
-            Address(name: "Plain Name", address: "plain@example.org"),
-            Address(name: "", address: "a@x.org"),
-            Address(name: "", address: "b@x.org"),
-        ])
+        let parsed = Address.parseList(
+            Array(
+                "\"Doe, John\" <john@example.com>, =?UTF-8?Q?Ren=C3=A9e?= <renee@example.fr>, plain@example.org (Plain Name), Group: a@x.org, b@x.org;"
+                    .utf8
+            )
+        )
+        #expect(
+            parsed == [
+                Address(name: "Doe, John", address: "john@example.com"),
+                Address(name: "Renée", address: "renee@example.fr"),
+                Address(name: "Plain Name", address: "plain@example.org"),
+                Address(name: "", address: "a@x.org"),
+                Address(name: "", address: "b@x.org"),
+            ]
+        )
         // An encoded comma does not split the mailbox.
         #expect(Address.parseList(Array("=?UTF-8?Q?Doe=2C_Jane?= <jane@example.com>".utf8)).count == 1)
     }

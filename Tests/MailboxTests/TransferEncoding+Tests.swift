@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Mailbox
 
 @Suite("RFC 2045 §6 transfer encodings")

@@ -1,12 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 import Crypto
 import Dispatch
 import GRDB
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// What a synchronisation changed.
 public struct SyncReport: Sendable, Equatable {
@@ -35,19 +35,33 @@ extension MailIndex {
         var report = SyncReport()
         let trusted: [String: Int64] = try database.read { db in
             var result: [String: Int64] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT path, mtime FROM directory") { result[row["path"]] = row["mtime"] }
+            for row in try Row.fetchAll(db, sql: "SELECT path, mtime FROM directory") {
+                result[row["path"]] = row["mtime"]
+            }
             return result
         }
         let indexedFolders: Set<String> = try database.read { db in
-            Set(try String.fetchAll(db, sql: "SELECT DISTINCT folder FROM message"))
+            // One index seek per folder, not a scan of every message.
+            var folders = Set<String>()
+            var next = try String.fetchOne(db, sql: "SELECT MIN(folder) FROM message")
+            while let folder = next, folders.count < 10_000 {
+                folders.insert(folder)
+                next = try String.fetchOne(
+                    db,
+                    sql: "SELECT MIN(folder) FROM message WHERE folder > ?",
+                    arguments: [folder]
+                )
+            }
+            return folders
         }
         let folders = Maildir.folders(root: root)
 
         struct Listing {
             var folder: String
             var subdirectory: String
+            var path: String
             var mtime: Int64?
-            var files: [String: FileSystem.Status]
+            var names: [String]
         }
         var listings: [Listing] = []
         for folder in Set(folders).union(indexedFolders).sorted() {
@@ -55,24 +69,27 @@ extension MailIndex {
                 let directory = FileSystem.join(Maildir.path(root: root, folder: folder), subdirectory)
                 let key = folder + "/" + subdirectory
                 guard let status = FileSystem.status(directory), status.isDirectory else {
-                    listings.append(Listing(folder: folder, subdirectory: subdirectory, mtime: nil, files: [:]))
+                    listings.append(
+                        Listing(folder: folder, subdirectory: subdirectory, path: directory, mtime: nil, names: [])
+                    )
                     continue
                 }
                 if !force, trusted[key] == status.modificationNanoseconds { continue }
-                var files: [String: FileSystem.Status] = [:]
-                let names = try FileSystem.listVisible(directory)
-                let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                defer { if descriptor >= 0 { close(descriptor) } }
-                for name in names {
-                    guard descriptor >= 0, let file = FileSystem.status(at: descriptor, name), file.isRegularFile else { continue }
-                    files[name] = file
-                }
-                listings.append(Listing(folder: folder, subdirectory: subdirectory, mtime: status.modificationNanoseconds, files: files))
+                listings.append(
+                    Listing(
+                        folder: folder,
+                        subdirectory: subdirectory,
+                        path: directory,
+                        mtime: status.modificationNanoseconds,
+                        names: try FileSystem.listVisible(directory)
+                    )
+                )
             }
         }
         if listings.isEmpty { return report }
 
-        // Compare each listed directory with the index.
+        // Compare each listed directory with the index: names, then sizes. A size in the
+        // name (`,S=`, as Dovecot writes) that equals the indexed size saves the stat.
         struct Candidate: Sendable {
             var folder: String
             var subdirectory: String
@@ -85,18 +102,38 @@ extension MailIndex {
         try database.read { db in
             for listing in listings {
                 let rows = try Row.fetchAll(
-                    db, sql: "SELECT id, digest, file_name, size FROM message WHERE folder = ? AND subdirectory = ?",
-                    arguments: [listing.folder, listing.subdirectory])
+                    db,
+                    sql: "SELECT id, digest, file_name, size FROM message WHERE folder = ? AND subdirectory = ?",
+                    arguments: [listing.folder, listing.subdirectory]
+                )
                 var indexed: [String: (Int64, String, Int)] = [:]
-                for row in rows { indexed[row["file_name"]] = (row["id"], row["digest"], row["size"]) }
-                for (name, status) in listing.files {
-                    if let existing = indexed[name], existing.2 == status.size {
+                indexed.reserveCapacity(rows.count)
+                // Positional columns: named lookups cost more than the rest of the comparison.
+                for row in rows { indexed[row[2]] = (row[0], row[1], row[3]) }
+                let descriptor = open(listing.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                defer { if descriptor >= 0 { close(descriptor) } }
+                for name in listing.names {
+                    let existing = indexed[name]
+                    if let existing, Maildir.sizeInName(name) == existing.2 {
+                        indexed[name] = nil
+                        continue
+                    }
+                    guard descriptor >= 0, let status = FileSystem.status(at: descriptor, name), status.isRegularFile
+                    else { continue }
+                    if let existing, existing.2 == status.size {
                         indexed[name] = nil
                         continue
                     }
                     let key = Maildir.digestKey(folder: listing.folder, uniqueName: Maildir.uniqueName(name))
-                    candidates.append(Candidate(folder: listing.folder, subdirectory: listing.subdirectory,
-                                                fileName: name, status: status, digest: Self.sha256Hex(Array(key.utf8))))
+                    candidates.append(
+                        Candidate(
+                            folder: listing.folder,
+                            subdirectory: listing.subdirectory,
+                            fileName: name,
+                            status: status,
+                            digest: Self.sha256Hex(Array(key.utf8))
+                        )
+                    )
                 }
                 for (_, value) in indexed { gone[value.1] = (value.0, value.2) }
             }
@@ -119,8 +156,10 @@ extension MailIndex {
             changedDigests.append(contentsOf: gone.keys)
             report.removed = removedIDs.count
             for move in moves {
-                try db.execute(sql: "UPDATE message SET folder = ?, subdirectory = ?, file_name = ? WHERE id = ?",
-                               arguments: [move.candidate.folder, move.candidate.subdirectory, move.candidate.fileName, move.id])
+                try db.execute(
+                    sql: "UPDATE message SET folder = ?, subdirectory = ?, file_name = ? WHERE id = ?",
+                    arguments: [move.candidate.folder, move.candidate.subdirectory, move.candidate.fileName, move.id]
+                )
             }
             report.moved = moves.count
         }
@@ -132,13 +171,22 @@ extension MailIndex {
             let batch = Array(toParse[start..<min(toParse.count, start + batchSize)])
             start += batchSize
             let results = Self.parallelMap(batch) { candidate -> MessageRecord? in
-                let path = FileSystem.join(FileSystem.join(Maildir.path(root: root, folder: candidate.folder), candidate.subdirectory),
-                                           candidate.fileName)
+                let path = FileSystem.join(
+                    FileSystem.join(Maildir.path(root: root, folder: candidate.folder), candidate.subdirectory),
+                    candidate.fileName
+                )
                 guard let bytes = try? FileSystem.readFile(path) else { return nil }
                 return MessageRecord(
-                    digest: candidate.digest, folder: candidate.folder,
-                    location: .maildir(folder: candidate.folder, subdirectory: candidate.subdirectory, fileName: candidate.fileName),
-                    bytes: bytes, fallbackDate: candidate.status.modificationNanoseconds / 1_000_000_000)
+                    digest: candidate.digest,
+                    folder: candidate.folder,
+                    location: .maildir(
+                        folder: candidate.folder,
+                        subdirectory: candidate.subdirectory,
+                        fileName: candidate.fileName
+                    ),
+                    bytes: bytes,
+                    fallbackDate: candidate.status.modificationNanoseconds / 1_000_000_000
+                )
             }
             var records: [MessageRecord] = []
             for (candidate, record) in zip(batch, results) {
@@ -146,10 +194,7 @@ extension MailIndex {
             }
             try database.write { db in
                 // A digest already indexed under another name (a copy in new/ and cur/) is skipped.
-                let before = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM message") ?? 0
-                try insert(records, in: db)
-                let after = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM message") ?? 0
-                report.added += after - before
+                report.added += try insert(records, in: db)
                 changedDigests.append(contentsOf: records.map(\.digest))
             }
         }
@@ -159,7 +204,10 @@ extension MailIndex {
             for listing in listings {
                 let key = listing.folder + "/" + listing.subdirectory
                 if let mtime = listing.mtime, startedAt - mtime > Self.racyInterval, report.unreadable.isEmpty {
-                    try db.execute(sql: "INSERT OR REPLACE INTO directory (path, mtime) VALUES (?, ?)", arguments: [key, mtime])
+                    try db.execute(
+                        sql: "INSERT OR REPLACE INTO directory (path, mtime) VALUES (?, ?)",
+                        arguments: [key, mtime]
+                    )
                 } else {
                     try db.execute(sql: "DELETE FROM directory WHERE path = ?", arguments: [key])
                 }
@@ -176,11 +224,16 @@ extension MailIndex {
         let path = FileSystem.join(FileSystem.join(reference.folderPath, subdirectory), fileName)
         let bytes = try FileSystem.readFile(path)
         let modified = FileSystem.status(path)?.modificationNanoseconds ?? FileSystem.currentNanoseconds()
-        let digest = Self.sha256Hex(Array(Maildir.digestKey(folder: reference.folder, uniqueName: reference.uniqueName).utf8))
+        let digest = Self.sha256Hex(
+            Array(Maildir.digestKey(folder: reference.folder, uniqueName: reference.uniqueName).utf8)
+        )
         let record = MessageRecord(
-            digest: digest, folder: reference.folder,
+            digest: digest,
+            folder: reference.folder,
             location: .maildir(folder: reference.folder, subdirectory: subdirectory, fileName: fileName),
-            bytes: bytes, fallbackDate: modified / 1_000_000_000)
+            bytes: bytes,
+            fallbackDate: modified / 1_000_000_000
+        )
         try database.write { db in
             if let id = try Int64.fetchOne(db, sql: "SELECT id FROM message WHERE digest = ?", arguments: [digest]) {
                 try delete(ids: [id], in: db)

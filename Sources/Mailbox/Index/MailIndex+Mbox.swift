@@ -35,7 +35,7 @@ extension MailIndex {
         let existing: [String: (Int64, Int, Int)] = try database.read { db in
             var result: [String: (Int64, Int, Int)] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT id, digest, mbox_offset, mbox_length FROM message") {
-                result[row["digest"]] = (row["id"], row["mbox_offset"], row["mbox_length"])
+                result[row[1]] = (row[0], row[2], row[3])
             }
             return result
         }
@@ -55,20 +55,25 @@ extension MailIndex {
         let records = Self.parallelMap(fresh) { item -> MessageRecord? in
             let separatorDate = MessageDate.parse(String(item.entry.separator.dropFirst(5).drop { $0 != " " }))
             return MessageRecord(
-                digest: item.digest, folder: "", location: .mbox(offset: item.entry.offset, length: item.entry.length),
-                bytes: item.content, fallbackDate: separatorDate ?? status.modificationNanoseconds / 1_000_000_000)
+                digest: item.digest,
+                folder: "",
+                location: .mbox(offset: item.entry.offset, length: item.entry.length),
+                bytes: item.content,
+                fallbackDate: separatorDate ?? status.modificationNanoseconds / 1_000_000_000
+            )
         }.compactMap { $0 }
         try database.write { db in
             let gone = existing.filter { !keep.contains($0.key) }
             try delete(ids: gone.map(\.value.0), in: db)
             report.removed = gone.count
             for (id, offset, length) in relocations {
-                try db.execute(sql: "UPDATE message SET mbox_offset = ?, mbox_length = ? WHERE id = ?",
-                               arguments: [offset, length, id])
+                try db.execute(
+                    sql: "UPDATE message SET mbox_offset = ?, mbox_length = ? WHERE id = ?",
+                    arguments: [offset, length, id]
+                )
             }
             report.moved = relocations.count
-            try insert(records, in: db)
-            report.added = records.count
+            report.added = try insert(records, in: db)
             try updateShortIDs(changed: Array(gone.keys) + records.map(\.digest), in: db)
             if startedAt - status.modificationNanoseconds > Self.racyInterval {
                 try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('mbox', ?)", arguments: [stamp])

@@ -61,7 +61,9 @@ extension MailIndex {
         else { return nil }
         let escaped = value.replacingQuotes()
         var phrase = "\"\(escaped)\""
-        if prefix, let last = value.unicodeScalars.last, last.properties.isAlphabetic || last.properties.numericType != nil {
+        if prefix, let last = value.unicodeScalars.last,
+            last.properties.isAlphabetic || last.properties.numericType != nil
+        {
             phrase += "*"
         }
         return phrase

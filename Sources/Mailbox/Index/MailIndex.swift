@@ -4,7 +4,7 @@ import GRDB
 /// and it is rebuilt.
 final class MailIndex {
     /// Bump when the schema or the extracted data change; an old index is then rebuilt.
-    static let schemaVersion = 3
+    static let schemaVersion = 5
 
     let database: DatabaseQueue
     let path: String
@@ -16,6 +16,8 @@ final class MailIndex {
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // Fewer read(2) calls when a directory is compared with 100,000 rows.
+            try db.execute(sql: "PRAGMA mmap_size = 268435456")
         }
         database = try DatabaseQueue(path: path, configuration: configuration)
         try database.write { db in
@@ -53,7 +55,9 @@ final class MailIndex {
                     defect_count INTEGER NOT NULL
                 );
                 CREATE INDEX message_date ON message(date, id);
-                CREATE INDEX message_location ON message(folder, subdirectory, file_name);
+                -- Covering: comparing a directory listing with the index reads only this index.
+                CREATE INDEX message_location ON message(folder, subdirectory, file_name, size, digest);
+                CREATE INDEX message_with_attachments ON message(date, id) WHERE attachment_count > 0;
                 CREATE VIRTUAL TABLE message_text USING fts5(
                     sender, recipients, subject, body, attachments,
                     tokenize = 'unicode61 remove_diacritics 2'
@@ -69,7 +73,9 @@ final class MailIndex {
     static let summaryColumns =
         "short_id, digest, folder, date, sender_list, sender, recipients, subject, size, attachments, subdirectory, file_name, mbox_offset, mbox_length"
 
-    func insert(_ records: [MessageRecord], in db: Database) throws {
+    /// Inserts records whose digest is not indexed yet; returns how many were inserted.
+    @discardableResult
+    func insert(_ records: [MessageRecord], in db: Database) throws -> Int {
         let insertMessage = try db.cachedStatement(
             sql: """
                 INSERT OR IGNORE INTO message (digest, short_id, folder, subdirectory, file_name, mbox_offset, mbox_length,
@@ -78,8 +84,10 @@ final class MailIndex {
                 """
         )
         let insertText = try db.cachedStatement(
-            sql: "INSERT INTO message_text (rowid, sender, recipients, subject, body, attachments) VALUES (?, ?, ?, ?, ?, ?)"
+            sql:
+                "INSERT INTO message_text (rowid, sender, recipients, subject, body, attachments) VALUES (?, ?, ?, ?, ?, ?)"
         )
+        var inserted = 0
         for record in records {
             let (subdirectory, fileName, offset, length) = record.location.columns
             try insertMessage.execute(arguments: [
@@ -88,11 +96,13 @@ final class MailIndex {
                 JSONList.encode(record.attachments), record.attachments.count, record.defectCount,
             ])
             guard db.changesCount > 0 else { continue }
+            inserted += 1
             try insertText.execute(arguments: [
                 db.lastInsertedRowID, record.from, record.to, record.subject, record.bodyText,
                 record.attachments.joined(separator: " "),
             ])
         }
+        return inserted
     }
 
     func delete(ids: [Int64], in db: Database) throws {
@@ -107,7 +117,9 @@ final class MailIndex {
     /// Deletes everything, keeping the schema (for `mail reindex`).
     func clear() throws {
         try database.write { db in
-            try db.execute(sql: "DELETE FROM message; DELETE FROM message_text; DELETE FROM directory; DELETE FROM meta")
+            try db.execute(
+                sql: "DELETE FROM message; DELETE FROM message_text; DELETE FROM directory; DELETE FROM meta"
+            )
         }
     }
 
@@ -124,9 +136,14 @@ final class MailIndex {
             let digests: [String] = rows.map { $0["digest"] }
             let update = try db.cachedStatement(sql: "UPDATE message SET short_id = ? WHERE id = ?")
             for (index, row) in rows.enumerated() {
-                let wanted = ShortID.make(digests[index], previous: index > 0 ? digests[index - 1] : nil,
-                                          next: index + 1 < digests.count ? digests[index + 1] : nil)
-                if wanted != (row["short_id"] as String) { try update.execute(arguments: [wanted, row["id"] as Int64]) }
+                let wanted = ShortID.make(
+                    digests[index],
+                    previous: index > 0 ? digests[index - 1] : nil,
+                    next: index + 1 < digests.count ? digests[index + 1] : nil
+                )
+                if wanted != (row[2] as String) {
+                    try update.execute(arguments: [wanted, row[0] as Int64])
+                }
             }
             return
         }
@@ -139,15 +156,21 @@ final class MailIndex {
             if let next = try neighbour(of: digest, before: false, db) { affected.insert(next) }
         }
         for digest in affected {
-            let wanted = ShortID.make(digest, previous: try neighbour(of: digest, before: true, db),
-                                      next: try neighbour(of: digest, before: false, db))
-            try db.execute(sql: "UPDATE message SET short_id = ? WHERE digest = ? AND short_id <> ?",
-                           arguments: [wanted, digest, wanted])
+            let wanted = ShortID.make(
+                digest,
+                previous: try neighbour(of: digest, before: true, db),
+                next: try neighbour(of: digest, before: false, db)
+            )
+            try db.execute(
+                sql: "UPDATE message SET short_id = ? WHERE digest = ? AND short_id <> ?",
+                arguments: [wanted, digest, wanted]
+            )
         }
     }
 
     private func neighbour(of digest: String, before: Bool, _ db: Database) throws -> String? {
-        let sql = before
+        let sql =
+            before
             ? "SELECT digest FROM message WHERE digest < ? ORDER BY digest DESC LIMIT 1"
             : "SELECT digest FROM message WHERE digest > ? ORDER BY digest ASC LIMIT 1"
         return try String.fetchOne(db, sql: sql, arguments: [digest])
@@ -155,22 +178,37 @@ final class MailIndex {
 
     // MARK: Reading
 
-    func summaries(_ db: Database, where condition: String, arguments: StatementArguments, order: String = "date DESC, id DESC", limit: Int?) throws -> [MessageSummary] {
+    func summaries(
+        _ db: Database,
+        where condition: String,
+        arguments: StatementArguments,
+        order: String = "date DESC, id DESC",
+        limit: Int?
+    ) throws -> [MessageSummary] {
         var sql = "SELECT \(Self.summaryColumns) FROM message WHERE \(condition) ORDER BY \(order)"
         if let limit { sql += " LIMIT \(max(0, limit))" }
         return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.summary)
     }
 
     static func summary(_ row: Row) -> MessageSummary {
-        let subdirectory: String = row["subdirectory"]
+        // Positions as in `summaryColumns`.
+        let subdirectory: String = row[10]
         let location: MessageLocation =
             subdirectory.isEmpty
-            ? .mbox(offset: row["mbox_offset"], length: row["mbox_length"])
-            : .maildir(folder: row["folder"], subdirectory: subdirectory, fileName: row["file_name"])
+            ? .mbox(offset: row[12], length: row[13])
+            : .maildir(folder: row[2], subdirectory: subdirectory, fileName: row[11])
         return MessageSummary(
-            id: row["short_id"], digest: row["digest"], folder: row["folder"], date: row["date"],
-            from: row["sender_list"], sender: row["sender"], to: row["recipients"], subject: row["subject"],
-            size: row["size"], attachments: JSONList.decode(row["attachments"]), location: location
+            id: row[0],
+            digest: row[1],
+            folder: row[2],
+            date: row[3],
+            from: row[4],
+            sender: row[5],
+            to: row[6],
+            subject: row[7],
+            size: row[8],
+            attachments: JSONList.decode(row[9]),
+            location: location
         )
     }
 
@@ -182,7 +220,13 @@ final class MailIndex {
         }
         let upper = prefix + "g"
         let matches = try database.read { db in
-            try summaries(db, where: "digest >= ? AND digest < ?", arguments: [prefix, upper], order: "digest", limit: 6)
+            try summaries(
+                db,
+                where: "digest >= ? AND digest < ?",
+                arguments: [prefix, upper],
+                order: "digest",
+                limit: 6
+            )
         }
         if matches.isEmpty { throw MailboxError.unknownID(input) }
         if matches.count > 1 { throw MailboxError.ambiguousID(input, candidates: matches.map(\.id)) }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Turns bytes in a MIME charset (RFC 2045 §5.1, RFC 2046 §4.1.2) into a `String`.

@@ -34,7 +34,9 @@ public struct Message: Sendable {
         if let value = header["Date"], let seconds = MessageDate.parse(value) { return seconds }
         for field in header.all("Received") {
             let value = field.value
-            if let semicolon = value.lastIndex(of: ";"), let seconds = MessageDate.parse(String(value[semicolon...].dropFirst())) {
+            if let semicolon = value.lastIndex(of: ";"),
+                let seconds = MessageDate.parse(String(value[semicolon...].dropFirst()))
+            {
                 return seconds
             }
         }

@@ -51,7 +51,9 @@ public enum MessageParser {
             }
         }
         let disposition = header.first("Content-Disposition").map { MIMEHeaderValue.parse($0.rawValue) }
-        let encoding = header.first("Content-Transfer-Encoding").map { Bytes.lowercaseASCII(Bytes.trimmed($0.rawValue[...])) }
+        let encoding = header.first("Content-Transfer-Encoding").map {
+            Bytes.lowercaseASCII(Bytes.trimmed($0.rawValue[...]))
+        }
         var part = MIMEPart(
             header: header,
             contentType: contentType,
@@ -143,7 +145,8 @@ enum MultipartSplitter {
     }
 
     /// Nil when the line is not a delimiter, else whether it is the closing one.
-    private static func delimiter(_ body: ArraySlice<UInt8>, at start: Int, to lineEnd: Int, _ marker: [UInt8]) -> Bool? {
+    private static func delimiter(_ body: ArraySlice<UInt8>, at start: Int, to lineEnd: Int, _ marker: [UInt8]) -> Bool?
+    {
         guard lineEnd - start >= marker.count else { return nil }
         for offset in 0..<marker.count where body[start + offset] != marker[offset] { return nil }
         var cursor = start + marker.count

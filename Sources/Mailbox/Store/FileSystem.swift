@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// An error from the file system, with the path and the C library's reason.
@@ -36,7 +36,9 @@ enum FileSystem {
 
     /// Names in a directory, without `.`, `..` and names starting with a dot.
     static func listVisible(_ path: String) throws -> [String] {
-        guard let directory = opendir(path) else { throw FileSystemError(path: path, operation: "open directory", code: errno) }
+        guard let directory = opendir(path) else {
+            throw FileSystemError(path: path, operation: "open directory", code: errno)
+        }
         defer { closedir(directory) }
         var names: [String] = []
         while let entry = readdir(directory) {
@@ -51,7 +53,9 @@ enum FileSystem {
 
     /// Every name in a directory except `.` and `..`.
     static func listAll(_ path: String) throws -> [String] {
-        guard let directory = opendir(path) else { throw FileSystemError(path: path, operation: "open directory", code: errno) }
+        guard let directory = opendir(path) else {
+            throw FileSystemError(path: path, operation: "open directory", code: errno)
+        }
         defer { closedir(directory) }
         var names: [String] = []
         while let entry = readdir(directory) {
@@ -107,7 +111,9 @@ enum FileSystem {
         guard descriptor >= 0 else { throw FileSystemError(path: temporary, operation: "create", code: errno) }
         do {
             try writeAll(descriptor, bytes, path: temporary)
-            guard fsync(descriptor) == 0 else { throw FileSystemError(path: temporary, operation: "fsync", code: errno) }
+            guard fsync(descriptor) == 0 else {
+                throw FileSystemError(path: temporary, operation: "fsync", code: errno)
+            }
         } catch {
             close(descriptor)
             unlink(temporary)

@@ -7,9 +7,32 @@ public enum Maildir {
     /// The unique name of a message file: the file name up to the `:` that starts the info
     /// (`:2,FLAGS`), which changes when flags change.
     public static func uniqueName(_ fileName: String) -> String {
-        let base = fileName.split(separator: "/").last.map(String.init) ?? fileName
-        guard let colon = base.firstIndex(of: ":") else { return base }
-        return String(base[..<colon])
+        var view = Substring(fileName).utf8
+        if let slash = view.lastIndex(of: UInt8(ascii: "/")) { view = view[view.index(after: slash)...] }
+        if let colon = view.firstIndex(of: UInt8(ascii: ":")) { view = view[..<colon] }
+        return String(Substring(view))
+    }
+
+    /// The file size a name records (`,S=1234`, Dovecot's convention), if any. Runs once per
+    /// file on every directory comparison, so it scans bytes without allocating.
+    static func sizeInName(_ fileName: String) -> Int? {
+        var matched = 0  // how much of ",S=" has been seen
+        var value: Int?
+        for byte in fileName.utf8 {
+            if byte == UInt8(ascii: ":") { break }
+            if let current = value {
+                guard byte >= 0x30, byte <= 0x39, current < 1 << 50 else { return current }
+                value = current * 10 + Int(byte - 0x30)
+                continue
+            }
+            switch (matched, byte) {
+            case (_, UInt8(ascii: ",")): matched = 1
+            case (1, UInt8(ascii: "S")): matched = 2
+            case (2, UInt8(ascii: "=")): value = 0
+            default: matched = 0
+            }
+        }
+        return value
     }
 
     /// Maildir++ folder name from user input: `INBOX`, `` and `.` mean the root; a leading dot

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The integrity manifest of a Maildir (or Maildir++ folder): the file
@@ -72,7 +72,9 @@ struct MaildirFileReference {
     /// under any flags (another program may have moved it since).
     func locate() -> (subdirectory: String, fileName: String)? {
         for subdirectory in Maildir.mailSubdirectories {
-            if FileSystem.status(FileSystem.join(FileSystem.join(folderPath, subdirectory), fileName))?.isRegularFile == true {
+            if FileSystem.status(FileSystem.join(FileSystem.join(folderPath, subdirectory), fileName))?.isRegularFile
+                == true
+            {
                 return (subdirectory, fileName)
             }
         }

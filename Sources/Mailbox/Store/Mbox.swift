@@ -66,12 +66,16 @@ public enum Mbox {
             var cursor = line.startIndex
             while cursor < line.endIndex, line[cursor] == Byte.greaterThan { cursor += 1 }
             return cursor > line.startIndex && startsWithFrom(line, at: cursor) ? 1 : 0
-        } replace: { _ in nil }
+        } replace: { _ in
+            nil
+        }
     }
 
     /// mboxrd writing: `From `, `>From `, `>>From `, … gain one `>`.
     public static func quote(_ message: ArraySlice<UInt8>) -> [UInt8] {
-        transformLines(message) { _ in 0 } replace: { line in
+        transformLines(message) { _ in
+            0
+        } replace: { line in
             var cursor = line.startIndex
             while cursor < line.endIndex, line[cursor] == Byte.greaterThan { cursor += 1 }
             return startsWithFrom(line, at: cursor) ? [Byte.greaterThan] : nil

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// How `export` treats an existing output file.
@@ -18,7 +18,8 @@ extension OfflineMailbox {
     /// Writes the messages matching `query` (all when nil), oldest first, as mboxrd to
     /// `path` (`-` for standard output). Returns how many were written.
     @discardableResult
-    public func exportMbox(query: SearchQuery?, folder: String? = nil, to path: String, mode: ExportMode) throws -> Int {
+    public func exportMbox(query: SearchQuery?, folder: String? = nil, to path: String, mode: ExportMode) throws -> Int
+    {
         let messages = try search(query ?? SearchQuery(terms: []), folder: folder).reversed()
         let isStandardOutput = path == "-"
         let target = isStandardOutput || mode == .append ? path : path + ".partial.\(getpid())"
@@ -45,7 +46,9 @@ extension OfflineMailbox {
                 count += 1
             }
             if !isStandardOutput {
-                guard fsync(descriptor) == 0 else { throw FileSystemError(path: target, operation: "fsync", code: errno) }
+                guard fsync(descriptor) == 0 else {
+                    throw FileSystemError(path: target, operation: "fsync", code: errno)
+                }
                 if mode != .append, rename(target, path) != 0 {
                     throw FileSystemError(path: path, operation: "rename", code: errno)
                 }
@@ -82,7 +85,8 @@ extension Mbox {
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
         let paddedDay = day < 10 ? " \(day)" : "\(day)"
-        return "\(weekday) \(months[month - 1]) \(paddedDay) \(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60)) \(year)"
+        return
+            "\(weekday) \(months[month - 1]) \(paddedDay) \(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60)) \(year)"
     }
 
     /// Inverse of ``MessageDate/daysFromCivil(year:month:day:)`` (H. Hinnant's algorithm).

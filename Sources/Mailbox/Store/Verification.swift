@@ -84,7 +84,9 @@ extension OfflineMailbox {
                 guard FileSystem.status(path)?.isRegularFile == true else { continue }
                 let uniqueName = Maildir.uniqueName(name)
                 seen.insert(uniqueName)
-                let id = shortID(digest: MailIndex.sha256Hex(Array(Maildir.digestKey(folder: folder, uniqueName: uniqueName).utf8)))
+                let id = shortID(
+                    digest: MailIndex.sha256Hex(Array(Maildir.digestKey(folder: folder, uniqueName: uniqueName).utf8))
+                )
                 let display = prefix + subdirectory + "/" + name
                 report.checked += 1
                 guard let bytes = try? FileSystem.readFile(path) else {
@@ -95,14 +97,22 @@ extension OfflineMailbox {
                 check(bytes, id: id, name: display, into: &report)
                 if let recorded = manifest[uniqueName] {
                     if recorded != digest {
-                        report.findings.append(.init(id: id, name: display, kind: .digestMismatch,
-                                                     detail: "manifest \(recorded.prefix(16))…, file \(digest.prefix(16))…"))
+                        report.findings.append(
+                            .init(
+                                id: id,
+                                name: display,
+                                kind: .digestMismatch,
+                                detail: "manifest \(recorded.prefix(16))…, file \(digest.prefix(16))…"
+                            )
+                        )
                     }
                 } else if update {
                     manifest[uniqueName] = digest
                     changes += 1
                 } else {
-                    report.findings.append(.init(id: id, name: display, kind: .notInManifest, detail: "no recorded digest"))
+                    report.findings.append(
+                        .init(id: id, name: display, kind: .notInManifest, detail: "no recorded digest")
+                    )
                 }
             }
         }
@@ -111,8 +121,14 @@ extension OfflineMailbox {
                 manifest[name] = nil
                 changes += 1
             } else {
-                report.findings.append(.init(id: nil, name: prefix + name, kind: .missing,
-                                             detail: "in the manifest but not in the store"))
+                report.findings.append(
+                    .init(
+                        id: nil,
+                        name: prefix + name,
+                        kind: .missing,
+                        detail: "in the manifest but not in the store"
+                    )
+                )
             }
         }
         if update, changes > 0 { try Manifest.write(manifest, to: manifestPath) }
@@ -139,7 +155,9 @@ extension OfflineMailbox {
                     manifest[summary.digest] = summary.digest
                     changes += 1
                 } else {
-                    report.findings.append(.init(id: summary.id, name: name, kind: .notInManifest, detail: "no recorded digest"))
+                    report.findings.append(
+                        .init(id: summary.id, name: name, kind: .notInManifest, detail: "no recorded digest")
+                    )
                 }
             }
         }
@@ -148,8 +166,14 @@ extension OfflineMailbox {
                 manifest[digest] = nil
                 changes += 1
             } else {
-                report.findings.append(.init(id: nil, name: "message " + digest.prefix(8), kind: .missing,
-                                             detail: "in the manifest but not in the mbox (removed or altered)"))
+                report.findings.append(
+                    .init(
+                        id: nil,
+                        name: "message " + digest.prefix(8),
+                        kind: .missing,
+                        detail: "in the manifest but not in the mbox (removed or altered)"
+                    )
+                )
             }
         }
         if update, changes > 0 { try Manifest.write(manifest, to: manifestPath) }
@@ -160,10 +184,18 @@ extension OfflineMailbox {
     private func check(_ bytes: [UInt8], id: String?, name: String, into report: inout VerifyReport) {
         let message = MessageParser.parse(bytes)
         if bytes.isEmpty || message.header.fields.isEmpty {
-            report.findings.append(.init(id: id, name: name, kind: .unparseable,
-                                         detail: bytes.isEmpty ? "empty file" : "no header fields"))
+            report.findings.append(
+                .init(
+                    id: id,
+                    name: name,
+                    kind: .unparseable,
+                    detail: bytes.isEmpty ? "empty file" : "no header fields"
+                )
+            )
         } else if !message.defects.isEmpty {
-            report.findings.append(.init(id: id, name: name, kind: .defects, detail: message.defects.prefix(3).joined(separator: "; ")))
+            report.findings.append(
+                .init(id: id, name: name, kind: .defects, detail: message.defects.prefix(3).joined(separator: "; "))
+            )
         }
     }
 }

@@ -88,7 +88,8 @@ private struct Renderer {
             return
         }
         index += 1
-        guard index < source.count, source[index] == "/" || source[index] == "!" || source[index].properties.isAlphabetic
+        guard index < source.count,
+            source[index] == "/" || source[index] == "!" || source[index].properties.isAlphabetic
         else {
             appendText("<")
             index = start + 1
@@ -148,7 +149,11 @@ private struct Renderer {
         case "a":
             if closing {
                 guard let link = linkStack.popLast() else { return }
-                let text = String(String.UnicodeScalarView(output[output.index(output.startIndex, offsetBy: min(link.textStart, output.count))...]))
+                let text = String(
+                    String.UnicodeScalarView(
+                        output[output.index(output.startIndex, offsetBy: min(link.textStart, output.count))...]
+                    )
+                )
                 if !link.href.isEmpty, !link.href.hasPrefix("#"), text.trimmingWhitespace() != link.href,
                     "mailto:" + text.trimmingWhitespace() != link.href
                 {
@@ -214,4 +219,3 @@ private struct Renderer {
         return scalar
     }
 }
-

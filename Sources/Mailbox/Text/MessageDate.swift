@@ -90,8 +90,10 @@ public enum MessageDate {
     /// RFC 5322 §4.3 obsolete zones; military letters other than Z carry no reliable meaning
     /// and count as +0000 as the RFC advises.
     private static let zoneOffsets: [String: Int] = {
-        var zones = ["UT": 0, "UTC": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7,
-                     "MDT": -6, "PST": -8, "PDT": -7]
+        var zones = [
+            "UT": 0, "UTC": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7,
+            "MDT": -6, "PST": -8, "PDT": -7,
+        ]
         for letter in "ABCDEFGHIKLMNOPQRSTUVWXY" { zones[String(letter)] = 0 }
         return zones
     }()

@@ -76,7 +76,9 @@ struct MailVerifyCommand: ParsableCommand {
             }
             let label = finding.isFailure ? terminal.styled("FAIL", .red) : terminal.styled("warn", .yellow)
             let id = finding.id ?? "-"
-            Output.write("\(label) \(id) \(SafeText.line(finding.name)): \(finding.kind.rawValue) (\(SafeText.line(finding.detail)))\n")
+            Output.write(
+                "\(label) \(id) \(SafeText.line(finding.name)): \(finding.kind.rawValue) (\(SafeText.line(finding.detail)))\n"
+            )
         }
         var summary = "checked \(report.checked) messages: \(report.failures.count) failed, \(warnings) warnings"
         if updateManifest { summary += ", \(report.manifestChanges) manifest entries updated" }

@@ -42,7 +42,9 @@ struct MailShowCommand: ParsableCommand {
                         ("text", JSONText.quoted(content.text)),
                         ("html", content.isRenderedHTML ? "true" : "false"),
                         ("headers", "[" + headerList.joined(separator: ", ") + "]"),
-                    ]) + "\n")
+                    ]
+                ) + "\n"
+            )
             return
         }
         let terminal = Terminal.standardOutput()
@@ -66,7 +68,8 @@ struct MailShowCommand: ParsableCommand {
         if !content.attachments.isEmpty {
             output += "\n" + terminal.styled("Attachments:", .bold) + "\n"
             for (number, attachment) in content.attachments.enumerated() {
-                output += "  \(number + 1). \(SafeText.line(attachment.filename))  (\(attachment.mediaType), "
+                output +=
+                    "  \(number + 1). \(SafeText.line(attachment.filename))  (\(attachment.mediaType), "
                     + "\(MessageFormatting.size(attachment.data.count)))\n"
             }
         }
@@ -118,8 +121,10 @@ struct MailAttachmentsCommand: ParsableCommand {
             return
         }
         for (number, attachment) in attachments.enumerated() {
-            Output.write("\(number + 1). \(SafeText.line(attachment.filename))  (\(attachment.mediaType), "
-                         + "\(MessageFormatting.size(attachment.data.count)))\n")
+            Output.write(
+                "\(number + 1). \(SafeText.line(attachment.filename))  (\(attachment.mediaType), "
+                    + "\(MessageFormatting.size(attachment.data.count)))\n"
+            )
         }
     }
 }

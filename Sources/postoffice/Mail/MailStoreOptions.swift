@@ -26,7 +26,8 @@ struct MailStoreOptions: ParsableArguments {
         let path = defaultMaildir()
         guard FileManager.default.fileExists(atPath: path) else {
             throw ValidationError(
-                "No mail store at \(path). Run `postoffice fetch` first, or give --maildir DIR or --mbox FILE.")
+                "No mail store at \(path). Run `postoffice fetch` first, or give --maildir DIR or --mbox FILE."
+            )
         }
         return try OfflineMailbox(store: .maildir(path))
     }

@@ -1,9 +1,9 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// What the output can do: width, colour, paging. Colour and paging only on a terminal,
@@ -100,7 +100,8 @@ enum DisplayWidth {
         let value = scalar.value
         let wide =
             (0x1100...0x115F).contains(value) || (0x2E80...0xA4CF).contains(value) || (0xAC00...0xD7A3).contains(value)
-            || (0xF900...0xFAFF).contains(value) || (0xFE30...0xFE4F).contains(value) || (0xFF00...0xFF60).contains(value)
+            || (0xF900...0xFAFF).contains(value) || (0xFE30...0xFE4F).contains(value)
+            || (0xFF00...0xFF60).contains(value)
             || (0xFFE0...0xFFE6).contains(value) || (0x1F300...0x1F64F).contains(value)
             || (0x1F900...0x1F9FF).contains(value) || (0x20000...0x3FFFD).contains(value)
         return wide ? 2 : 1
