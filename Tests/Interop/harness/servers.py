@@ -207,14 +207,21 @@ class PostOfficeServer(MailServer):
         return ["--maildir", self.maildir_template, "--passwd-file", str(self.passwd_file)]
 
     def deliver(self, user: str, data: bytes) -> None:
+        self._ensure_passwd_file()  # deliver refuses users the passwd-file does not list
         procs.run([str(self.binary), "deliver", user, *self.site_options()], input=data, timeout=60)
 
-    def start(self) -> None:
+    def _ensure_passwd_file(self) -> None:
+        if self.passwd_file.exists():
+            return
         if self.passwd_text is None:
             for name, password in self.users.items():
                 add_user(self.binary, self.passwd_file, name, password)
+            self.passwd_file.touch()
         else:
             self.passwd_file.write_text(self.passwd_text)
+
+    def start(self) -> None:
+        self._ensure_passwd_file()
         self.process = ManagedProcess(
             [str(self.binary), "serve", *self.site_options(),
              "--listen", f"{HOST}:{self.pop3_port}", "--listen-tls", f"{HOST}:{self.pop3s_port}",
