@@ -26,38 +26,38 @@ struct DeliverCommand: AsyncParsableCommand {
         do {
             settings = try site.resolveSite()
         } catch {
-            Terminal.printError("\(error)")
+            Console.printError("\(error)")
             throw ExitCode(78)  // EX_CONFIG
         }
         guard FileManager.default.isReadableFile(atPath: settings.passwdFile) else {
-            Terminal.printError("cannot read the passwd-file \(settings.passwdFile)")
+            Console.printError("cannot read the passwd-file \(settings.passwdFile)")
             throw ExitCode(75)
         }
         let accounts = PasswdFileAccounts(path: settings.passwdFile)
         guard await accounts.accountExists(user: user) else {
-            Terminal.printError("no such user '\(user)' in \(settings.passwdFile); nothing was delivered")
+            Console.printError("no such user '\(user)' in \(settings.passwdFile); nothing was delivered")
             throw ExitCode(67)
         }
         let message: [UInt8]
         do {
-            message = try Terminal.readStandardInput(limit: Self.maximumMessageSize)
+            message = try Console.readStandardInput(limit: Self.maximumMessageSize)
         } catch {
-            Terminal.printError("\(error); nothing was delivered")
+            Console.printError("\(error); nothing was delivered")
             throw ExitCode(65)
         }
         guard !message.isEmpty else {
-            Terminal.printError("the message on standard input is empty; nothing was delivered")
+            Console.printError("the message on standard input is empty; nothing was delivered")
             throw ExitCode(65)
         }
         do {
             let store = try MaildirStore(template: settings.maildirTemplate)
             let name = try await store.deliver(user: user, message: message)
-            if Terminal.standardErrorIsTerminal { Terminal.printError("delivered to \(user): \(name)") }
+            if Console.standardErrorIsTerminal { Console.printError("delivered to \(user): \(name)") }
         } catch MailStoreError.noSuchUser {
-            Terminal.printError("'\(user)' cannot be a mailbox name; nothing was delivered")
+            Console.printError("'\(user)' cannot be a mailbox name; nothing was delivered")
             throw ExitCode(67)
         } catch {
-            Terminal.printError("delivery to \(user) failed: \(error); nothing was delivered")
+            Console.printError("delivery to \(user) failed: \(error); nothing was delivered")
             throw ExitCode(75)
         }
     }

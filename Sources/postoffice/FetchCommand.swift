@@ -103,11 +103,11 @@ struct FetchCommand: AsyncParsableCommand {
         let fileInterval: Double?
         let options: FetchOptions
         do {
-            _ = try LoggingSetup.bootstrap(level: logLevel ?? (Terminal.standardErrorIsTerminal ? "warning" : "notice"))
+            _ = try LoggingSetup.bootstrap(level: logLevel ?? (Console.standardErrorIsTerminal ? "warning" : "notice"))
             (accounts, fileInterval) = try resolveAccounts()
             options = FetchOptions(markSeen: markSeen, imports: try imports())
         } catch {
-            Terminal.printError("\(error)")
+            Console.printError("\(error)")
             throw ExitCode(78)
         }
         let logger = Logger(label: "fetch")
@@ -129,7 +129,7 @@ struct FetchCommand: AsyncParsableCommand {
 
     /// One pass over every account, concurrently (each account has its own lock and state).
     private func fetchOnce(accounts: [FetchAccount], options: FetchOptions, logger: Logger) async throws -> FetchReport {
-        let display = ProgressDisplay(accounts: accounts.map(\.name), enabled: !json && Terminal.standardErrorIsTerminal)
+        let display = ProgressDisplay(accounts: accounts.map(\.name), enabled: !json && Console.standardErrorIsTerminal)
         var options = options
         options.progress = { display.handle($0) }
         let stop = options.stop
@@ -190,8 +190,8 @@ struct FetchCommand: AsyncParsableCommand {
             if account.markedSeen > 0 { line += ", \(account.markedSeen) marked as seen" }
             if account.interrupted { line += ", interrupted" }
             say(line)
-            for warning in account.warnings { Terminal.printError("\(account.account): warning: \(warning)") }
-            for error in account.errors { Terminal.printError("\(account.account): \(error.message)") }
+            for warning in account.warnings { Console.printError("\(account.account): warning: \(warning)") }
+            for error in account.errors { Console.printError("\(account.account): \(error.message)") }
         }
     }
 

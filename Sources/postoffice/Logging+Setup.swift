@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Logging
 
 /// One line per event on standard error: `2026-11-22T04:00:00Z info pop3: login ok user=alice peer=…`.

@@ -1,5 +1,6 @@
 import Fetch
 import Foundation
+import Glibc
 import Synchronization
 
 /// A progress bar per account on a terminal: messages, bytes, rate, ETA. Redrawn at most

@@ -1,6 +1,7 @@
 import Accounts
 import ArgumentParser
 import Foundation
+import Glibc
 import Logging
 import MailStore
 import NIOCore
@@ -31,7 +32,7 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try await Self.serve(settings: settings, logger: logger)
         } catch let error as POP3Server.StartupError {
-            Terminal.printError("the server could not start: \(error.description)")
+            Console.printError("the server could not start: \(error.description)")
             throw ExitCode(2)
         }
     }

@@ -107,8 +107,9 @@ enum XDG {
 
     /// `~/.config/postoffice/fetch.toml`
     static var defaultFetchConfig: String { configHome + "/postoffice/fetch.toml" }
-    /// `~/.local/share/postoffice/mail/<account>`
-    static func defaultMaildir(account: String) -> String { dataHome + "/postoffice/mail/" + account }
+    /// `~/.local/share/postoffice/mail`: one Maildir for every account, the one `postoffice mail`
+    /// reads by default. Local names derive from (account, UIDL), so accounts never collide.
+    static func defaultMaildir(account: String) -> String { dataHome + "/postoffice/mail" }
     /// `~/.local/state/postoffice/<account>.state`
     static func defaultState(account: String) -> String { stateHome + "/postoffice/" + account + ".state" }
 }

@@ -1,6 +1,7 @@
 import Foundation
+import Glibc
 
-enum Terminal {
+enum Console {
     static var standardInputIsTerminal: Bool { isatty(STDIN_FILENO) == 1 }
     static var standardErrorIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
 
@@ -61,4 +62,4 @@ enum Terminal {
     }
 }
 
-func say(_ line: String) { Terminal.say(line) }
+func say(_ line: String) { Console.say(line) }
