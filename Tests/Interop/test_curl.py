@@ -23,9 +23,9 @@ def curl(server, pki, users, mode: str, path: str, *extra: str, check=True):
     else:
         url = f"pop3://{server.host}:{server.pop3_port}{path}"
         tls = ["--ssl-reqd"]  # STLS, and fail if it cannot be negotiated
-    argv = [tool("curl"), "--silent", "--show-error", "--max-time", "60", "--cacert", str(pki.ca_cert),
+    argv = [tool("curl"), "--silent", "--show-error", "--max-time", "30", "--cacert", str(pki.ca_cert),
             *tls, "--user", f"alice:{users['alice']}", *extra, url]
-    return procs.run(argv, check=check, timeout=90)
+    return procs.run(argv, check=check, timeout=60)
 
 
 @pytest.mark.parametrize("mode", ["stls", "pop3s"])
