@@ -76,6 +76,8 @@ public final class PasswdFileAccounts: AccountProvider {
             case .match:
                 return .success(user: entry.user)
             case .mismatch:
+                // An account without a password costs as much as a wrong password elsewhere.
+                if entry.password.data.isEmpty { Self.doDummyWork(password) }
                 return .invalidCredentials
             case .unusable(let reason):
                 let message = "\(path) line \(entry.lineNumber), user \(entry.user): \(reason)"

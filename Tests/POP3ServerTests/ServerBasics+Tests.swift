@@ -8,7 +8,7 @@ import Testing
 @Suite("POP3Server over loopback")
 struct ServerBasicsTests {
     @Test func fullSessionRetrieveDeleteQuit() async throws {
-        let store = InMemoryMailStore(chunkSize: 7)
+        let store = TestMailStore(chunkSize: 7)
         store.add(user: "alice", message: "Subject: one\n\nHello\n.dot line\n", uniqueID: "u1")
         store.add(user: "alice", message: "Subject: two\n\nNo final newline", uniqueID: "u2")
         try await TestServer.with(store: store) { server in
@@ -49,7 +49,7 @@ struct ServerBasicsTests {
     }
 
     @Test func droppedConnectionDeletesNothing() async throws {
-        let store = InMemoryMailStore()
+        let store = TestMailStore()
         store.add(user: "alice", message: "a\n", uniqueID: "u1")
         try await TestServer.with(store: store) { server in
             try await server.loggedIn { client async throws in
@@ -112,7 +112,7 @@ struct ServerBasicsTests {
     }
 
     @Test func inUseAndTakeover() async throws {
-        let store = InMemoryMailStore(takeoverAfter: .seconds(60))
+        let store = TestMailStore(takeoverAfter: .seconds(60))
         store.add(user: "alice", message: "x\n", uniqueID: "u1")
         try await TestServer.with(store: store) { server in
             try await server.loggedIn { first async throws in
@@ -135,7 +135,7 @@ struct ServerBasicsTests {
     }
 
     @Test func pipelinedCommandsAreAnsweredInOrder() async throws {
-        let store = InMemoryMailStore()
+        let store = TestMailStore()
         for index in 1...5 { store.add(user: "alice", message: "Subject: \(index)\n\nbody \(index)\n") }
         try await TestServer.with(store: store) { server in
             try await server.connect { client async throws in

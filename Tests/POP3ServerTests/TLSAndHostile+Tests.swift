@@ -49,7 +49,7 @@ struct TLSAndHostileTests {
     }
 
     @Test func stlsFollowedByPipelinedPlaintextCloses() async throws {
-        let store = InMemoryMailStore()
+        let store = TestMailStore()
         store.add(user: "alice", message: "x\n")
         try await TestServer.with(store: store, tls: true) { server in
             try await server.connect { client async throws in
@@ -99,7 +99,7 @@ struct TLSAndHostileTests {
     }
 
     @Test func badMessageNumbers() async throws {
-        let store = InMemoryMailStore()
+        let store = TestMailStore()
         store.add(user: "alice", message: "x\n")
         try await TestServer.with(store: store) { server in
             try await server.loggedIn { client async throws in
@@ -154,7 +154,7 @@ struct TLSAndHostileTests {
     }
 
     @Test func twoHundredConcurrentSessions() async throws {
-        let store = InMemoryMailStore()
+        let store = TestMailStore()
         var accounts: [String: String] = [:]
         for index in 0..<200 {
             accounts["user\(index)"] = "pw\(index)"
@@ -180,7 +180,7 @@ struct TLSAndHostileTests {
     }
 
     @Test func shutdownClosesIdleSessionsWithoutDeleting() async throws {
-        let store = InMemoryMailStore()
+        let store = TestMailStore()
         store.add(user: "alice", message: "x\n", uniqueID: "keep")
         try await TestServer.with(store: store, configure: { $0.shutdownGracePeriod = .milliseconds(300) }) { server in
             try await server.loggedIn { client async throws in

@@ -60,7 +60,7 @@ struct CapturingLogHandler: LogHandler {
 
 /// Runs a POP3Server on 127.0.0.1 port 0 for the duration of `body`.
 struct TestServer {
-    var store: InMemoryMailStore
+    var store: TestMailStore
     var plainPort: Int
     var tlsPort: Int?
     var server: POP3Server
@@ -70,7 +70,7 @@ struct TestServer {
     var shutdown: @Sendable () async -> Void
 
     static func with<Result>(
-        store: InMemoryMailStore = InMemoryMailStore(),
+        store: TestMailStore = TestMailStore(),
         accounts: InMemoryAccounts = InMemoryAccounts(["alice": "secret", "bob": "hunter2"]),
         tls: Bool = false,
         configure: (inout POP3ServerConfiguration) -> Void = { _ in },

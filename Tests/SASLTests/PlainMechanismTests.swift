@@ -116,5 +116,12 @@ struct PlainMechanismTests {
         #expect(makeSASLClientMechanism(.plain, user: "u", secret: "p")?.name == .plain)
         #expect(makeSASLServerMechanism(SASLMechanismName("CRAM-MD5")) == nil)
         #expect(makeSASLServerMechanism(.xoauth2) == nil)
+        #expect(supportedSASLServerMechanisms == [.scramSHA256, .plain, .login])
+        for name in supportedSASLServerMechanisms {
+            #expect(makeSASLServerMechanism(name)?.name == name)
+        }
+        for name in [SASLMechanismName.plain, .login, .scramSHA256, .xoauth2, .oauthBearer] {
+            #expect(makeSASLClientMechanism(name, user: "u", secret: "s")?.name == name)
+        }
     }
 }

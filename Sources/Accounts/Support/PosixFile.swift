@@ -134,3 +134,33 @@ extension FileIdentity {
         )
     }
 }
+
+/// An exclusive `flock` on a lock file, created with mode 0600 if missing; released by `unlock()`
+/// or when the process ends.
+final class FileLock {
+    private var descriptor: Int32
+
+    init(exclusive path: String) throws(PosixFileError) {
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw PosixFileError(operation: "open lock file", path: path, errorNumber: errno) }
+        while flock(descriptor, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                let error = errno
+                close(descriptor)
+                throw PosixFileError(operation: "lock", path: path, errorNumber: error)
+            }
+        }
+        self.descriptor = descriptor
+    }
+
+    func unlock() {
+        guard descriptor >= 0 else { return }
+        _ = flock(descriptor, LOCK_UN)
+        close(descriptor)
+        descriptor = -1
+    }
+
+    deinit {
+        unlock()
+    }
+}

@@ -20,7 +20,7 @@ public enum SCRAM {
 
     /// The largest iteration count a client accepts from a server, so that a hostile server
     /// cannot make it spin for minutes.
-    public static let maximumIterations = 10_000_000
+    public static let maximumIterations = 1_000_000
 
     /// The keys a SCRAM-SHA-256 server stores for `password`.
     /// - Precondition: `iterations` is between 1 and ``maximumIterations``.

@@ -9,7 +9,7 @@ import Synchronization
 /// Locking follows the contract: a second open throws `.inUse` unless the holder has been
 /// silent for longer than `takeoverAfter`, in which case the newer open takes over and the
 /// older maildrop's `touch()` throws `.takenOver`.
-public final class InMemoryMailStore: MailStore {
+public final class TestMailStore: MailStore {
     public struct StoredMessage: Sendable {
         public var uniqueID: String
         public var bytes: [UInt8]
@@ -118,19 +118,19 @@ public final class InMemoryMailStore: MailStore {
 }
 
 final class InMemoryMaildrop: Maildrop {
-    let store: InMemoryMailStore
+    let store: TestMailStore
     let user: String
     let generation: Int
-    let snapshot: [InMemoryMailStore.StoredMessage]
+    let snapshot: [TestMailStore.StoredMessage]
     let messages: [MaildropMessage]
 
-    init(store: InMemoryMailStore, user: String, generation: Int, snapshot: [InMemoryMailStore.StoredMessage]) {
+    init(store: TestMailStore, user: String, generation: Int, snapshot: [TestMailStore.StoredMessage]) {
         self.store = store
         self.user = user
         self.generation = generation
         self.snapshot = snapshot
         self.messages = snapshot.map {
-            MaildropMessage(uniqueID: $0.uniqueID, size: InMemoryMailStore.crlfSize($0.bytes))
+            MaildropMessage(uniqueID: $0.uniqueID, size: TestMailStore.crlfSize($0.bytes))
         }
     }
 
