@@ -13,11 +13,25 @@
 /// Maildir files are usually stored with LF line ends, but POP3 sizes (RFC 1939 §5, LIST/STAT)
 /// are in octets as sent, with CRLF line ends and before dot-stuffing. An LF that already follows
 /// a CR counts once; a bare LF counts twice; every other octet (lone CR, NUL, 8-bit) counts once.
-/// This is the `,W=` value Dovecot writes into Maildir names. Feed the bytes in any chunking: a CR
-/// at the end of one chunk pairs with an LF at the start of the next.
+/// A message whose last line has no line end is sent with one (RFC 1939 §3: the terminating
+/// `.` must start a line), so those octets count too: the size is exactly what RETR transmits
+/// before dot-stuffing (DESIGN.md invariant 5). This is the `,W=` value PostOffice writes into
+/// Maildir names; Dovecot's `,W=` differs only for such unterminated messages, which MTAs do not
+/// produce. Feed the bytes in any chunking: a CR at the end of one chunk pairs with an LF at the
+/// start of the next.
 public struct CRLFSizeCounter: Sendable, Hashable {
+    /// Octets sent for the bytes counted so far: bare LFs as CRLF, plus the line end a last line
+    /// without one is given.
+    public var size: Int {
+        switch lastByte {
+        case nil, 0x0A?: return countedSize
+        case 0x0D?: return countedSize + 1
+        case _?: return countedSize + 2
+        }
+    }
     /// Octets counted so far, with bare LFs counted as CRLF.
-    public private(set) var size: Int = 0
+    private var countedSize: Int = 0
+    private var lastByte: UInt8?
     /// Octets seen so far, as stored.
     public private(set) var storedSize: Int = 0
     private var lastWasCR = false
@@ -42,8 +56,9 @@ public struct CRLFSizeCounter: Sendable, Hashable {
             index = offset + 1
         }
         self.lastWasCR = bytes[count - 1] == 0x0D
+        self.lastByte = bytes[count - 1]
         self.storedSize += count
-        self.size += count + bareLFs
+        self.countedSize += count + bareLFs
     }
 
     /// Counts `bytes` as the next part of the message.

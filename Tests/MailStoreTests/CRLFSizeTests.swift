@@ -10,11 +10,11 @@ struct CRLFSizeTests {
         ("LF", Array("a\nb\n".utf8), 6),
         ("CRLF", Array("a\r\nb\r\n".utf8), 6),
         ("mixed", Array("a\r\nb\nc\r\n\n".utf8), 11),
-        ("no final newline", Array("a\nlast".utf8), 7),
-        ("lone CR", Array("a\rb\r".utf8), 4),
+        ("no final newline", Array("a\nlast".utf8), 9),
+        ("lone CR", Array("a\rb\r".utf8), 5),
         ("CR CR LF", Array("\r\r\n".utf8), 3),
-        ("LF CR", Array("\n\r".utf8), 3),
-        ("NUL and 8-bit", [0x00, 0x0A, 0xFF, 0x80, 0x0D, 0x0A, 0xC3, 0xBC], 9),
+        ("LF CR", Array("\n\r".utf8), 4),
+        ("NUL and 8-bit", [0x00, 0x0A, 0xFF, 0x80, 0x0D, 0x0A, 0xC3, 0xBC], 11),
         ("only LFs", [0x0A, 0x0A, 0x0A], 6),
     ]
 

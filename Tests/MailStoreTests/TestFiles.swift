@@ -138,6 +138,13 @@ enum TestFiles {
             out.append(byte)
             previous = byte
         }
+        // The last line is sent with a line end (RFC 1939 §3): a trailing CR gets its LF,
+        // anything else but LF gets CRLF.
+        switch previous {
+        case nil, 0x0A?: break
+        case 0x0D?: out.append(0x0A)
+        case _?: out.append(contentsOf: [0x0D, 0x0A])
+        }
         return out
     }
 }

@@ -23,7 +23,7 @@ struct SizeCache: Hashable, Sendable {
     static let temporaryFileName = "postoffice-sizes.tmp"
     /// Larger files are ignored (about 600,000 entries): a cache is not worth unbounded memory.
     static let maximumFileSize = 64 * 1024 * 1024
-    private static let header = Array("postoffice-sizes 1\n".utf8)
+    private static let header = Array("postoffice-sizes 2\n".utf8)
 
     var entries: [[UInt8]: Entry] = [:]
 

@@ -1,0 +1,113 @@
+import Accounts
+import ArgumentParser
+import Foundation
+
+/// `postoffice user add|passwd|remove|list`: manages the passwd-file.
+struct UserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "user",
+        abstract: "Manage accounts in the passwd-file (Dovecot's format).",
+        subcommands: [Add.self, Passwd.self, Remove.self, List.self]
+    )
+
+    /// Options shared by `add` and `passwd`.
+    struct PasswordOptions: ParsableArguments {
+        @Flag(name: .customLong("password-stdin"), help: "Read the password from the first line of standard input.")
+        var passwordStdin = false
+
+        @Option(
+            name: .long,
+            help: "Password scheme: CRYPT (yescrypt, the default), SHA512-CRYPT, SHA256-CRYPT, BLF-CRYPT, SSHA512, SSHA256, SCRAM-SHA-256, PLAIN."
+        )
+        var scheme: String?
+
+        func resolvedScheme() throws -> PasswordScheme {
+            guard let scheme else { return .defaultForNewPasswords }
+            guard let parsed = PasswordScheme(name: scheme) else {
+                throw ValidationError("unknown password scheme '\(scheme)'")
+            }
+            return parsed
+        }
+
+        func readPassword() throws -> String {
+            if passwordStdin { return try Console.readPasswordFromStandardInput() }
+            let first = try Console.readPassword(prompt: "Password: ")
+            let second = try Console.readPassword(prompt: "Again: ")
+            guard first == second else { throw ValidationError("the passwords differ; nothing was changed") }
+            guard !first.isEmpty else { throw ValidationError("the password is empty; nothing was changed") }
+            return first
+        }
+    }
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add an account.")
+        @OptionGroup var site: SiteOptions
+        @OptionGroup var password: PasswordOptions
+        @Argument(help: "The user name.") var name: String
+
+        func run() async throws {
+            let settings = try site.resolveSite()
+            try prepareDirectory(for: settings.passwdFile)
+            let editor = PasswdFileEditor(path: settings.passwdFile)
+            let scheme = try password.resolvedScheme()
+            try perform { try editor.add(user: name, password: try password.readPassword(), scheme: scheme) }
+            say("added \(name) to \(settings.passwdFile) (\(scheme.rawValue)); mail goes to \(settings.maildirTemplate.replacingOccurrences(of: "%u", with: name))")
+        }
+    }
+
+    struct Passwd: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change an account's password.")
+        @OptionGroup var site: SiteOptions
+        @OptionGroup var password: PasswordOptions
+        @Argument(help: "The user name.") var name: String
+
+        func run() async throws {
+            let settings = try site.resolveSite()
+            let editor = PasswdFileEditor(path: settings.passwdFile)
+            let scheme = try password.resolvedScheme()
+            try perform { try editor.setPassword(user: name, password: try password.readPassword(), scheme: scheme) }
+            say("changed the password of \(name)")
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove an account (its Maildir is left in place).")
+        @OptionGroup var site: SiteOptions
+        @Argument(help: "The user name.") var name: String
+
+        func run() async throws {
+            let settings = try site.resolveSite()
+            let editor = PasswdFileEditor(path: settings.passwdFile)
+            try perform { try editor.remove(user: name) }
+            say("removed \(name); the Maildir at \(settings.maildirTemplate.replacingOccurrences(of: "%u", with: name)) is untouched")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the accounts.")
+        @OptionGroup var site: SiteOptions
+
+        func run() async throws {
+            let settings = try site.resolveSite()
+            guard FileManager.default.fileExists(atPath: settings.passwdFile) else { return }
+            let editor = PasswdFileEditor(path: settings.passwdFile)
+            try perform { for user in try editor.list() { say(user) } }
+        }
+    }
+}
+
+/// Runs an editor operation, turning its error into a clear message and exit code 1.
+private func perform(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as PasswdFileEditorError {
+        Console.printError(error.message)
+        throw ExitCode.failure
+    }
+}
+
+private func prepareDirectory(for path: String) throws {
+    let directory = (path as NSString).deletingLastPathComponent
+    guard !directory.isEmpty else { return }
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+}
