@@ -77,9 +77,11 @@ class MailServer:
         for port in (self.pop3_port, self.pop3s_port):
             procs.wait_for_port(port, process=self.process.process, describe=self.log_text)
 
-    def stop(self) -> None:
+    def stop(self) -> int | None:
+        """Stops the server by PID (SIGTERM, then SIGKILL after 10 s); returns its exit status."""
         if self.process is not None:
-            self.process.stop()
+            return self.process.stop()
+        return None
 
     def __repr__(self) -> str:
         return f"<{self.kind} pop3={self.pop3_port} pop3s={self.pop3s_port}>"
@@ -95,9 +97,9 @@ class DovecotServer(MailServer):
         self._sequence = 0
         self._run_dir: Path | None = None
 
-    def stop(self) -> None:
+    def stop(self) -> int | None:
         try:
-            super().stop()
+            return super().stop()
         finally:
             if self._run_dir is not None:
                 shutil.rmtree(self._run_dir, ignore_errors=True)
