@@ -105,9 +105,7 @@ final class ProgressDisplay: Sendable {
     }
 
     private static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+        ProcessInfo.processInfo.systemUptime
     }
 }
 

@@ -1,0 +1,217 @@
+// TRANSACTION and UPDATE commands (RFC 1939 §§5–7, RFC 2449 §6.6 for pipelining).
+
+import NIOCore
+import POP3Core
+import Synchronization
+
+extension POP3Connection {
+    /// STAT (RFC 1939 §5): the number of messages and their total size in octets.
+    public func stat() async throws -> (count: Int, size: Int) {
+        try await self.exclusive {
+            let response = try await self.simpleCommand(.stat)
+            let fields = response.text.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 2, let count = Int(fields[0]), let size = Int(fields[1]), count >= 0, size >= 0 else {
+                throw self.violation("the reply to STAT is not \"count size\"")
+            }
+            return (count, size)
+        }
+    }
+
+    /// LIST (RFC 1939 §5): every message's number and size.
+    public func list() async throws -> [POP3ListEntry] {
+        try await self.exclusive {
+            try await self.listing(.list(nil)) { (first: Int, second: String) -> POP3ListEntry? in
+                guard let size = Int(second), size >= 0 else { return nil }
+                return POP3ListEntry(number: first, size: size)
+            }
+        }
+    }
+
+    /// UIDL (RFC 1939 §7): every message's unique id. Throws `.serverError` if unsupported.
+    public func uidl() async throws -> [POP3UIDLEntry] {
+        try await self.exclusive {
+            let entries = try await self.listing(.uidl(nil)) { (first: Int, second: String) -> POP3UIDLEntry? in
+                guard UniqueID(second) != nil else { return nil }
+                return POP3UIDLEntry(number: first, uniqueID: second)
+            }
+            self.state.withLock { $0.uidlWorked = true }
+            return entries
+        }
+    }
+
+    /// RETR each number in order, pipelined in windows of `pipelineWindow` when the server
+    /// supports PIPELINING, else lock-step. `body` gets `begin`, `bytes`..., `end` per message and
+    /// is awaited per chunk, so memory stays bounded whatever the message size. A `-ERR` for one
+    /// message is thrown after the replies to the others were read (and delivered).
+    public func retrieve(_ numbers: [Int], _ body: (RetrieveEvent) async throws -> Void) async throws {
+        try await self.exclusive {
+            let commands = try numbers.map { Command.retr(try self.messageNumber($0)) }
+            var firstError: POP3ClientError?
+            try await self.inWindows(commands) { command, event in
+                if let error = try await self.deliver(event, of: command, to: body) {
+                    if firstError == nil { firstError = error }
+                }
+            }
+            if let firstError { throw firstError }
+        }
+    }
+
+    /// TOP (RFC 1939 §7): the headers and the first `lines` body lines of a message.
+    public func top(_ number: Int, lines: Int, _ body: (RetrieveEvent) async throws -> Void) async throws {
+        try await self.exclusive {
+            guard lines >= 0 else {
+                throw POP3ClientError(kind: .unsupported, message: "TOP needs a line count of 0 or more")
+            }
+            let command = Command.top(try self.messageNumber(number), lines: lines)
+            var firstError: POP3ClientError?
+            try await self.inWindows([command]) { command, event in
+                firstError = try await self.deliver(event, of: command, to: body)
+            }
+            if let firstError { throw firstError }
+        }
+    }
+
+    /// DELE each number (pipelined when supported). Reads every reply, then throws on the first `-ERR`.
+    public func delete(_ numbers: [Int]) async throws {
+        try await self.exclusive {
+            let commands = try numbers.map { Command.dele(try self.messageNumber($0)) }
+            var firstError: POP3ClientError?
+            try await self.inWindows(commands) { command, event in
+                guard case .completed(_, let response) = event else {
+                    throw self.violation("unexpected reply to \(command.keyword)")
+                }
+                if response.status == .err, firstError == nil {
+                    firstError = Self.serverError(response, command: command)
+                }
+            }
+            if let firstError { throw firstError }
+        }
+    }
+
+    /// RSET (RFC 1939 §5): unmark all messages marked as deleted.
+    public func reset() async throws {
+        try await self.exclusive {
+            _ = try await self.simpleCommand(.rset)
+        }
+    }
+
+    /// NOOP (RFC 1939 §5).
+    public func noop() async throws {
+        try await self.exclusive {
+            _ = try await self.simpleCommand(.noop)
+        }
+    }
+
+    /// QUIT (RFC 1939 §6): the server enters UPDATE and applies deletions. Throws if the server
+    /// answers `-ERR` (deletions may not have been applied).
+    public func quit() async throws {
+        try await self.exclusive {
+            try await self.send([.quit])
+            let response = try await self.awaitCompletion(of: .quit)
+            self.transport.close()
+            guard response.status == .ok else {
+                throw POP3ClientError(
+                    kind: .serverError,
+                    message:
+                        "the server could not finish the session (deletions may not have been applied): \(response.text)",
+                    responseCode: response.code?.rawValue
+                )
+            }
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// Sends `commands` in windows (all of one window in one write, then all its replies), and
+    /// hands every reply event to `handle`. The window is 1 without PIPELINING.
+    private func inWindows(
+        _ commands: [Command],
+        _ handle: (Command, ClientSessionEvent) async throws -> Void
+    ) async throws {
+        let window = self.supportsPipelining ? max(1, self.configuration.pipelineWindow) : 1
+        var start = 0
+        while start < commands.count {
+            let batch = Array(commands[start..<min(start + window, commands.count)])
+            try await self.send(batch)
+            var remaining = batch.count
+            do {
+                while remaining > 0 {
+                    let event = try await self.nextEvent()
+                    let command: Command
+                    switch event {
+                    case .completed(let answered, _), .multiLineCompleted(let answered):
+                        command = answered
+                        remaining -= 1
+                    case .multiLineStarted(let answered, _), .line(let answered, _), .content(let answered, _):
+                        command = answered
+                    case .greeting, .saslChallenge, .startTLS:
+                        throw self.violation("unexpected reply")
+                    }
+                    try await handle(command, event)
+                }
+            } catch {
+                self.abandonOutstanding()
+                throw error
+            }
+            start += batch.count
+        }
+    }
+
+    /// Turns one RETR/TOP reply event into `RetrieveEvent`s; returns the error for a `-ERR`.
+    private func deliver(
+        _ event: ClientSessionEvent,
+        of command: Command,
+        to body: (RetrieveEvent) async throws -> Void
+    ) async throws -> POP3ClientError? {
+        let number: Int
+        switch command {
+        case .retr(let n), .top(let n, _): number = n.value
+        default: throw self.violation("unexpected reply")
+        }
+        switch event {
+        case .multiLineStarted: try await body(.begin(number: number))
+        case .content(_, let bytes): try await body(.bytes(bytes))
+        case .multiLineCompleted: try await body(.end(number: number))
+        case .completed(_, let response): return Self.serverError(response, command: command)
+        case .line, .greeting, .saslChallenge, .startTLS: throw self.violation("unexpected reply to \(command.keyword)")
+        }
+        return nil
+    }
+
+    /// A multi-line listing of "number word" lines.
+    private func listing<Entry>(
+        _ command: Command,
+        _ makeEntry: (Int, String) -> Entry?
+    ) async throws -> [Entry] {
+        try await self.send([command])
+        var entries: [Entry] = []
+        while true {
+            switch try await self.nextEvent() {
+            case .multiLineStarted: continue
+            case .line(_, let line):
+                let fields = String(decoding: line.readableBytesView, as: UTF8.self)
+                    .split(separator: " ", omittingEmptySubsequences: true)
+                guard fields.count >= 2, let number = Int(fields[0]), number >= 1,
+                    let entry = makeEntry(number, String(fields[1]))
+                else {
+                    throw self.violation("a line of the reply to \(command.keyword) is malformed")
+                }
+                entries.append(entry)
+            case .multiLineCompleted: return entries
+            case .completed(_, let response): throw Self.serverError(response, command: command)
+            default: throw self.violation("unexpected reply to \(command.keyword)")
+            }
+        }
+    }
+
+    private func messageNumber(_ value: Int) throws -> MessageNumber {
+        guard let number = MessageNumber(exactly: value) else {
+            throw POP3ClientError(kind: .unsupported, message: "\(value) is not a message number")
+        }
+        return number
+    }
+
+    func violation(_ message: String) -> POP3ClientError {
+        self.state.withLock { self.markBroken(&$0, POP3ClientError(kind: .protocolViolation, message: message)) }
+    }
+}
