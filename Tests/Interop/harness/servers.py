@@ -92,8 +92,10 @@ class DovecotServer(MailServer):
 
     kind = "dovecot"
 
-    def __init__(self, work: Path, pki: TestPKI, users: dict[str, str], **options) -> None:
+    def __init__(self, work: Path, pki: TestPKI, users: dict[str, str], *,
+                 mechanisms: str = "plain login", **options) -> None:
         super().__init__(work, pki, users, **options)
+        self.mechanisms = mechanisms
         self._sequence = 0
         self._run_dir: Path | None = None
 
@@ -147,7 +149,7 @@ ssl = yes
 ssl_cert = <{self.pki.server_cert}
 ssl_key = <{self.pki.server_key}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {self.mechanisms}
 auth_failure_delay = 0
 login_trusted_networks = 127.0.0.0/8
 mail_location = maildir:{self.work}/mail/%u/Maildir
@@ -233,9 +235,10 @@ class PostOfficeServer(MailServer):
         self._wait_ready()
 
 
-def add_user(binary: Path, passwd_file: Path, name: str, password: str) -> None:
-    """`postoffice user add NAME --password-stdin --passwd-file PATH`."""
-    procs.run([str(binary), "user", "add", name, "--password-stdin", "--passwd-file", str(passwd_file)],
+def add_user(binary: Path, passwd_file: Path, name: str, password: str, scheme: str | None = None) -> None:
+    """`postoffice user add NAME --password-stdin --passwd-file PATH [--scheme SCHEME]`."""
+    extra = ["--scheme", scheme] if scheme else []
+    procs.run([str(binary), "user", "add", name, "--password-stdin", "--passwd-file", str(passwd_file), *extra],
               input=password.encode() + b"\n")
 
 
