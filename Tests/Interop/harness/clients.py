@@ -4,7 +4,6 @@ directory (configuration, state and saved mail), with a bounded run time."""
 from __future__ import annotations
 
 import os
-import shlex
 from pathlib import Path
 
 from . import procs
