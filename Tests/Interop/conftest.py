@@ -81,7 +81,22 @@ def server(request, workdir, pki, users):
     else:
         instance = PostOfficeServer(directory, pki, users, request.getfixturevalue("postoffice_bin"))
     try:
-        instance.start()
+        start_with_free_ports(instance)
         yield instance
     finally:
         instance.stop()
+
+
+def start_with_free_ports(instance, attempts: int = 3) -> None:
+    """Starts a server; if a port picked as free was taken meanwhile, picks new ones and retries."""
+    for attempt in range(attempts):
+        try:
+            instance.start()
+            return
+        except (RuntimeError, TimeoutError):
+            log = instance.log_text().lower()
+            instance.stop()
+            if attempt + 1 == attempts or "in use" not in log:
+                raise
+            instance.pop3_port = procs.free_port()
+            instance.pop3s_port = procs.free_port()

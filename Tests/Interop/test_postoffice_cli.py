@@ -125,3 +125,20 @@ def test_dovecot_serves_mail_delivered_by_postoffice(postoffice_bin, workdir, pk
         assert received == {m.message_id: m.wire for m in messages}
     finally:
         server.stop()
+
+
+def test_serve_announces_listeners_and_stops_cleanly_on_sigterm(postoffice_bin, workdir, pki, users):
+    directory = workdir / "postoffice"
+    directory.mkdir(mode=0o755)
+    server = PostOfficeServer(directory, pki, users, postoffice_bin)
+    server.start()
+    try:
+        client = login(server, pki, "alice", users["alice"])
+        client.quit()
+    finally:
+        status = server.stop()
+    log = server.log_text()
+    assert f"listening on 127.0.0.1:{server.pop3_port} (pop3, STLS)" in log, log
+    assert f"listening on 127.0.0.1:{server.pop3s_port} (pop3s)" in log, log
+    assert status == 0, f"exit status {status} after SIGTERM\n{log}"
+    assert users["alice"] not in log, "a password reached the log"

@@ -46,7 +46,7 @@ class Fetch:
         argv = [str(self.binary), "fetch", "--host", self.server.host, "--port", str(port), "--tls", mode,
                 "--user", self.user, "--password-file", str(self.password_file), "--to", to,
                 "--state", str(self.state), *trust, *options]
-        return procs.run(argv, check=check, timeout=300, cwd=self.home)
+        return procs.run(argv, check=check, timeout=procs.CLIENT_RUN_TIMEOUT, cwd=self.home)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ directory (configuration, state and saved mail), with a bounded run time."""
 from __future__ import annotations
 
 import os
-import shlex
 from pathlib import Path
 
 from . import procs
@@ -75,7 +74,7 @@ poll {server.host} protocol POP3 port {port} timeout 30
     def run(self, check_codes=(0,)):
         result = procs.run([tool("fetchmail"), "--nodetach", "-d0", "-v", "-f", str(self.home / "fetchmailrc")],
                            env=client_env(self.home, FETCHMAILHOME=str(self.home)),
-                           as_mail=True, check=False, timeout=300)
+                           as_mail=True, check=False, timeout=procs.CLIENT_RUN_TIMEOUT)
         if result.returncode not in check_codes:
             raise AssertionError(procs.describe_result(result))
         return result
@@ -118,7 +117,7 @@ uidls_file {home / "uidls"}
 
     def run(self, check_codes=(0,)):
         result = procs.run([tool("mpop"), "-C", str(self.config), "interop"],
-                           env=client_env(self.home), as_mail=True, check=False, timeout=300)
+                           env=client_env(self.home), as_mail=True, check=False, timeout=procs.CLIENT_RUN_TIMEOUT)
         if result.returncode not in check_codes:
             raise AssertionError(procs.describe_result(result))
         return result
@@ -159,7 +158,7 @@ read_all = {"true" if read_all else "false"}
 
     def run(self, check_codes=(0,)):
         result = procs.run([tool("getmail"), "--getmaildir", str(self.home), "--rcfile", str(self.rc)],
-                           env=client_env(self.home), as_mail=True, check=False, timeout=300)
+                           env=client_env(self.home), as_mail=True, check=False, timeout=procs.CLIENT_RUN_TIMEOUT)
         if result.returncode not in check_codes:
             raise AssertionError(procs.describe_result(result))
         return result

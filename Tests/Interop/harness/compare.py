@@ -40,14 +40,6 @@ def strip_prepended_fields(data: bytes, names: Iterable[str]) -> bytes:
         position = end
 
 
-def prepended_field_names(data: bytes, original: bytes) -> list[str]:
-    """Names of the fields before the original's first field (for diagnostics)."""
-    first = original.split(b"\n", 1)[0].rstrip(b"\r")
-    index = data.find(first)
-    head = data[:index] if index >= 0 else b""
-    return [m.group(1).decode() for m in (_FIELD_NAME.match(line) for line in head.splitlines()) if m]
-
-
 def to_line_end(wire: bytes, line_end: str) -> bytes:
     if line_end == "crlf":
         return wire

@@ -17,6 +17,9 @@ from typing import IO, Sequence
 HOST = "127.0.0.1"
 MAIL_USER = "vmail"
 DEFAULT_TIMEOUT = 30.0
+#: Cap on one whole client run (a download of the corpus); the clients' own network timeouts
+#: are 30 s per operation.
+CLIENT_RUN_TIMEOUT = 120.0
 
 
 def free_port() -> int:

@@ -77,9 +77,11 @@ class MailServer:
         for port in (self.pop3_port, self.pop3s_port):
             procs.wait_for_port(port, process=self.process.process, describe=self.log_text)
 
-    def stop(self) -> None:
+    def stop(self) -> int | None:
+        """Stops the server by PID (SIGTERM, then SIGKILL after 10 s); returns its exit status."""
         if self.process is not None:
-            self.process.stop()
+            return self.process.stop()
+        return None
 
     def __repr__(self) -> str:
         return f"<{self.kind} pop3={self.pop3_port} pop3s={self.pop3s_port}>"
@@ -90,14 +92,16 @@ class DovecotServer(MailServer):
 
     kind = "dovecot"
 
-    def __init__(self, work: Path, pki: TestPKI, users: dict[str, str], **options) -> None:
+    def __init__(self, work: Path, pki: TestPKI, users: dict[str, str], *,
+                 mechanisms: str = "plain login", **options) -> None:
         super().__init__(work, pki, users, **options)
+        self.mechanisms = mechanisms
         self._sequence = 0
         self._run_dir: Path | None = None
 
-    def stop(self) -> None:
+    def stop(self) -> int | None:
         try:
-            super().stop()
+            return super().stop()
         finally:
             if self._run_dir is not None:
                 shutil.rmtree(self._run_dir, ignore_errors=True)
@@ -145,7 +149,7 @@ ssl = yes
 ssl_cert = <{self.pki.server_cert}
 ssl_key = <{self.pki.server_key}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {self.mechanisms}
 auth_failure_delay = 0
 login_trusted_networks = 127.0.0.0/8
 mail_location = maildir:{self.work}/mail/%u/Maildir
@@ -207,21 +211,21 @@ class PostOfficeServer(MailServer):
         return ["--maildir", self.maildir_template, "--passwd-file", str(self.passwd_file)]
 
     def deliver(self, user: str, data: bytes) -> None:
-        # `deliver` refuses users missing from the passwd-file, so the accounts exist first.
-        self._write_accounts()
+        self._ensure_passwd_file()  # deliver refuses users the passwd-file does not list
         procs.run([str(self.binary), "deliver", user, *self.site_options()], input=data, timeout=60)
 
-    def _write_accounts(self) -> None:
+    def _ensure_passwd_file(self) -> None:
         if self.passwd_file.exists():
             return
         if self.passwd_text is None:
             for name, password in self.users.items():
                 add_user(self.binary, self.passwd_file, name, password)
+            self.passwd_file.touch()
         else:
             self.passwd_file.write_text(self.passwd_text)
 
     def start(self) -> None:
-        self._write_accounts()
+        self._ensure_passwd_file()
         self.process = ManagedProcess(
             [str(self.binary), "serve", *self.site_options(),
              "--listen", f"{HOST}:{self.pop3_port}", "--listen-tls", f"{HOST}:{self.pop3s_port}",
@@ -231,9 +235,10 @@ class PostOfficeServer(MailServer):
         self._wait_ready()
 
 
-def add_user(binary: Path, passwd_file: Path, name: str, password: str) -> None:
-    """`postoffice user add NAME --password-stdin --passwd-file PATH`."""
-    procs.run([str(binary), "user", "add", name, "--password-stdin", "--passwd-file", str(passwd_file)],
+def add_user(binary: Path, passwd_file: Path, name: str, password: str, scheme: str | None = None) -> None:
+    """`postoffice user add NAME --password-stdin --passwd-file PATH [--scheme SCHEME]`."""
+    extra = ["--scheme", scheme] if scheme else []
+    procs.run([str(binary), "user", "add", name, "--password-stdin", "--passwd-file", str(passwd_file), *extra],
               input=password.encode() + b"\n")
 
 
