@@ -128,7 +128,7 @@ struct TLSTests {
         }
         #expect(error?.kind == .timeout)
         #expect(error?.message.contains("TLS handshake") == true)
-        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(ContinuousClock.now - start < .seconds(30), "the configured 300 ms timeout ended it, not a hang")
         try await server.finish()
     }
 
