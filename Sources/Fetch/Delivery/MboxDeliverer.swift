@@ -58,9 +58,14 @@ final class MboxDeliverer: Deliverer {
         return index[key.hash] != nil
     }
 
+    /// The spool file of the entry with this hash, next to the mbox.
+    private func spoolPath(hash: String) -> String {
+        "\(directory)/.\(baseName).postoffice-\(hash).tmp"
+    }
+
     func makeWriter(for envelope: DeliveryEnvelope, replacing: Bool) throws -> any MessageWriter {
         let hash = envelope.key.hash
-        let spool = try SpoolFile(path: "\(directory)/.\(baseName).postoffice-\(hash).tmp", quoteFromLines: true)
+        let spool = try SpoolFile(path: spoolPath(hash: hash), quoteFromLines: true)
         let fromLine = Array("From MAILER-DAEMON \(TraceHeader.asctime(envelope.receivedAt))\n".utf8)
         let placeholderOffset = fromLine.count + Self.keyHeader.count + hash.utf8.count + 1
         try spool.writeRaw(fromLine)
@@ -161,6 +166,12 @@ final class MboxDeliverer: Deliverer {
                     truncatedTornEntry = true
                 }
             }
+        }
+        // A run killed after the append but before it removed its spool file leaves that file
+        // behind; the entry is complete, so the spool is garbage. Only this account's run (it
+        // holds the account lock) writes spools with these hashes.
+        for hash in built.keys {
+            unlink(spoolPath(hash: hash))
         }
         index = built
         return built
