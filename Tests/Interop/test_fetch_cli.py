@@ -24,7 +24,8 @@ import pytest
 
 from harness import corpus, procs, tls
 from harness.clients import Mpop
-from harness.fetchrun import FetchClient, assert_exactly_once, deliver_files, saved_messages, wait_process
+from harness.fetchrun import (FetchClient, assert_exactly_once, deliver_files, ids_of, saved_messages, server_ids,
+                              wait_process)
 from harness.servers import PostOfficeServer
 
 EXIT_NETWORK, EXIT_LOCKED, EXIT_TLS, EXIT_AUTH = 69, 75, 76, 77
@@ -421,3 +422,47 @@ def test_daemon_polls_reloads_on_sighup_and_stops_on_sigterm(our_server, client_
             daemon.kill()
             daemon.wait(timeout=10)
         log.close()
+
+
+@pytest.mark.parametrize("daemon", [False, True], ids=["once", "daemon"])
+def test_sigterm_mid_run_stores_and_deletes_consistently(alice, our_server, daemon):
+    """SIGTERM finishes the message in flight, deletes on the server exactly what is stored,
+    sends QUIT and exits 0; a later run fetches the rest."""
+    messages = corpus.many_small(400)
+    deliver_files(our_server, "alice", messages)
+    options = ("--daemon", "--interval", "1h") if daemon else ()
+    process = alice.start(*options)
+    try:
+        wait_until(lambda: len(alice.saved()) >= 20, 30, "the first 20 messages", process)
+        process.send_signal(signal.SIGTERM)
+    finally:
+        status, stdout, stderr = wait_process(process, timeout=30)
+    assert status == 0, stderr.decode("utf-8", "replace")[-3000:]
+    if not daemon:
+        assert b"interrupted" in stdout, stdout
+    local = set(ids_of(alice.saved()))
+    remote = set(server_ids(our_server, "alice"))
+    assert local and remote, "the stop came too late to interrupt anything"
+    assert local.isdisjoint(remote), "a stored message was left on the server, or one was deleted unstored"
+    assert local | remote == {m.message_id for m in messages}
+    report = alice.report()
+    assert report["downloaded"] == len(remote), report
+    assert_exactly_once(messages, alice.saved())
+    assert our_server.stored("alice") == []
+
+
+def test_two_accounts_into_one_mbox_concurrently(our_server, client_dir, pki, users, postoffice_bin):
+    """Accounts of one config run concurrently in one process; sharing an mbox they must take
+    turns appending (POSIX record locks alone do not exclude threads of one process)."""
+    for_alice = [corpus.small(i) for i in range(150)] + [corpus.long_line()]
+    for_bob = [corpus.small(700 + i) for i in range(150)] + [corpus.leading_dots()]
+    deliver_files(our_server, "alice", for_alice)
+    deliver_files(our_server, "bob", for_bob)
+    config = two_account_config(client_dir, our_server, pki, users)
+    mbox = client_dir / "shared.mbox"
+    config.write_text(config.read_text().replace(f"maildir:{client_dir / 'alice-Maildir'}", f"mbox:{mbox}")
+                      .replace(f"maildir:{client_dir / 'bob-Maildir'}", f"mbox:{mbox}"))
+    env = {**os.environ, "BOB_POP_PASSWORD": users["bob"]}
+    procs.run([str(postoffice_bin), "fetch", "--config", str(config)], env=env, timeout=120)
+    assert_exactly_once(for_alice + for_bob, saved_messages("mbox", mbox))
+    assert our_server.stored("alice") == [] and our_server.stored("bob") == []

@@ -1,5 +1,6 @@
 // mbox delivery (mboxrd) with fcntl locking, fsync, and recognition of earlier appends.
 import NIOCore
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -34,6 +35,12 @@ final class MboxDeliverer: Deliverer {
     /// Hash -> offset of complete entries; built on first use.
     private var index: [String: Int]?
     private(set) var truncatedTornEntry = false
+
+    /// fcntl record locks belong to the process: they keep other programs out, but not the
+    /// other accounts this process fetches at the same time into the same file. Every locked
+    /// section (append, index scan) also holds this lock, so those take turns. One lock for all
+    /// mbox files: two paths may name the same file.
+    private static let inProcess = Mutex(())
 
     static let keyHeader = Array("X-PostOffice-Key: ".utf8)
     static let lengthDigits = 12
@@ -81,6 +88,10 @@ final class MboxDeliverer: Deliverer {
     // MARK: - Appending
 
     fileprivate func append(spool: SpoolFile, hash: String) throws -> String {
+        try Self.inProcess.withLock { _ in try appendLocked(spool: spool, hash: hash) }
+    }
+
+    private func appendLocked(spool: SpoolFile, hash: String) throws -> String {
         let fd = try openLocked()
         defer { close(fd) }  // closing releases the fcntl lock
         let size = lseek(fd, 0, SEEK_END)
@@ -148,6 +159,12 @@ final class MboxDeliverer: Deliverer {
 
     private func loadIndex() throws -> [String: Int] {
         if let index { return index }
+        let built = try Self.inProcess.withLock { _ in try scanIndex() }
+        index = built
+        return built
+    }
+
+    private func scanIndex() throws -> [String: Int] {
         var built: [String: Int] = [:]
         if access(path, F_OK) == 0 {
             let fd = try openLocked()
@@ -173,7 +190,6 @@ final class MboxDeliverer: Deliverer {
         for hash in built.keys {
             unlink(spoolPath(hash: hash))
         }
-        index = built
         return built
     }
 
