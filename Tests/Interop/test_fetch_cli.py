@@ -466,3 +466,28 @@ def test_two_accounts_into_one_mbox_concurrently(our_server, client_dir, pki, us
     procs.run([str(postoffice_bin), "fetch", "--config", str(config)], env=env, timeout=120)
     assert_exactly_once(for_alice + for_bob, saved_messages("mbox", mbox))
     assert our_server.stored("alice") == [] and our_server.stored("bob") == []
+
+
+def test_default_config_state_and_maildir_work_in_a_fresh_home(our_server, client_dir, pki, users, postoffice_bin):
+    """No --config, no `to`, no `state`: ~/.config/postoffice/fetch.toml is read, and the
+    XDG default Maildir and state are created on first use."""
+    home = client_dir / "home"
+    (home / ".config" / "postoffice").mkdir(parents=True)
+    (home / "secret").write_text(users["alice"] + "\n")
+    (home / ".config" / "postoffice" / "fetch.toml").write_text(f"""
+[[account]]
+name = "work"
+host = "{our_server.host}"
+port = {our_server.pop3s_port}
+user = "alice"
+password_file = "~/secret"
+ca_file = "{pki.ca_cert}"
+""")
+    messages = corpus.many_small(3)
+    deliver_files(our_server, "alice", messages)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    env["HOME"] = str(home)
+    procs.run([str(postoffice_bin), "fetch"], env=env, timeout=60)
+    assert_exactly_once(messages, saved_messages("maildir", home / ".local" / "share" / "postoffice" / "mail"))
+    assert (home / ".local" / "state" / "postoffice" / "work.state").is_file()
+    assert our_server.stored("alice") == []

@@ -54,6 +54,7 @@ final class MboxDeliverer: Deliverer {
             directory = "."
             baseName = path
         }
+        try makeDirectories(directory)
     }
 
     func existingLocation(of key: DeliveryKey) throws -> String? {

@@ -26,6 +26,7 @@ struct FetchExecutor {
     func run(connector: any MailSourceConnector) async throws -> AccountReport {
         var report = AccountReport(account: account.name)
         do {
+            try makeDirectories(directory(of: account.statePath))
             let lock = try AccountLock(path: account.statePath + ".lock")
             defer { withExtendedLifetime(lock) {} }
             let store = try FetchStateStore(path: account.statePath, account: account.identity)
