@@ -161,7 +161,11 @@ struct DeliveryTests {
         DispatchQueue.concurrentPerform(iterations: 2) { writer in
             guard let deliverer = try? MboxDeliverer(path: path) else { return }
             for index in 0..<perWriter {
-                _ = try? Self.deliver(deliverer, uid: "w\(writer)-\(index)", text: "S: \(writer) \(index)\r\n\r\nbody\r\n")
+                _ = try? Self.deliver(
+                    deliverer,
+                    uid: "w\(writer)-\(index)",
+                    text: "S: \(writer) \(index)\r\n\r\nbody\r\n"
+                )
             }
         }
         let stored = try mboxMessages(path).map(\.uid)

@@ -54,10 +54,12 @@ struct FetchExecutorTests {
         let report = try #require(await fetchOnce(account, server: server).accounts.first)
         #expect(report.errors == [])
         #expect(report.downloaded == 1)
-        let stored = kind == "maildir" ? try maildirMessages(nested + "/mail") : try mboxMessages(nested + "/inbox.mbox")
+        let stored =
+            kind == "maildir" ? try maildirMessages(nested + "/mail") : try mboxMessages(nested + "/inbox.mbox")
         #expect(stored.map(\.uid) == ["a"])
         #expect(FileManager.default.fileExists(atPath: account.statePath))
-        let mode = try FileManager.default.attributesOfItem(atPath: directory.path + "/state")[.posixPermissions] as? Int
+        let mode =
+            try FileManager.default.attributesOfItem(atPath: directory.path + "/state")[.posixPermissions] as? Int
         #expect(mode == 0o700)
     }
 
