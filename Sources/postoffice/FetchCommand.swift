@@ -391,7 +391,8 @@ struct FetchCommand: AsyncParsableCommand {
             policy: FetchPolicy(deletion: deletion, sizeLimit: sizeLimit),
             target: target,
             statePath: settings.stateFile,
-            pipelineWindow: settings.pipelineWindow
+            pipelineWindow: settings.pipelineWindow,
+            timeout: .milliseconds(Int64(settings.timeout * 1000))
         )
     }
 }

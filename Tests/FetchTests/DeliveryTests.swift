@@ -131,6 +131,54 @@ struct DeliveryTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == intact)
     }
 
+    @Test("mbox: the spool file of an entry appended before a crash is removed by the next run")
+    func mboxLeftoverSpool() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let path = directory.path + "/mbox"
+        let key = DeliveryKey(account: "a@h", uniqueID: "one")
+        _ = try Self.deliver(try MboxDeliverer(path: path), uid: "one", text: "S: 1\r\n\r\na\r\n")
+        // As a kill between the append's fsync and the spool's removal leaves it.
+        let leftover = directory.path + "/.mbox.postoffice-\(key.hash).tmp"
+        let unrelated = directory.path + "/.mbox.postoffice-\(DeliveryKey(account: "a@h", uniqueID: "two").hash).tmp"
+        for file in [leftover, unrelated] {
+            #expect(FileManager.default.createFile(atPath: file, contents: Data("partial".utf8)))
+        }
+        let fresh = try MboxDeliverer(path: path)
+        #expect(try fresh.existingLocation(of: key) != nil)
+        #expect(!FileManager.default.fileExists(atPath: leftover))
+        // A spool of a message not in the mbox is left to its own (re)download.
+        #expect(FileManager.default.fileExists(atPath: unrelated))
+    }
+
+    @Test("mbox: two deliverers of one process appending to one file at once take turns")
+    func mboxConcurrentAppends() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let path = directory.path + "/mbox"
+        let perWriter = 150
+        // fcntl record locks belong to the process, so they do not exclude these two.
+        DispatchQueue.concurrentPerform(iterations: 2) { writer in
+            guard let deliverer = try? MboxDeliverer(path: path) else { return }
+            for index in 0..<perWriter {
+                _ = try? Self.deliver(
+                    deliverer,
+                    uid: "w\(writer)-\(index)",
+                    text: "S: \(writer) \(index)\r\n\r\nbody\r\n"
+                )
+            }
+        }
+        let stored = try mboxMessages(path).map(\.uid)
+        let expected = (0..<2).flatMap { writer in (0..<perWriter).map { "w\(writer)-\($0)" } }
+        #expect(stored.count == expected.count)
+        #expect(Set(expected).subtracting(stored).sorted() == [], "overwritten by the other writer")
+        let fresh = try MboxDeliverer(path: path)
+        let unrecognised = try expected.filter {
+            try fresh.existingLocation(of: DeliveryKey(account: "a@h", uniqueID: $0)) == nil
+        }
+        #expect(unrecognised == [])
+    }
+
     @Test("the trace header has an RFC 5322 date")
     func traceHeader() {
         let envelope = DeliveryEnvelope(

@@ -12,6 +12,17 @@ final class FakeMailServer: @unchecked Sendable {
     /// Sessions that ended with QUIT.
     private(set) var quits = 0
     private(set) var sessions = 0
+    private var dropInside: String?
+
+    /// Makes sessions drop the connection after the first chunk of this message (nil: never),
+    /// as a server that dies mid-`RETR` does.
+    func dropConnection(inside uid: String?) {
+        lock.withLock { dropInside = uid }
+    }
+
+    fileprivate func drops(inside uid: String) -> Bool {
+        lock.withLock { dropInside == uid }
+    }
 
     init(_ messages: [(String, String)], supportsUIDL: Bool = true) {
         stored = messages.map { ($0.0, Array($0.1.utf8)) }
@@ -97,6 +108,10 @@ final class FakeSession: MailSource, @unchecked Sendable {
             let end = min(start + chunkSize, bytes.endIndex)
             try await body(.bytes(ByteBuffer(bytes: bytes[start..<end])))
             start = end
+            if server.drops(inside: snapshot[number - 1].uid) {
+                closed = true
+                throw FakeError(message: "connection reset by peer")
+            }
         }
         try await body(.end(number: number))
     }

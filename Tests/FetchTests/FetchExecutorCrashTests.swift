@@ -109,6 +109,41 @@ struct FetchExecutorCrashTests {
         #expect(runs == FaultPoint.allCases.count)
     }
 
+    @Test(
+        "a connection lost mid-message leaves no partial file; the next run completes",
+        arguments: TargetKind.allCases
+    )
+    func connectionLostMidMessage(_ kind: TargetKind) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let server = FakeMailServer([("a", sampleMessage(1)), ("b", sampleMessage(2))])
+        server.dropConnection(inside: "b")
+        let mbox = directory.path + "/mbox"
+        let maildir = directory.path + "/Maildir"
+        let account = makeAccount(directory, target: kind == .maildir ? .maildir(path: maildir) : .mbox(path: mbox))
+        func stored() throws -> [String] {
+            try (kind == .maildir ? maildirMessages(maildir) : mboxMessages(mbox)).map(\.uid)
+        }
+        func leftovers() throws -> [String] {
+            if kind == .maildir { return try FileManager.default.contentsOfDirectory(atPath: maildir + "/tmp") }
+            return try FileManager.default.contentsOfDirectory(atPath: directory.path).filter {
+                $0.hasPrefix(".mbox.postoffice-")
+            }
+        }
+
+        let failed = await fetchOnce(account, server: server)
+        #expect(!failed.succeeded)
+        #expect(server.uids == ["a", "b"])
+        #expect(try stored() == ["a"])
+        #expect(try leftovers().isEmpty)
+
+        server.dropConnection(inside: nil)
+        let clean = await fetchOnce(account, server: server)
+        #expect(clean.succeeded)
+        #expect(server.uids.isEmpty)
+        #expect(try stored().sorted() == ["a", "b"])
+    }
+
     @Test("a stop request finishes the message in flight, deletes only what is stored, and quits")
     func stopRequest() async throws {
         let directory = try TemporaryDirectory()

@@ -37,6 +37,32 @@ struct FetchExecutorTests {
         }
     }
 
+    @Test(
+        "missing parent directories of the state and the target are created",
+        arguments: ["maildir", "mbox"]
+    )
+    func createsParentDirectories(kind: String) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let server = FakeMailServer([("a", sampleMessage(1))])
+        let nested = directory.path + "/share/postoffice"
+        var account = makeAccount(
+            directory,
+            target: kind == "maildir" ? .maildir(path: nested + "/mail") : .mbox(path: nested + "/inbox.mbox")
+        )
+        account.statePath = directory.path + "/state/postoffice/test.state"
+        let report = try #require(await fetchOnce(account, server: server).accounts.first)
+        #expect(report.errors == [])
+        #expect(report.downloaded == 1)
+        let stored =
+            kind == "maildir" ? try maildirMessages(nested + "/mail") : try mboxMessages(nested + "/inbox.mbox")
+        #expect(stored.map(\.uid) == ["a"])
+        #expect(FileManager.default.fileExists(atPath: account.statePath))
+        let mode =
+            try FileManager.default.attributesOfItem(atPath: directory.path + "/state")[.posixPermissions] as? Int
+        #expect(mode == 0o700)
+    }
+
     @Test("keep: downloaded once, never deleted, not downloaded again")
     func keep() async throws {
         let directory = try TemporaryDirectory()

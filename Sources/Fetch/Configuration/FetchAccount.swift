@@ -55,6 +55,9 @@ public struct FetchAccount: Hashable, Sendable {
     public var statePath: String
     /// How many `RETR`s are outstanding at once when the server supports PIPELINING (RFC 2449).
     public var pipelineWindow: Int
+    /// How long to wait for each response or chunk of a message; connecting and the TLS
+    /// handshake wait at most this long too (and never more than 30 seconds).
+    public var timeout: Duration
 
     public init(
         name: String,
@@ -68,7 +71,8 @@ public struct FetchAccount: Hashable, Sendable {
         policy: FetchPolicy = FetchPolicy(),
         target: DeliveryTarget,
         statePath: String,
-        pipelineWindow: Int = 32
+        pipelineWindow: Int = 32,
+        timeout: Duration = .seconds(60)
     ) {
         self.name = name
         self.host = host
@@ -82,6 +86,7 @@ public struct FetchAccount: Hashable, Sendable {
         self.target = target
         self.statePath = statePath
         self.pipelineWindow = pipelineWindow
+        self.timeout = timeout
     }
 
     /// The identity local names and the state are tied to: `user@host` (host in lower case).

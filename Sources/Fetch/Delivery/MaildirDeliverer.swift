@@ -23,7 +23,8 @@ final class MaildirDeliverer: Deliverer {
     init(path: String) throws {
         root = path
         host = Self.hostPart()
-        for directory in [root, root + "/tmp", root + "/new", root + "/cur"] {
+        try makeDirectories(root)
+        for directory in [root + "/tmp", root + "/new", root + "/cur"] {
             if mkdir(directory, 0o700) != 0 && errno != EEXIST {
                 throw FetchFailure(kind: .localWrite, message: "cannot create \(directory): \(systemError())")
             }

@@ -1,5 +1,6 @@
 // mbox delivery (mboxrd) with fcntl locking, fsync, and recognition of earlier appends.
 import NIOCore
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -35,6 +36,12 @@ final class MboxDeliverer: Deliverer {
     private var index: [String: Int]?
     private(set) var truncatedTornEntry = false
 
+    /// fcntl record locks belong to the process: they keep other programs out, but not the
+    /// other accounts this process fetches at the same time into the same file. Every locked
+    /// section (append, index scan) also holds this lock, so those take turns. One lock for all
+    /// mbox files: two paths may name the same file.
+    private static let inProcess = Mutex(())
+
     static let keyHeader = Array("X-PostOffice-Key: ".utf8)
     static let lengthDigits = 12
 
@@ -47,6 +54,7 @@ final class MboxDeliverer: Deliverer {
             directory = "."
             baseName = path
         }
+        try makeDirectories(directory)
     }
 
     func existingLocation(of key: DeliveryKey) throws -> String? {
@@ -58,9 +66,14 @@ final class MboxDeliverer: Deliverer {
         return index[key.hash] != nil
     }
 
+    /// The spool file of the entry with this hash, next to the mbox.
+    private func spoolPath(hash: String) -> String {
+        "\(directory)/.\(baseName).postoffice-\(hash).tmp"
+    }
+
     func makeWriter(for envelope: DeliveryEnvelope, replacing: Bool) throws -> any MessageWriter {
         let hash = envelope.key.hash
-        let spool = try SpoolFile(path: "\(directory)/.\(baseName).postoffice-\(hash).tmp", quoteFromLines: true)
+        let spool = try SpoolFile(path: spoolPath(hash: hash), quoteFromLines: true)
         let fromLine = Array("From MAILER-DAEMON \(TraceHeader.asctime(envelope.receivedAt))\n".utf8)
         let placeholderOffset = fromLine.count + Self.keyHeader.count + hash.utf8.count + 1
         try spool.writeRaw(fromLine)
@@ -76,6 +89,10 @@ final class MboxDeliverer: Deliverer {
     // MARK: - Appending
 
     fileprivate func append(spool: SpoolFile, hash: String) throws -> String {
+        try Self.inProcess.withLock { _ in try appendLocked(spool: spool, hash: hash) }
+    }
+
+    private func appendLocked(spool: SpoolFile, hash: String) throws -> String {
         let fd = try openLocked()
         defer { close(fd) }  // closing releases the fcntl lock
         let size = lseek(fd, 0, SEEK_END)
@@ -143,6 +160,12 @@ final class MboxDeliverer: Deliverer {
 
     private func loadIndex() throws -> [String: Int] {
         if let index { return index }
+        let built = try Self.inProcess.withLock { _ in try scanIndex() }
+        index = built
+        return built
+    }
+
+    private func scanIndex() throws -> [String: Int] {
         var built: [String: Int] = [:]
         if access(path, F_OK) == 0 {
             let fd = try openLocked()
@@ -162,7 +185,12 @@ final class MboxDeliverer: Deliverer {
                 }
             }
         }
-        index = built
+        // A run killed after the append but before it removed its spool file leaves that file
+        // behind; the entry is complete, so the spool is garbage. Only this account's run (it
+        // holds the account lock) writes spools with these hashes.
+        for hash in built.keys {
+            unlink(spoolPath(hash: hash))
+        }
         return built
     }
 

@@ -26,6 +26,7 @@ struct FetchExecutor {
     func run(connector: any MailSourceConnector) async throws -> AccountReport {
         var report = AccountReport(account: account.name)
         do {
+            try makeDirectories(directory(of: account.statePath))
             let lock = try AccountLock(path: account.statePath + ".lock")
             defer { withExtendedLifetime(lock) {} }
             let store = try FetchStateStore(path: account.statePath, account: account.identity)
@@ -280,6 +281,11 @@ private final class Session: @unchecked Sendable {
         var byNumber: [Int: FetchPlan.Download] = [:]
         for download in batch { byNumber[download.number] = download }
         var current: (download: FetchPlan.Download, writer: any MessageWriter)?
+        defer {
+            // The connection failed mid-message: the partial copy is useless (the next run
+            // downloads the message again); remove it rather than leave it in tmp/.
+            current?.writer.discard()
+        }
         try await source.retrieve(batch.map(\.number)) { event in
             switch event {
             case .begin(let number):
@@ -306,6 +312,7 @@ private final class Session: @unchecked Sendable {
 
     private func fetchHeaders(_ download: FetchPlan.Download, from source: any MailSource) async throws {
         var writer: (any MessageWriter)?
+        defer { writer?.discard() }  // a partial header from a failed connection
         try await source.top(download.number, lines: 0) { event in
             switch event {
             case .begin:

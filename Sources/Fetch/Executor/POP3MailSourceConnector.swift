@@ -1,5 +1,3 @@
-// Staged: moves to Sources/Fetch/Executor/ (replacing the placeholder there) once the client
-// branch builds; needs "SASL" added to the Fetch target's dependencies in Package.swift.
 // Sessions over POP3Client's POP3Connection (the contract in the client module).
 import Logging
 import POP3Client
@@ -13,13 +11,6 @@ struct POP3MailSourceConnector: MailSourceConnector {
 
     func withSource<R: Sendable>(_ body: (any MailSource) async throws -> R) async throws -> R {
         let secret = try account.password.resolve()
-        var configuration = POP3ClientConfiguration(
-            host: account.host,
-            port: account.port,
-            security: security,
-            trust: trust
-        )
-        configuration.pipelineWindow = max(1, account.pipelineWindow)
         do {
             return try await POP3Connection.withConnection(
                 configuration: configuration,
@@ -31,6 +22,21 @@ struct POP3MailSourceConnector: MailSourceConnector {
         } catch let error as POP3ClientError {
             throw classify(error)
         }
+    }
+
+    /// The client's settings for this account (timeouts from `FetchAccount.timeout`).
+    var configuration: POP3ClientConfiguration {
+        var configuration = POP3ClientConfiguration(
+            host: account.host,
+            port: account.port,
+            security: security,
+            trust: trust
+        )
+        configuration.pipelineWindow = max(1, account.pipelineWindow)
+        configuration.commandTimeout = account.timeout
+        configuration.connectTimeout = min(account.timeout, .seconds(30))
+        configuration.tlsHandshakeTimeout = min(account.timeout, .seconds(30))
+        return configuration
     }
 
     private var security: POP3ClientConfiguration.Security {

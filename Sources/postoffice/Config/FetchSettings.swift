@@ -182,7 +182,10 @@ extension FetchAccountSettings {
             guard (1...1000).contains(v) else { throw ConfigError("\(section.name).pipeline_window must be 1–1000") }
             pipelineWindow = v
         }
-        if let v = try section.seconds("timeout") { timeout = v }
+        if let v = try section.seconds("timeout") {
+            guard v >= 1 else { throw ConfigError("\(section.name).timeout must be at least 1 second") }
+            timeout = v
+        }
         try section.rejectUnknownKeys()
     }
 }
