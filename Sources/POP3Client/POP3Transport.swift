@@ -27,6 +27,29 @@ final class POP3Transport: Sendable {
     }
 
     /// Connects, and for implicit TLS completes the handshake.
+    /// A person's words for why a connection failed: "connection refused", not NIO's error dump.
+    static func reason(_ error: any Error) -> String {
+        var errors: [any Error] = [error]
+        if let many = error as? NIOConnectionError {
+            errors = many.connectionErrors.map(\.error)
+            if let dns = many.dnsAError ?? many.dnsAAAAError, errors.isEmpty { errors = [dns] }
+        }
+        for error in errors {
+            if let io = error as? IOError {
+                switch io.errnoCode {
+                case ECONNREFUSED: return "connection refused (is a POP3 server listening there?)"
+                case ETIMEDOUT: return "the connection timed out"
+                case EHOSTUNREACH, ENETUNREACH: return "the host is unreachable"
+                default: return String(cString: strerror(io.errnoCode))
+                }
+            }
+        }
+        if let many = error as? NIOConnectionError, many.connectionErrors.isEmpty {
+            return "the host name could not be resolved"
+        }
+        return "\(error)"
+    }
+
     static func connect(configuration: POP3ClientConfiguration) async throws -> POP3Transport {
         let tls: TLSSetup? =
             configuration.security == .plaintext ? nil : try await TLSSetup(configuration: configuration)
@@ -54,7 +77,7 @@ final class POP3Transport: Sendable {
         } catch {
             throw POP3ClientError(
                 kind: .network,
-                message: "could not connect to \(configuration.host) port \(configuration.port): \(error)"
+                message: "could not connect to \(configuration.host) port \(configuration.port): \(Self.reason(error))"
             )
         }
         let reader = try await channel.eventLoop.submit {

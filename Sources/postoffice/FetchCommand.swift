@@ -14,7 +14,8 @@ struct FetchCommand: AsyncParsableCommand {
         discussion: """
             Accounts come from flags (--host, --user, ...) or from a TOML file (--config, default \
             ~/.config/postoffice/fetch.toml). Exit codes: 0 success, 77 authentication, 76 TLS, \
-            69 network, 74 local write, 75 another run holds the account, 78 configuration, 70 other.
+            69 network, 74 local write, 75 another run holds the account, 78 configuration, 70 other, \
+            143 stopped by SIGTERM/SIGINT before the end (what was stored is safe).
             """
     )
 
@@ -104,7 +105,9 @@ struct FetchCommand: AsyncParsableCommand {
         let fileInterval: Double?
         let options: FetchOptions
         do {
-            _ = try LoggingSetup.bootstrap(level: logLevel ?? (Console.standardErrorIsTerminal ? "warning" : "notice"))
+            // A one-shot run reports per account on its own (summary lines, errors, --json), so
+            // its log stays quiet unless asked; a daemon logs each poll.
+            _ = try LoggingSetup.bootstrap(level: logLevel ?? (daemon ? "notice" : "critical"))
             (accounts, fileInterval) = try resolveAccounts()
             options = FetchOptions(markSeen: markSeen, imports: try imports(), stored: Self.updateOfflineMailbox)
         } catch {
@@ -119,6 +122,9 @@ struct FetchCommand: AsyncParsableCommand {
         }
         let report = try await fetchOnce(accounts: accounts, options: options, logger: logger)
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+        // Stopped by SIGTERM/SIGINT after the message in flight: what was stored is safe, but
+        // scripts must be able to tell the run did not finish (128 + SIGTERM, as a shell says).
+        if report.accounts.contains(where: \.interrupted) { throw ExitCode(143) }
     }
 
     /// Keeps the offline mailbox current as mail arrives: the SHA-256 manifest that

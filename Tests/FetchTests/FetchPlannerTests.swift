@@ -258,7 +258,24 @@ struct FetchPlannerTests {
             now: t0
         )
         #expect(plan.downloads.isEmpty)
-        #expect(plan.skips.map(\.reason) == [.alreadyDownloaded])
+        #expect(plan.skips.map(\.reason) == [.notStoredHere])
+    }
+
+    @Test(
+        "marked or imported messages are never deleted on the server, whatever the policy",
+        arguments: [DeletePolicy.deleteAfterDownload, .keepDays(0), .deleteWhenDeletedLocally, .keep]
+    )
+    func notStoredHereIsNeverDeleted(policy: DeletePolicy) {
+        let plan = FetchPlanner.plan(
+            serverMessages: [msg(1, "x", 250), msg(2, "y", 300)],
+            state: Dictionary(uniqueKeysWithValues: [stored("x", size: nil, location: ""), stored("y", size: 300, location: "")]),
+            policy: FetchPolicy(deletion: policy),
+            now: t0 + 1000 * 86_400,
+            locallyMissing: ["x", "y"]
+        )
+        #expect(plan.downloads.isEmpty)
+        #expect(plan.deletions.isEmpty)
+        #expect(plan.skips.map(\.reason) == [.notStoredHere, .notStoredHere])
     }
 
     @Test("an id that vanished and comes back, even with the same size, is a new message")

@@ -87,6 +87,10 @@ public struct FetchPlan: Hashable, Sendable, Codable {
             /// The server listed this unique id for several messages: none can be told apart, so
             /// none is downloaded or deleted.
             case duplicateUniqueID
+            /// Recorded as downloaded without being stored here (`--mark-seen`, `--import-state`):
+            /// never downloaded, and never deleted, since only what this client stored may be
+            /// (DESIGN.md invariant 1).
+            case notStoredHere
         }
         public var number: Int
         public var uniqueID: String

@@ -166,6 +166,13 @@ public enum FetchPlanner {
             }
             return
         }
+        // Marked as seen or imported from another fetcher: that copy is not ours to vouch for,
+        // so the server's copy stays whatever the policy (invariant 1: delete only what this
+        // client durably stored and recorded).
+        guard !entry.location.isEmpty else {
+            plan.skips.append(.init(number: message.number, uniqueID: message.uniqueID, reason: .notStoredHere))
+            return
+        }
         switch policy.deletion {
         case .deleteAfterDownload:
             plan.deletions.append(.init(number: message.number, uniqueID: message.uniqueID, reason: .storedEarlier))
