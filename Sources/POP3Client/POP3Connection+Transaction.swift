@@ -17,11 +17,19 @@ extension POP3Connection {
         }
     }
 
+    /// The largest message size believed in a LIST reply: 1 TiB.
+    static let maximumMessageSize = 1 << 40
+    /// The most lines a LIST or UIDL reply may have (a maildrop of 10 million messages), so a
+    /// hostile server streaming listing lines cannot grow memory without bound.
+    static let maximumListingEntries = 10_000_000
+
     /// LIST (RFC 1939 §5): every message's number and size.
     public func list() async throws -> [POP3ListEntry] {
         try await self.exclusive {
             try await self.listing(.list(nil)) { (first: Int, second: String) -> POP3ListEntry? in
-                guard let size = Int(second), size >= 0 else { return nil }
+                // A size no real message has (over 1 TiB) is a hostile or broken server: refusing
+                // it keeps later arithmetic (totals, progress) from overflowing.
+                guard let size = Int(second), size >= 0, size <= Self.maximumMessageSize else { return nil }
                 return POP3ListEntry(number: first, size: size)
             }
         }
@@ -195,6 +203,9 @@ extension POP3Connection {
                     let entry = makeEntry(number, String(fields[1]))
                 else {
                     throw self.violation("a line of the reply to \(command.keyword) is malformed")
+                }
+                guard entries.count < Self.maximumListingEntries else {
+                    throw self.violation("the reply to \(command.keyword) has more than \(Self.maximumListingEntries) lines")
                 }
                 entries.append(entry)
             case .multiLineCompleted: return entries

@@ -288,7 +288,7 @@ struct FetchCommand: AsyncParsableCommand {
         case (true, .some): throw ValidationError("--keep and --keep-days exclude each other")
         case (true, nil): settings.retention = .keep
         case (false, .some(let days)):
-            guard days >= 0 else { throw ValidationError("--keep-days must not be negative") }
+            guard (0...100_000).contains(days) else { throw ValidationError("--keep-days must be 0–100000") }
             settings.retention = .keepDays(days)
         case (false, nil): break
         }

@@ -117,16 +117,30 @@ struct MaildirStoreTests {
     func sizeFromName() async throws {
         try await TestFiles.withTemporaryDirectory { directory in
             let fixture = try MaildirFixture(directory: directory)
-            try fixture.put("1000.M1P1.h,S=5,W=777:2,S", "abc\nd", in: "cur")
+            try fixture.put("1000.M1P1.h,S=5,W=11:2,S", "abc\nd", in: "cur")
             try fixture.put("1001.M1P1.h,S=5", "abc\nd")
             let maildrop = try await fixture.open()
-            #expect(maildrop.messages.map(\.size) == [777, 8])
+            // 11 is what the name says (the file would count 8): the name is believed.
+            #expect(maildrop.messages.map(\.size) == [11, 8])
             #expect(maildrop.sizesComputed == 1)
             await maildrop.close()
             let cache = try TestFiles.readFile(fixture.root() + "/postoffice-sizes")
             let text = String(decoding: cache, as: UTF8.self)
             #expect(!text.contains("1000.M1P1.h"), "names with ,W= need no cache entry")
             #expect(text.contains("1001.M1P1.h,S=5"))
+        }
+    }
+
+    @Test("a ,W= that cannot be true is not believed, so no name can overflow the maildrop's total")
+    func implausibleSizeInName() async throws {
+        try await TestFiles.withTemporaryDirectory { directory in
+            let fixture = try MaildirFixture(directory: directory)
+            try fixture.put("1000.M1P1.h,W=999999999999999999", "a\n")
+            try fixture.put("1001.M1P1.h,S=2,W=999999999999999999", "b\n")
+            try fixture.put("1002.M1P1.h,S=2,W=1", "c\n")
+            let maildrop = try await fixture.open()
+            #expect(maildrop.messages.map(\.size) == [3, 3, 3])
+            await maildrop.close()
         }
     }
 

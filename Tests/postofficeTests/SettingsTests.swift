@@ -159,6 +159,11 @@ struct SettingsTests {
         #expect(bytes[0] == 0x00 && bytes[1] == 0x11 && bytes[15] == 0xFF)
     }
 
+    @Test("not fingerprints", arguments: ["", "AB:CD", String(repeating: "０", count: 64), String(repeating: "g", count: 64)])
+    func badFingerprints(text: String) {
+        #expect(throws: ConfigError.self) { try parseFingerprint(text) }
+    }
+
     @Test("targets", arguments: [("maildir:/m", FetchAccountSettings.Target.maildir("/m")), ("mda:procmail -d x", .mda("procmail -d x"))])
     func targets(text: String, expected: FetchAccountSettings.Target) throws {
         #expect(try FetchAccountSettings.Target(parsing: text) == expected)

@@ -157,7 +157,10 @@ private final class Session: @unchecked Sendable {
             .planned(
                 account: account.name,
                 messages: retrieveFull.count + retrieveHeaders.count,
-                bytes: retrieveFull.reduce(0) { $0 + $1.size }
+                bytes: retrieveFull.reduce(0) { total, download in
+                    let (sum, overflow) = total.addingReportingOverflow(download.size)
+                    return overflow ? Int.max : sum
+                }
             )
         )
         let window = max(1, account.pipelineWindow)

@@ -96,7 +96,10 @@ enum MaildirScanner {
             var location = listedLocation
             let parsed = MaildirFilename(parsing: String(decoding: location.fileName, as: UTF8.self))
             let size: Int
-            if let virtualSize = parsed?.virtualSize {
+            // A `,W=` is trusted only when it can be true: with CRLF line ends a file grows at
+            // most to twice its size plus the final line end, and never shrinks. A name made up
+            // to overflow the maildrop's total (`,W=999999999999999999`) is counted instead.
+            if let virtualSize = parsed?.virtualSize, Self.isPlausible(virtualSize: virtualSize, size: parsed?.size) {
                 size = virtualSize
             } else {
                 var status = try Posix.status(location.path(in: root))
@@ -177,6 +180,14 @@ enum MaildirScanner {
     }
 
     /// Reads a file once and returns its CRLF size, or `nil` when it vanished.
+    /// The largest size believed from a name without `,S=`: 1 TiB.
+    static let maximumTrustedVirtualSize = 1 << 40
+
+    static func isPlausible(virtualSize: Int, size: Int?) -> Bool {
+        guard let size else { return virtualSize >= 0 && virtualSize <= maximumTrustedVirtualSize }
+        return size >= 0 && size <= maximumTrustedVirtualSize && virtualSize >= size && virtualSize <= 2 * size + 2
+    }
+
     static func countCRLFSize(_ path: RawPath) throws -> Int? {
         guard let fd = try Posix.openForReading(path) else { return nil }
         defer { try? fd.close() }

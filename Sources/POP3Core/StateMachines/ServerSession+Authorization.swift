@@ -186,7 +186,7 @@ extension ServerSession {
         state = .transaction(
             TransactionState(messages: messages, deleted: Array(repeating: false, count: messages.count))
         )
-        let octets = messages.reduce(0) { $0 + $1.size }
+        let octets = messages.reduce(0) { $0 &+ $1.size }
         return .send(.ok("maildrop has \(messages.count) messages (\(octets) octets)"))
     }
 

@@ -29,10 +29,10 @@ extension ServerSession {
         switch command {
         case .stat:
             let messages = live
-            action = .send(.ok("\(messages.count) \(messages.reduce(0) { $0 + $1.info.size })"))
+            action = .send(.ok("\(messages.count) \(messages.reduce(0) { $0 &+ $1.info.size })"))
         case .list(nil):
             let messages = live
-            let octets = messages.reduce(0) { $0 + $1.info.size }
+            let octets = messages.reduce(0) { $0 &+ $1.info.size }
             action = .sendMultiLine(
                 .ok("\(messages.count) messages (\(octets) octets)"),
                 lines: messages.map { "\($0.number) \($0.info.size)" }
@@ -79,7 +79,7 @@ extension ServerSession {
             action = .send(.ok(""))
         case .rset:
             transaction.deleted = Array(repeating: false, count: transaction.messages.count)
-            let octets = transaction.messages.reduce(0) { $0 + $1.size }
+            let octets = transaction.messages.reduce(0) { $0 &+ $1.size }
             action = .send(.ok("maildrop has \(transaction.messages.count) messages (\(octets) octets)"))
         case .capa:
             action = .sendMultiLine(.ok("Capability list follows"), lines: capabilities.map(\.description))

@@ -74,7 +74,7 @@ func parseFingerprint(_ text: String) throws -> [UInt8] {
         hex.removeFirst(prefix.count)
     }
     hex.removeAll { $0 == ":" }
-    guard hex.count == 64, hex.allSatisfy(\.isHexDigit) else {
+    guard hex.count == 64, hex.allSatisfy({ $0.isASCII && $0.isHexDigit }) else {
         throw ConfigError("'\(text)' is not a SHA-256 fingerprint (64 hex digits, colons optional)")
     }
     var bytes: [UInt8] = []
@@ -162,7 +162,7 @@ extension FetchAccountSettings {
         case (true, .some): throw ConfigError("\(section.name): keep and keep_days exclude each other")
         case (true, nil): retention = .keep
         case (false, .some(let days)):
-            guard days >= 0 else { throw ConfigError("\(section.name).keep_days must not be negative") }
+            guard (0...100_000).contains(days) else { throw ConfigError("\(section.name).keep_days must be 0–100000") }
             retention = .keepDays(days)
         case (false, nil): retention = .deleteAfterDownload
         }
