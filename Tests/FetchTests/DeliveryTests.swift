@@ -131,6 +131,26 @@ struct DeliveryTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == intact)
     }
 
+    @Test("mbox: a torn entry followed by another program's message is left alone, never cut")
+    func mboxTornThenForeignAppend() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let path = directory.path + "/mbox"
+        _ = try Self.deliver(try MboxDeliverer(path: path), uid: "one", text: "S: 1\r\n\r\na\r\n")
+        let intact = try Data(contentsOf: URL(fileURLWithPath: path))
+        let body = String(repeating: "b", count: 4000)
+        _ = try Self.deliver(try MboxDeliverer(path: path), uid: "two", text: "S: 2\r\n\r\n\(body)\r\n")
+        let full = try Data(contentsOf: URL(fileURLWithPath: path))
+        // Torn mid-append, then the system's mail delivery appends a short message of its own.
+        let foreign = Data("\nFrom mailer@example.org Sun Nov 22 05:00:00 2026\nSubject: local\n\nkeep me\n\n".utf8)
+        try (full.prefix(intact.count + 120) + foreign).write(to: URL(fileURLWithPath: path))
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        let fresh = try MboxDeliverer(path: path)
+        #expect(try fresh.existingLocation(of: DeliveryKey(account: "a@h", uniqueID: "two")) == nil)
+        #expect(!fresh.truncatedTornEntry)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before, "the other program's message is kept")
+    }
+
     @Test("mbox: the spool file of an entry appended before a crash is removed by the next run")
     func mboxLeftoverSpool() throws {
         let directory = try TemporaryDirectory()

@@ -176,8 +176,13 @@ final class MboxDeliverer: Deliverer {
                 let end = candidate.offset + candidate.length
                 if isComplete(fd, end: end, size: size) {
                     built[candidate.hash] = candidate.offset
-                } else if position == candidates.count - 1 && end > size {
-                    // Torn by a crash during the append: remove it so it is written again whole.
+                } else if position == candidates.count - 1 && end > size
+                    && !hasSeparator(fd, after: candidate.offset, size: size)
+                {
+                    // Torn by a crash during the append, and nothing else was appended since:
+                    // remove it so it is written again whole. When another program (an MDA, the
+                    // system's mail delivery) appended mail after it, the torn entry is left as
+                    // it is: junk in the file is better than cutting someone else's message.
                     guard ftruncate(fd, off_t(candidate.offset)) == 0, fsync(fd) == 0 else {
                         throw failure("truncate a torn entry")
                     }
@@ -192,6 +197,25 @@ final class MboxDeliverer: Deliverer {
             unlink(spoolPath(hash: hash))
         }
         return built
+    }
+
+    /// Whether a `From ` line starts anywhere after `offset`: in mboxrd every body line that
+    /// starts so is quoted, so such a line is another entry's separator.
+    private func hasSeparator(_ fd: Int32, after offset: Int, size: Int) -> Bool {
+        let pattern = Array("\nFrom ".utf8)
+        let chunk = 64 * 1024
+        var position = offset
+        while position < size {
+            let bytes = readBytes(fd, at: position, count: min(chunk + pattern.count, size - position))
+            if bytes.isEmpty { return false }
+            if bytes.count >= pattern.count {
+                for index in 0...(bytes.count - pattern.count) where bytes[index] == 10 {
+                    if Array(bytes[index..<index + pattern.count]) == pattern { return true }
+                }
+            }
+            position += chunk
+        }
+        return false
     }
 
     private func isComplete(_ fd: Int32, end: Int, size: Int) -> Bool {
