@@ -31,8 +31,15 @@ final class MaildirDeliverer: Deliverer {
         }
     }
 
+    /// A copy an interrupted run stored; made durable before it is returned, since the caller
+    /// records it and then deletes the server's copy, and the interrupted run may have died
+    /// between its rename and the directory's fsync.
     func existingLocation(of key: DeliveryKey) throws -> String? {
-        try loadIndex()[key.hash]?.first.map { root + "/" + $0 }
+        guard let relative = try loadIndex()[key.hash]?.first else { return nil }
+        let path = root + "/" + relative
+        try syncFile(path)
+        if let slash = path.lastIndex(of: "/") { try syncDirectory(String(path[..<slash])) }
+        return path
     }
 
     func locationExists(_ location: String, key: DeliveryKey) -> Bool {

@@ -57,8 +57,13 @@ final class MboxDeliverer: Deliverer {
         try makeDirectories(directory)
     }
 
+    /// A copy an interrupted run appended; the mbox is fsynced before it is returned (the run
+    /// may have died between its write and its fsync, and the caller goes on to delete the
+    /// server's copy).
     func existingLocation(of key: DeliveryKey) throws -> String? {
-        try loadIndex()[key.hash].map { "mbox:\($0):\(key.hash)" }
+        guard let offset = try loadIndex()[key.hash] else { return nil }
+        try syncFile(path)
+        return "mbox:\(offset):\(key.hash)"
     }
 
     func locationExists(_ location: String, key: DeliveryKey) -> Bool {

@@ -126,6 +126,18 @@ func writeAll(descriptor: Int32, bytes: [UInt8], path: String) throws {
 }
 
 /// fsyncs a directory, so a rename into it is durable.
+/// fsyncs a file that is already written (a copy found from an interrupted run).
+func syncFile(_ path: String) throws {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else {
+        throw FetchFailure(kind: .localWrite, message: "open \(path): \(systemError())")
+    }
+    defer { close(fd) }
+    guard fsync(fd) == 0 else {
+        throw FetchFailure(kind: .localWrite, message: "fsync \(path): \(systemError())")
+    }
+}
+
 func syncDirectory(_ path: String) throws {
     let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     guard fd >= 0 else {
