@@ -1,4 +1,5 @@
 // Sessions over POP3Client's POP3Connection (the contract in the client module).
+import Dispatch
 import Logging
 import POP3Client
 import SASL
@@ -10,7 +11,14 @@ struct POP3MailSourceConnector: MailSourceConnector {
     let logger: Logger
 
     func withSource<R: Sendable>(_ body: (any MailSource) async throws -> R) async throws -> R {
-        let secret = try account.password.resolve()
+        // A password command may wait on a person (a pinentry): it runs on its own thread, not
+        // on one of the few threads Swift concurrency shares among every account.
+        let source = account.password
+        let secret = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<String, any Error>) in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try source.resolve() })
+            }
+        }
         do {
             return try await POP3Connection.withConnection(
                 configuration: configuration,
