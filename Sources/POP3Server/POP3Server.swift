@@ -6,6 +6,7 @@ import NIOSSL
 import POP3Core
 import SASL
 public import ServiceLifecycle
+import NIOConcurrencyHelpers
 import Synchronization
 
 /// A POP3 server (RFC 1939 with RFC 2449, RFC 2595, RFC 5034): binds its listeners, serves
@@ -233,11 +234,13 @@ public actor POP3Server: Service {
 
 /// The open connections, so the shutdown deadline can close them.
 final class ConnectionRegistry: Sendable {
-    private let state = Mutex<(next: Int, channels: [Int: any Channel])>((0, [:]))
+    // NIOLockedValueBox (a pthread mutex) rather than Synchronization.Mutex: the thread
+    // sanitizer sees pthread locks, and reports false races inside Mutex on Linux.
+    private let state = NIOLockedValueBox<(next: Int, channels: [Int: any Channel])>((0, [:]))
 
     /// Registers `channel`; returns its id and the number of connections open with it.
     func add(_ channel: any Channel) -> (id: Int, open: Int) {
-        state.withLock { state in
+        state.withLockedValue { state in
             state.next += 1
             state.channels[state.next] = channel
             return (state.next, state.channels.count)
@@ -245,14 +248,14 @@ final class ConnectionRegistry: Sendable {
     }
 
     func remove(_ id: Int) {
-        state.withLock { _ = $0.channels.removeValue(forKey: id) }
+        state.withLockedValue { _ = $0.channels.removeValue(forKey: id) }
     }
 
-    var count: Int { state.withLock { $0.channels.count } }
+    var count: Int { state.withLockedValue { $0.channels.count } }
 
     /// Closes every open connection; returns how many there were.
     func closeAll() -> Int {
-        let channels = state.withLock { Array($0.channels.values) }
+        let channels = state.withLockedValue { Array($0.channels.values) }
         for channel in channels { channel.close(promise: nil) }
         return channels.count
     }

@@ -1,7 +1,7 @@
 // Test support: a MailStore in memory, honouring the one-session-per-maildrop lock and takeover.
 public import MailStore
 import NIOCore
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// An in-memory ``MailStore`` for tests. Messages are stored as given (LF line ends in
 /// fixtures); sizes are CRLF-normalised as a real store reports them.
@@ -31,7 +31,8 @@ public final class TestMailStore: MailStore {
         var closes = 0
     }
 
-    let state = Mutex(State())
+    // A pthread-backed lock, which the thread sanitizer understands.
+    let state = NIOLockedValueBox(State())
     /// Seconds of silence after which a newer login takes the maildrop over.
     public let takeoverAfter: Duration
     /// Size of the chunks `readContent` hands out, to exercise chunk boundaries.
@@ -51,7 +52,7 @@ public final class TestMailStore: MailStore {
     /// Adds a message for `user`; returns its unique id.
     @discardableResult
     public func add(user: String, bytes: [UInt8], uniqueID: String? = nil) -> String {
-        state.withLock { state in
+        state.withLockedValue { state in
             let uid = uniqueID ?? "uid\(state.nextUID)"
             state.nextUID += 1
             state.mailboxes[user, default: []].append(StoredMessage(uniqueID: uid, bytes: bytes))
@@ -61,27 +62,27 @@ public final class TestMailStore: MailStore {
 
     /// The unique ids currently stored for `user`.
     public func uniqueIDs(user: String) -> [String] {
-        state.withLock { $0.mailboxes[user, default: []].map(\.uniqueID) }
+        state.withLockedValue { $0.mailboxes[user, default: []].map(\.uniqueID) }
     }
 
     /// Whether someone holds `user`'s lock.
     public func isLocked(user: String) -> Bool {
-        state.withLock { $0.locks[user] != nil }
+        state.withLockedValue { $0.locks[user] != nil }
     }
 
     /// Make the next opens for `user` fail with `error` (nil clears).
     public func failOpen(user: String, with error: MailStoreError?) {
-        state.withLock { $0.openFailures[user] = error }
+        state.withLockedValue { $0.openFailures[user] = error }
     }
 
     /// Make `commitDeletions` for `user` fail with `error` (nil clears).
     public func failCommits(user: String, with error: MailStoreError?) {
-        state.withLock { $0.commitFailures[user] = error }
+        state.withLockedValue { $0.commitFailures[user] = error }
     }
 
     /// How many maildrops were opened and closed so far.
     public var openAndCloseCounts: (opens: Int, closes: Int) {
-        state.withLock { ($0.opens, $0.closes) }
+        state.withLockedValue { ($0.opens, $0.closes) }
     }
 
     /// CRLF-normalised size: every LF not preceded by CR counts one more octet.
@@ -97,7 +98,7 @@ public final class TestMailStore: MailStore {
 
     public func openMaildrop(user: String) async throws -> any Maildrop {
         let now = ContinuousClock.now
-        return try state.withLock { state in
+        return try state.withLockedValue { state in
             if let error = state.openFailures[user] { throw error }
             if let lock = state.locks[user], now - lock.lastActivity < takeoverAfter {
                 throw MailStoreError.inUse
@@ -117,7 +118,7 @@ public final class TestMailStore: MailStore {
 
     /// Ages `user`'s lock as if its holder had been silent for `takeoverAfter`.
     public func expireLock(user: String) {
-        state.withLock { state in
+        state.withLockedValue { state in
             state.locks[user]?.lastActivity = ContinuousClock.now - takeoverAfter - .seconds(1)
         }
     }
@@ -141,7 +142,7 @@ final class TestMaildrop: Maildrop {
     }
 
     private func checkOwner() throws {
-        try store.state.withLock { state in
+        try store.state.withLockedValue { state in
             guard state.locks[user]?.generation == generation else { throw MailStoreError.takenOver }
         }
     }
@@ -159,22 +160,22 @@ final class TestMaildrop: Maildrop {
 
     func commitDeletions(_ indices: [Int]) async throws {
         try checkOwner()
-        if let error = store.state.withLock({ $0.commitFailures[user] }) { throw error }
+        if let error = store.state.withLockedValue({ $0.commitFailures[user] }) { throw error }
         let doomed = Set(indices.map { snapshot[$0].uniqueID })
-        store.state.withLock { state in
+        store.state.withLockedValue { state in
             state.mailboxes[user, default: []].removeAll { doomed.contains($0.uniqueID) }
         }
     }
 
     func touch() async throws {
-        try store.state.withLock { state in
+        try store.state.withLockedValue { state in
             guard state.locks[user]?.generation == generation else { throw MailStoreError.takenOver }
             state.locks[user]?.lastActivity = ContinuousClock.now
         }
     }
 
     func close() async {
-        store.state.withLock { state in
+        store.state.withLockedValue { state in
             if state.locks[user]?.generation == generation { state.locks[user] = nil }
             state.closes += 1
         }
