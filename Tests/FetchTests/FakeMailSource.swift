@@ -13,6 +13,13 @@ final class FakeMailServer: @unchecked Sendable {
     private(set) var quits = 0
     private(set) var sessions = 0
     private var dropInside: String?
+    private var hidden: Set<String> = []
+
+    /// Makes sessions leave these messages out of their listing, as a server that briefly lists
+    /// a partial maildrop does (empty: list everything).
+    func hide(_ uids: Set<String>) {
+        lock.withLock { hidden = uids }
+    }
 
     /// Makes sessions drop the connection after the first chunk of this message (nil: never),
     /// as a server that dies mid-`RETR` does.
@@ -38,7 +45,7 @@ final class FakeMailServer: @unchecked Sendable {
     fileprivate func snapshot() -> [(uid: String, bytes: [UInt8])] {
         lock.withLock {
             sessions += 1
-            return stored
+            return stored.filter { !hidden.contains($0.uid) }
         }
     }
 

@@ -124,19 +124,32 @@ private final class Session: @unchecked Sendable {
                 }
             }
         }
+        // Ids missing from an earlier listing whose copy is still here: if listed again with
+        // the same size they are the same message. An MDA cannot tell, so it gets nothing here
+        // (a reappearing id is then delivered again rather than risk never delivering it).
+        var locallyPresent: Set<String> = []
+        if !(deliverer is MDADeliverer) {
+            for entry in entries.values where entry.status == .goneFromServer && !entry.location.isEmpty {
+                let key = DeliveryKey(account: account.identity, uniqueID: entry.uniqueID, generation: entry.generation)
+                if deliverer.locationExists(entry.location, key: key) {
+                    locallyPresent.insert(entry.uniqueID)
+                }
+            }
+        }
         let plan = FetchPlanner.plan(
             serverMessages: serverMessages,
             state: entries,
             policy: account.policy,
             now: options.clock.now(),
-            locallyMissing: locallyMissing
+            locallyMissing: locallyMissing,
+            locallyPresent: locallyPresent
         )
         for warning in plan.warnings {
             logger.warning("\(warning)", metadata: ["account": "\(account.name)"])
         }
         report.warnings += plan.warnings
         report.skipped += plan.skips.count
-        try store.setStatus(.goneFromServer, for: plan.vanished)
+        try store.setStatus(.stored, for: plan.reappeared)
         toDelete = plan.deletions.map { ($0.number, $0.uniqueID) }
 
         var retrieveFull: [FetchPlan.Download] = []
@@ -185,6 +198,9 @@ private final class Session: @unchecked Sendable {
         }
         try await source.quit()
         try faults.reached(.quit)
+        // Only a session the server completed says what the maildrop holds: a listing of a run
+        // that failed may have been partial (and then the message comes back).
+        try store.setStatus(.goneFromServer, for: plan.vanished)
         try store.setStatus(.deletedOnServer, for: toDelete.map(\.uniqueID))
         report.deleted += toDelete.count
         logger.info(

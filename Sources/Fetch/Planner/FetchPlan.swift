@@ -108,6 +108,9 @@ public struct FetchPlan: Hashable, Sendable, Codable {
     public var skips: [Skip]
     /// Unique ids in the state (status `stored`) that the server no longer lists.
     public var vanished: [String]
+    /// Unique ids with status `goneFromServer` listed again with their recorded size while the
+    /// local copy exists: the same message, planned as known; the executor marks them `stored`.
+    public var reappeared: [String] = []
     /// Things a person should know (unique-id reuse, duplicates). Never message content.
     public var warnings: [String]
 

@@ -19,6 +19,12 @@
 ///      `deletedOnServer`), or an earlier listing no longer had it (status `goneFromServer`;
 ///      this also covers a crash between `QUIT` and recording the deletion), or
 ///   2. the server's size differs from the recorded one.
+///   Exception to 1: an id with status `goneFromServer` that comes back with its recorded size
+///   while its local copy still exists is the *same* message (a server that briefly listed a
+///   partial maildrop); it is planned as known (`reappeared`), so `keep` makes no duplicate.
+///   The executor marks ids `goneFromServer` only after a session that ended with `QUIT`.
+///   Cost: after a crash between `QUIT` and recording our own deletion, a later reuse of that
+///   id with exactly the same size while the local copy exists is taken for the stored message.
 ///   Such a message is downloaded again under a new *generation*, so its local name differs from
 ///   the earlier message's and a re-download after a crash still finds the same name.
 ///   Choice for case 2: a size change may also be a server that rewrote a message; we prefer a
@@ -45,12 +51,16 @@ public enum FetchPlanner {
     ///   - now: the current time in seconds since 1970.
     ///   - locallyMissing: unique ids whose recorded local copy no longer exists (consulted only
     ///     by `deleteWhenDeletedLocally`).
+    ///   - locallyPresent: unique ids with status `goneFromServer` whose recorded local copy is
+    ///     known to still exist; such an id listed again with its recorded size is the same
+    ///     message (reported in `reappeared`), not a new one.
     public static func plan(
         serverMessages: [ServerMessage],
         state: [String: FetchStateEntry],
         policy: FetchPolicy,
         now: Int64,
-        locallyMissing: Set<String> = []
+        locallyMissing: Set<String> = [],
+        locallyPresent: Set<String> = []
     ) -> FetchPlan {
         var plan = FetchPlan()
         var occurrences: [String: Int] = [:]
@@ -71,6 +81,17 @@ public enum FetchPlanner {
             }
             guard let entry = state[message.uniqueID] else {
                 planNew(message, reason: .new, generation: 0, policy: policy, into: &plan)
+                continue
+            }
+            if entry.status == .goneFromServer, let recordedSize = entry.size, recordedSize == message.size,
+                locallyPresent.contains(message.uniqueID)
+            {
+                // Missing from one listing (a server that briefly lists part of the maildrop),
+                // back with the same size, and our copy is still there: the same message.
+                plan.reappeared.append(message.uniqueID)
+                var known = entry
+                known.status = .stored
+                planKnown(message, entry: known, policy: policy, now: now, locallyMissing: locallyMissing, into: &plan)
                 continue
             }
             if entry.status != .stored {
