@@ -14,6 +14,17 @@ final class FakeMailServer: @unchecked Sendable {
     private(set) var sessions = 0
     private var dropInside: String?
     private var hidden: Set<String> = []
+    private var listedSizes: [String: Int] = [:]
+
+    /// Makes `LIST` report this size for a message instead of its real one, as a server whose
+    /// `RETR` is cut short (or that streams more than it announced) does.
+    func list(_ uid: String, asSize size: Int) {
+        lock.withLock { listedSizes[uid] = size }
+    }
+
+    fileprivate func listedSize(_ uid: String, actual: Int) -> Int {
+        lock.withLock { listedSizes[uid] ?? actual }
+    }
 
     /// Makes sessions leave these messages out of their listing, as a server that briefly lists
     /// a partial maildrop does (empty: list everything).
@@ -95,7 +106,10 @@ final class FakeSession: MailSource, @unchecked Sendable {
 
     func list() async throws -> [SourceListEntry] {
         snapshot.enumerated().filter { !deleted.contains($0.offset + 1) }.map {
-            SourceListEntry(number: $0.offset + 1, size: $0.element.bytes.count)
+            SourceListEntry(
+                number: $0.offset + 1,
+                size: server.listedSize($0.element.uid, actual: $0.element.bytes.count)
+            )
         }
     }
 

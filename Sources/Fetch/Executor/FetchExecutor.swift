@@ -300,6 +300,7 @@ private final class Session: @unchecked Sendable {
         var byNumber: [Int: FetchPlan.Download] = [:]
         for download in batch { byNumber[download.number] = download }
         var current: (download: FetchPlan.Download, writer: any MessageWriter)?
+        var received = 0
         defer {
             // The connection failed mid-message: the partial copy is useless (the next run
             // downloads the message again); remove it rather than leave it in tmp/.
@@ -309,10 +310,12 @@ private final class Session: @unchecked Sendable {
             switch event {
             case .begin(let number):
                 current = nil
+                received = 0
                 guard !self.shouldStop, let download = byNumber[number] else { return }
                 current = try self.begin(download)
             case .bytes(let buffer):
                 guard let active = current else { return }
+                received += buffer.readableBytes
                 self.report.bytes += buffer.readableBytes
                 self.options.progress?(.received(account: self.account.name, bytes: buffer.readableBytes))
                 do {
@@ -324,7 +327,7 @@ private final class Session: @unchecked Sendable {
             case .end:
                 guard let active = current else { return }
                 current = nil
-                try self.finish(active.download, active.writer)
+                try self.finish(active.download, active.writer, received: received)
             }
         }
     }
@@ -368,7 +371,8 @@ private final class Session: @unchecked Sendable {
         }
     }
 
-    private func finish(_ download: FetchPlan.Download, _ writer: any MessageWriter) throws {
+    /// Stores and records a message; `received` is its octet count as received (nil for `TOP`).
+    private func finish(_ download: FetchPlan.Download, _ writer: any MessageWriter, received: Int? = nil) throws {
         try faults.reached(.downloaded)
         let location: String
         do {
@@ -385,9 +389,17 @@ private final class Session: @unchecked Sendable {
         report.downloaded += 1
         options.progress?(.stored(account: account.name))
         options.stored?(StoredMessage(account: account.name, location: location, sha256: writer.contentDigest))
-        if download.deleteAfterStoring {
-            toDelete.append((download.number, download.uniqueID))
+        guard download.deleteAfterStoring else { return }
+        if let received, BodySize.isClearlyShort(received: received, listed: download.size) {
+            // Stored (it may be all there is), but the server's copy stays: it may be whole.
+            let warning =
+                "message \(download.uniqueID) is \(received) octets, shorter than the \(download.size) "
+                + "the server listed: stored, but left on the server in this session"
+            logger.warning("\(warning)", metadata: ["account": "\(account.name)"])
+            report.warnings.append(warning)
+            return
         }
+        toDelete.append((download.number, download.uniqueID))
     }
 
     private func failed(_ download: FetchPlan.Download, _ writer: any MessageWriter, _ failure: FetchFailure) {
