@@ -46,6 +46,9 @@ protocol Deliverer: AnyObject {
     /// Whether the copy recorded at `location` is still there (for `deleteWhenDeletedLocally`).
     /// Answers true when it cannot tell.
     func locationExists(_ location: String, key: DeliveryKey) -> Bool
+    /// Whether the copy at `location` (from `existingLocation(of:)`) holds only the header
+    /// (`X-PostOffice-Headers-Only`); true when it cannot tell.
+    func isHeadersOnlyCopy(at location: String) -> Bool
 }
 
 /// Streams one message to a temporary place, then makes it visible.

@@ -23,6 +23,8 @@ final class MDADeliverer: Deliverer {
 
     func locationExists(_ location: String, key: DeliveryKey) -> Bool { true }
 
+    func isHeadersOnlyCopy(at location: String) -> Bool { true }
+
     func makeWriter(for envelope: DeliveryEnvelope, replacing: Bool) throws -> any MessageWriter {
         let spool = try SpoolFile(
             path: "\(spoolDirectory)/.postoffice-mda-\(envelope.key.hash).tmp",

@@ -47,6 +47,10 @@ final class MaildirDeliverer: Deliverer {
         return index[key.hash] != nil
     }
 
+    func isHeadersOnlyCopy(at location: String) -> Bool {
+        HeadersOnlyMarker.isHeadersOnly(path: location)
+    }
+
     func makeWriter(for envelope: DeliveryEnvelope, replacing: Bool) throws -> any MessageWriter {
         let hash = envelope.key.hash
         let spool = try SpoolFile(path: "\(root)/tmp/\(hash).\(host)", quoteFromLines: false)

@@ -71,6 +71,13 @@ final class MboxDeliverer: Deliverer {
         return index[key.hash] != nil
     }
 
+    /// `location` is `mbox:OFFSET:HASH` (see `existingLocation(of:)`).
+    func isHeadersOnlyCopy(at location: String) -> Bool {
+        let parts = location.split(separator: ":")
+        guard parts.count == 3, parts[0] == "mbox", let offset = Int(parts[1]), offset >= 0 else { return true }
+        return HeadersOnlyMarker.isHeadersOnly(path: path, offset: offset)
+    }
+
     /// The spool file of the entry with this hash, next to the mbox.
     private func spoolPath(hash: String) -> String {
         "\(directory)/.\(baseName).postoffice-\(hash).tmp"

@@ -84,6 +84,8 @@ private final class Session: @unchecked Sendable {
     var faults: FaultCounter
     /// Messages to delete, in order: (number, unique id).
     var toDelete: [(number: Int, uniqueID: String)] = []
+    /// Unique ids whose full download replaces a headers-only copy an interrupted run left.
+    var replacingHeadersOnly: Set<String> = []
     /// Set when storing locally failed in a way that would fail again (disk full).
     var localWritesBroken = false
 
@@ -156,8 +158,14 @@ private final class Session: @unchecked Sendable {
         var retrieveHeaders: [FetchPlan.Download] = []
         for download in plan.downloads {
             if download.reason != .sizeLimitLifted, let location = try deliverer.existingLocation(of: key(download)) {
-                try recover(download, location: location)
-                continue
+                if download.mode == .full && deliverer.isHeadersOnlyCopy(at: location) {
+                    // An interrupted headers-only run (smaller limit then): that header is not
+                    // the message; download it whole and replace the header copy.
+                    replacingHeadersOnly.insert(download.uniqueID)
+                } else {
+                    try recover(download, location: location)
+                    continue
+                }
             }
             if download.mode == .full {
                 retrieveFull.append(download)
@@ -362,7 +370,7 @@ private final class Session: @unchecked Sendable {
         do {
             let writer = try deliverer.makeWriter(
                 for: envelope(download),
-                replacing: download.reason == .sizeLimitLifted
+                replacing: download.reason == .sizeLimitLifted || replacingHeadersOnly.contains(download.uniqueID)
             )
             return (download, writer)
         } catch let failure as FetchFailure {
