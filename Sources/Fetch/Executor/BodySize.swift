@@ -16,4 +16,25 @@ enum BodySize {
         let shortfall = listed - received
         return shortfall > 1024 || received < listed - listed / 10
     }
+
+    /// The most octets accepted for a message listed at `listed` octets: twice the listed size
+    /// plus 64 KiB, and never less than 1 MiB. A server streaming more is broken or hostile
+    /// (a body that never ends); the transfer is aborted as a protocol violation.
+    static func maximum(listed: Int) -> Int {
+        let (doubled, overflow) = max(listed, 0).multipliedReportingOverflow(by: 2)
+        guard !overflow else { return Int.max }
+        let (slack, overflow2) = doubled.addingReportingOverflow(64 * 1024)
+        return overflow2 ? Int.max : max(slack, 1024 * 1024)
+    }
+
+    /// The failure for a body beyond `maximum(listed:)`: the session ends without `QUIT`, so
+    /// the server deletes nothing, and the partial copy is discarded.
+    static func oversized(_ download: FetchPlan.Download) -> FetchFailure {
+        FetchFailure(
+            kind: .network,
+            message: "protocol violation: message \(download.number) sent more than "
+                + "\(maximum(listed: download.size)) octets, the server listed \(download.size)",
+            uniqueID: download.uniqueID
+        )
+    }
 }

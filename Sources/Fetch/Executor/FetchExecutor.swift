@@ -324,6 +324,9 @@ private final class Session: @unchecked Sendable {
             case .bytes(let buffer):
                 guard let active = current else { return }
                 received += buffer.readableBytes
+                guard received <= BodySize.maximum(listed: active.download.size) else {
+                    throw BodySize.oversized(active.download)  // the deferred discard removes the copy
+                }
                 self.report.bytes += buffer.readableBytes
                 self.options.progress?(.received(account: self.account.name, bytes: buffer.readableBytes))
                 do {
@@ -342,6 +345,7 @@ private final class Session: @unchecked Sendable {
 
     private func fetchHeaders(_ download: FetchPlan.Download, from source: any MailSource) async throws {
         var writer: (any MessageWriter)?
+        var received = 0
         defer { writer?.discard() }  // a partial header from a failed connection
         try await source.top(download.number, lines: 0) { event in
             switch event {
@@ -349,6 +353,10 @@ private final class Session: @unchecked Sendable {
                 writer = try self.begin(download)?.writer
             case .bytes(let buffer):
                 guard let active = writer else { return }
+                received += buffer.readableBytes
+                guard received <= BodySize.maximum(listed: download.size) else {
+                    throw BodySize.oversized(download)
+                }
                 self.report.bytes += buffer.readableBytes
                 do {
                     try active.write(buffer)
