@@ -4,15 +4,17 @@
 /// lines matching `^>*From ` with one more `>` (mboxrd, RFC 4155 §"mboxrd" as practised by
 /// qmail and mutt), so the un-quoting reader restores the exact message.
 ///
-/// State carries across chunks: a pending CR, and at a line start the `>`s and the part of
-/// "From " matched so far.
+/// State carries across chunks: a pending CR, and at a line start whether we are in the
+/// line's leading `>` run and how much of "From " follows it. Memory is constant: the `>`s are
+/// written as they arrive (all `>` bytes are alike, so the quoting `>` can go right before
+/// "From " instead of before the run), and at most four bytes ("From") are held back.
 struct LocalTextTransform {
     private let quoteFromLines: Bool
     private var pendingCR = false
     private var atLineStart = true
-    /// Bytes held at a line start while they could still turn out to be `>*From `.
-    private var held: [UInt8] = []
-    /// How many bytes of "From " `held` ends with.
+    /// Inside the `>` run that starts the current line (its `>`s are already written).
+    private var inQuoteRun = false
+    /// How many bytes of "From " are held back after the line's `>` run (0–4).
     private var fromMatched = 0
     /// LF bytes written so far (lines), for Maildir's `,W=` size.
     private(set) var lineFeeds = 0
@@ -50,18 +52,19 @@ struct LocalTextTransform {
     }
 
     private mutating func emit(_ byte: UInt8, into output: inout [UInt8]) {
-        guard quoteFromLines, atLineStart else {
+        guard quoteFromLines, atLineStart || inQuoteRun || fromMatched > 0 else {
             put(byte, into: &output)
             return
         }
         if fromMatched == 0 && byte == UInt8(ascii: ">") {
-            held.append(byte)
+            put(byte, into: &output)
+            inQuoteRun = true
             return
         }
         if byte == Self.from[fromMatched] {
-            held.append(byte)
             fromMatched += 1
             if fromMatched == Self.from.count {
+                // `>*From `: one more `>` (mboxrd).
                 put(UInt8(ascii: ">"), into: &output)
                 flushHeld(into: &output)
             }
@@ -71,14 +74,14 @@ struct LocalTextTransform {
         put(byte, into: &output)
     }
 
+    /// Writes the held part of "From " and leaves the line-start state.
     private mutating func flushHeld(into output: inout [UInt8]) {
-        let bytes = held
-        held.removeAll(keepingCapacity: true)
+        let held = fromMatched
         fromMatched = 0
-        for byte in bytes {
+        inQuoteRun = false
+        for byte in Self.from.prefix(held) {
             put(byte, into: &output)
         }
-        if !bytes.isEmpty { atLineStart = false }
     }
 
     private mutating func put(_ byte: UInt8, into output: inout [UInt8]) {
