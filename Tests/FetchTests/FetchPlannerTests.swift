@@ -59,6 +59,29 @@ struct FetchPlannerTests {
         #expect(plan.warnings.isEmpty)
     }
 
+    @Test(
+        "a gone id listed again is the same message only with its size and a local copy",
+        arguments: [(100, true, true), (101, true, false), (100, false, false)]
+    )
+    func reappearing(size: Int, present: Bool, same: Bool) {
+        let plan = FetchPlanner.plan(
+            serverMessages: [msg(1, "a", size)],
+            state: Dictionary(uniqueKeysWithValues: [stored("a", status: .goneFromServer)]),
+            policy: FetchPolicy(deletion: .keep),
+            now: t0,
+            locallyPresent: present ? ["a"] : []
+        )
+        if same {
+            #expect(plan.downloads.isEmpty)
+            #expect(plan.reappeared == ["a"])
+            #expect(plan.skips == [.init(number: 1, uniqueID: "a", reason: .alreadyDownloaded)])
+        } else {
+            #expect(plan.reappeared.isEmpty)
+            #expect(plan.downloads.map(\.generation) == [1])
+            #expect(plan.downloads.map(\.reason) == [.uniqueIDReused])
+        }
+    }
+
     @Test("an empty server and an empty state plan nothing")
     func emptyServer() {
         let plan = FetchPlanner.plan(serverMessages: [], state: [:], policy: FetchPolicy(), now: t0)
@@ -268,7 +291,9 @@ struct FetchPlannerTests {
     func notStoredHereIsNeverDeleted(policy: DeletePolicy) {
         let plan = FetchPlanner.plan(
             serverMessages: [msg(1, "x", 250), msg(2, "y", 300)],
-            state: Dictionary(uniqueKeysWithValues: [stored("x", size: nil, location: ""), stored("y", size: 300, location: "")]),
+            state: Dictionary(uniqueKeysWithValues: [
+                stored("x", size: nil, location: ""), stored("y", size: 300, location: ""),
+            ]),
             policy: FetchPolicy(deletion: policy),
             now: t0 + 1000 * 86_400,
             locallyMissing: ["x", "y"]

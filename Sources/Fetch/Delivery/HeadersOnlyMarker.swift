@@ -35,7 +35,8 @@ enum HeadersOnlyMarker {
             if line.starts(with: marker) { return true }
             let isTrace =
                 line.starts(with: Array("From ".utf8)) || line.starts(with: Array("X-PostOffice-Key: ".utf8))
-                || line.starts(with: Array("Received: from ".utf8)) || line.starts(with: Array("X-PostOffice-UIDL: ".utf8))
+                || line.starts(with: Array("Received: from ".utf8))
+                || line.starts(with: Array("X-PostOffice-UIDL: ".utf8))
             if !isTrace { return false }
         }
         return false

@@ -158,14 +158,13 @@ private final class Session: @unchecked Sendable {
         var retrieveHeaders: [FetchPlan.Download] = []
         for download in plan.downloads {
             if download.reason != .sizeLimitLifted, let location = try deliverer.existingLocation(of: key(download)) {
-                if download.mode == .full && deliverer.isHeadersOnlyCopy(at: location) {
-                    // An interrupted headers-only run (smaller limit then): that header is not
-                    // the message; download it whole and replace the header copy.
-                    replacingHeadersOnly.insert(download.uniqueID)
-                } else {
+                guard download.mode == .full && deliverer.isHeadersOnlyCopy(at: location) else {
                     try recover(download, location: location)
                     continue
                 }
+                // An interrupted headers-only run (smaller limit then): that header is not
+                // the message; download it whole and replace the header copy.
+                replacingHeadersOnly.insert(download.uniqueID)
             }
             if download.mode == .full {
                 retrieveFull.append(download)
