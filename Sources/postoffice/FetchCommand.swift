@@ -79,6 +79,9 @@ struct FetchCommand: AsyncParsableCommand {
     @Option(name: .customLong("pipeline-window"), help: "Commands in flight when the server pipelines (default 32).")
     var pipelineWindow: Int?
 
+    @Option(name: .long, help: "Seconds each server reply (and each RETR chunk) may take, e.g. 30 or 2m (default 60).")
+    var timeout: String?
+
     @Flag(name: .customLong("mark-seen"), help: "Record everything now on the server as downloaded, without downloading.")
     var markSeen = false
 
@@ -302,6 +305,12 @@ struct FetchCommand: AsyncParsableCommand {
             .compactMap { $0 }
         guard trusts.count <= 1 else { throw ValidationError("give one of --ca-file, --fingerprint, --insecure") }
         settings.trust = trusts.first ?? .system
+        if let timeout {
+            guard let seconds = parseDuration(timeout), seconds >= 1 else {
+                throw ValidationError("--timeout '\(timeout)' is not a duration of at least 1 second")
+            }
+            settings.timeout = seconds
+        }
         if let pipelineWindow {
             guard (1...1000).contains(pipelineWindow) else { throw ValidationError("--pipeline-window must be 1–1000") }
             settings.pipelineWindow = pipelineWindow

@@ -164,8 +164,10 @@ def test_nothing_listening_exits_69(alice):
     assert f"port {port}" in stderr_of(result) and "refused" in stderr_of(result).lower()
 
 
-def test_silent_server_times_out_with_69(workdir, client_dir, postoffice_bin, pki, users):
-    """A server that accepts and never answers: the configured timeout ends the run."""
+@pytest.mark.parametrize("via", ["config", "flag"])
+def test_silent_server_times_out_with_69(workdir, client_dir, postoffice_bin, pki, users, via):
+    """A server that accepts and never answers: the configured timeout (`timeout` in the
+    config, or `--timeout`) ends the run."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind((procs.HOST, 0))
     listener.listen(8)
@@ -198,8 +200,15 @@ to = "maildir:{client_dir / 'Maildir'}"
 state = "{client_dir / 'silent.state'}"
 timeout = "2s"
 """)
+        if via == "config":
+            argv = [str(postoffice_bin), "fetch", "--config", str(config)]
+        else:
+            argv = [str(postoffice_bin), "fetch", "--host", procs.HOST, "--port", str(listener.getsockname()[1]),
+                    "--tls", "starttls", "--user", "alice", "--password-file", str(client_dir / "pw"),
+                    "--ca-file", str(pki.ca_cert), "--to", f"maildir:{client_dir / 'Maildir'}",
+                    "--state", str(client_dir / "silent.state"), "--timeout", "2s"]
         started = time.monotonic()
-        result = procs.run([str(postoffice_bin), "fetch", "--config", str(config)], check=False, timeout=90)
+        result = procs.run(argv, check=False, timeout=90)
         elapsed = time.monotonic() - started
         assert result.returncode == EXIT_NETWORK, procs.describe_result(result)
         assert elapsed < 15, f"the 2 s timeout took {elapsed:.1f} s"
