@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import POP3Client
 
 @testable import Fetch
 

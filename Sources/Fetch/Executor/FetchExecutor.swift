@@ -1,6 +1,7 @@
 // Runs one account: lock, state, session, plan, store, record, only then DELE, QUIT.
 import Logging
 import NIOCore
+import POP3Client
 
 #if canImport(Glibc)
     import Glibc

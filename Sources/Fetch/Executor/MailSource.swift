@@ -1,33 +1,15 @@
 // The few POP3 calls the executor needs, abstracted so it can run against an in-memory fake.
 public import NIOCore
+public import POP3Client
+
+// The session's results are the client's own types (the fake in the tests builds them too).
 
 /// One `LIST` line (RFC 1939 §5).
-public struct SourceListEntry: Hashable, Sendable {
-    public var number: Int
-    public var size: Int
-    public init(number: Int, size: Int) {
-        self.number = number
-        self.size = size
-    }
-}
-
+public typealias SourceListEntry = POP3ListEntry
 /// One `UIDL` line (RFC 1939 §7).
-public struct SourceUIDLEntry: Hashable, Sendable {
-    public var number: Int
-    public var uniqueID: String
-    public init(number: Int, uniqueID: String) {
-        self.number = number
-        self.uniqueID = uniqueID
-    }
-}
-
+public typealias SourceUIDLEntry = POP3UIDLEntry
 /// Streamed message content: for each message `begin`, `bytes`…, `end`, in order.
-public enum SourceEvent: Sendable {
-    case begin(number: Int)
-    /// Message bytes as the server sent them (CRLF, dot-stuffing removed).
-    case bytes(ByteBuffer)
-    case end(number: Int)
-}
+public typealias SourceEvent = RetrieveEvent
 
 /// An authenticated POP3 session in the TRANSACTION state (RFC 1939 §5).
 ///

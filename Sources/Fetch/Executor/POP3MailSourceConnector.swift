@@ -97,12 +97,12 @@ struct POP3MailSource: MailSource {
     let connection: POP3Connection
 
     func list() async throws -> [SourceListEntry] {
-        try await connection.list().map { SourceListEntry(number: $0.number, size: $0.size) }
+        try await connection.list()
     }
 
     func uidl() async throws -> [SourceUIDLEntry]? {
         do {
-            return try await connection.uidl().map { SourceUIDLEntry(number: $0.number, uniqueID: $0.uniqueID) }
+            return try await connection.uidl()
         } catch let error as POP3ClientError where error.kind == .serverError || error.kind == .unsupported {
             // RFC 1939 §7: UIDL is optional; -ERR means the server has none.
             return nil
@@ -110,11 +110,11 @@ struct POP3MailSource: MailSource {
     }
 
     func retrieve(_ numbers: [Int], _ body: (SourceEvent) async throws -> Void) async throws {
-        try await connection.retrieve(numbers) { event in try await body(Self.map(event)) }
+        try await connection.retrieve(numbers, body)
     }
 
     func top(_ number: Int, lines: Int, _ body: (SourceEvent) async throws -> Void) async throws {
-        try await connection.top(number, lines: lines) { event in try await body(Self.map(event)) }
+        try await connection.top(number, lines: lines, body)
     }
 
     func delete(_ numbers: [Int]) async throws {
@@ -123,13 +123,5 @@ struct POP3MailSource: MailSource {
 
     func quit() async throws {
         try await connection.quit()
-    }
-
-    private static func map(_ event: RetrieveEvent) -> SourceEvent {
-        switch event {
-        case .begin(let number): return .begin(number: number)
-        case .bytes(let buffer): return .bytes(buffer)
-        case .end(let number): return .end(number: number)
-        }
     }
 }
