@@ -56,6 +56,9 @@ extension POP3ConnectionRunner {
     /// client again or has an outcome.
     func continueSASL(_ first: SASLServerAction) async -> ServerSession.Action {
         guard var mechanism = self.mechanism else { preconditionFailure("SASL without a mechanism") }
+        // The exchange is over unless it goes back to the client with a challenge, which
+        // puts the mechanism back.
+        self.mechanism = nil
         let name = mechanism.name.rawValue
         var step = first
         let accounts = environment.configuration.accountProvider
@@ -67,7 +70,6 @@ extension POP3ConnectionRunner {
             case .verifyPassword(let authenticationID, let authorizationID, let password):
                 // We do not support acting as another user (RFC 4616 §2 authzid).
                 if let authorizationID, !authorizationID.isEmpty, authorizationID != authenticationID {
-                    self.mechanism = nil
                     return await loginFailed(
                         user: authenticationID,
                         mechanism: name,
@@ -76,7 +78,6 @@ extension POP3ConnectionRunner {
                     )
                 }
                 guard Accounts.UserName.isValid(authenticationID) else {
-                    self.mechanism = nil
                     return await loginFailed(
                         user: nil,
                         mechanism: name,
@@ -91,7 +92,6 @@ extension POP3ConnectionRunner {
                 case .invalidCredentials:
                     step = mechanism.passwordVerified(false)
                 case .temporaryFailure:
-                    self.mechanism = nil
                     return await loginFailed(
                         user: authenticationID,
                         mechanism: name,
@@ -101,7 +101,6 @@ extension POP3ConnectionRunner {
                 }
             case .lookUpSCRAMCredentials(let user):
                 guard Accounts.UserName.isValid(user) else {
-                    self.mechanism = nil
                     return await loginFailed(
                         user: nil,
                         mechanism: name,
@@ -112,10 +111,8 @@ extension POP3ConnectionRunner {
                 saslCanonicalUser = user
                 step = mechanism.credentialsLookedUp(await accounts.scramCredentials(user: user))
             case .success(let user):
-                self.mechanism = nil
                 return loginSucceeded(user: saslCanonicalUser ?? user, mechanism: name)
             case .failure(let failure):
-                self.mechanism = nil
                 switch failure {
                 case .cancelled:
                     return session.authenticationFailed(.cancelled)
