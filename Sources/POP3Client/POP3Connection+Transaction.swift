@@ -205,7 +205,9 @@ extension POP3Connection {
                     throw self.violation("a line of the reply to \(command.keyword) is malformed")
                 }
                 guard entries.count < Self.maximumListingEntries else {
-                    throw self.violation("the reply to \(command.keyword) has more than \(Self.maximumListingEntries) lines")
+                    throw self.violation(
+                        "the reply to \(command.keyword) has more than \(Self.maximumListingEntries) lines"
+                    )
                 }
                 entries.append(entry)
             case .multiLineCompleted: return entries

@@ -1,12 +1,12 @@
 // POP3Server: listeners, connections and graceful shutdown as a swift-service-lifecycle Service.
 import Logging
+import NIOConcurrencyHelpers
 public import NIOCore
 import NIOPosix
 import NIOSSL
 import POP3Core
 import SASL
 public import ServiceLifecycle
-import NIOConcurrencyHelpers
 import Synchronization
 
 /// A POP3 server (RFC 1939 with RFC 2449, RFC 2595, RFC 5034): binds its listeners, serves

@@ -58,10 +58,16 @@ struct FetchCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Leave messages on the server.")
     var keep = false
 
-    @Option(name: .customLong("keep-days"), help: "Delete messages on the server N days after they were first downloaded.")
+    @Option(
+        name: .customLong("keep-days"),
+        help: "Delete messages on the server N days after they were first downloaded."
+    )
     var keepDays: Int?
 
-    @Option(name: .customLong("max-size"), help: "Messages larger than this many octets are skipped (or see --oversize).")
+    @Option(
+        name: .customLong("max-size"),
+        help: "Messages larger than this many octets are skipped (or see --oversize)."
+    )
     var maxSize: Int?
 
     @Option(name: .long, help: "skip, or headers (download headers only; the body once the limit allows).")
@@ -82,12 +88,16 @@ struct FetchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds each server reply (and each RETR chunk) may take, e.g. 30 or 2m (default 60).")
     var timeout: String?
 
-    @Flag(name: .customLong("mark-seen"), help: "Record everything now on the server as downloaded, without downloading.")
+    @Flag(
+        name: .customLong("mark-seen"),
+        help: "Record everything now on the server as downloaded, without downloading."
+    )
     var markSeen = false
 
     @Option(
         name: .customLong("import-state"),
-        help: "Import another fetcher's state: fetchmail:FILE, getmail:FILE, mpop:FILE or thunderbird:FILE (repeatable)."
+        help:
+            "Import another fetcher's state: fetchmail:FILE, getmail:FILE, mpop:FILE or thunderbird:FILE (repeatable)."
     )
     var importState: [String] = []
 
@@ -135,7 +145,9 @@ struct FetchCommand: AsyncParsableCommand {
     /// here is logged and the message stays stored.
     @Sendable static func updateOfflineMailbox(_ message: StoredMessage) {
         let path = message.location
-        guard let slash = path.range(of: "/", options: .backwards), path.hasPrefix("/") || path.contains("/") else { return }
+        guard let slash = path.range(of: "/", options: .backwards), path.hasPrefix("/") || path.contains("/") else {
+            return
+        }
         let fileName = String(path[slash.upperBound...])
         let folder = String(path[..<slash.lowerBound])
         guard folder.hasSuffix("/new") || folder.hasSuffix("/cur") else { return }  // mbox and MDA: not a Maildir file
@@ -147,7 +159,9 @@ struct FetchCommand: AsyncParsableCommand {
             }
             try indexMessage(maildir: maildir, fileName: fileName)
         } catch {
-            logger.warning("could not update the offline index or manifest (postoffice mail reindex repairs it): \(error)")
+            logger.warning(
+                "could not update the offline index or manifest (postoffice mail reindex repairs it): \(error)"
+            )
         }
     }
 
@@ -159,7 +173,8 @@ struct FetchCommand: AsyncParsableCommand {
     }
 
     /// One pass over every account, concurrently (each account has its own lock and state).
-    private func fetchOnce(accounts: [FetchAccount], options: FetchOptions, logger: Logger) async throws -> FetchReport {
+    private func fetchOnce(accounts: [FetchAccount], options: FetchOptions, logger: Logger) async throws -> FetchReport
+    {
         let display = ProgressDisplay(accounts: accounts.map(\.name), enabled: !json && Console.standardErrorIsTerminal)
         var options = options
         options.progress = { display.handle($0) }
@@ -182,7 +197,9 @@ struct FetchCommand: AsyncParsableCommand {
         return report
     }
 
-    private func runDaemon(accounts: [FetchAccount], interval: Double, options: FetchOptions, logger: Logger) async throws {
+    private func runDaemon(accounts: [FetchAccount], interval: Double, options: FetchOptions, logger: Logger)
+        async throws
+    {
         let configPath = config
         let selected = account
         let json = self.json
@@ -197,7 +214,11 @@ struct FetchCommand: AsyncParsableCommand {
             onReport: { report in FetchCommand.output(report, json: json) }
         )
         let group = ServiceGroup(
-            configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            configuration: .init(
+                services: [.init(service: service)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
         )
         try await group.run()
     }
@@ -245,7 +266,9 @@ struct FetchCommand: AsyncParsableCommand {
         return (accounts, interval)
     }
 
-    static func accounts(fromFile path: String, selecting names: [String]) throws -> (accounts: [FetchAccount], interval: Double?) {
+    static func accounts(fromFile path: String, selecting names: [String]) throws -> (
+        accounts: [FetchAccount], interval: Double?
+    ) {
         let file = try FetchFileSettings(path: path)
         var chosen = file.accounts
         if !names.isEmpty {
@@ -263,10 +286,16 @@ struct FetchCommand: AsyncParsableCommand {
             throw ValidationError("--tls must be implicit, starttls or none, not '\(tls)'")
         }
         guard let user else { throw ValidationError("--user is required with --host") }
-        guard let to else { throw ValidationError("--to is required with --host (maildir:DIR, mbox:FILE or mda:COMMAND)") }
-        guard let state else { throw ValidationError("--state is required with --host: it is how nothing is fetched twice") }
+        guard let to else {
+            throw ValidationError("--to is required with --host (maildir:DIR, mbox:FILE or mda:COMMAND)")
+        }
+        guard let state else {
+            throw ValidationError("--state is required with --host: it is how nothing is fetched twice")
+        }
         let resolvedPort = port ?? (tlsMode == .implicit ? 995 : 110)
-        guard (1...65535).contains(resolvedPort) else { throw ValidationError("--port \(resolvedPort) is out of range") }
+        guard (1...65535).contains(resolvedPort) else {
+            throw ValidationError("--port \(resolvedPort) is out of range")
+        }
         var settings = FetchAccountSettings(
             name: user + "@" + host,
             host: host,
@@ -277,7 +306,10 @@ struct FetchCommand: AsyncParsableCommand {
             stateFile: state
         )
         let sources: [FetchAccountSettings.PasswordSource] =
-            [passwordFile.map { .file($0) }, passwordCommand.map { .command($0) }, passwordEnv.map { .environment($0) }]
+            [
+                passwordFile.map { .file($0) }, passwordCommand.map { .command($0) },
+                passwordEnv.map { .environment($0) },
+            ]
             .compactMap { $0 }
         guard sources.count <= 1 else {
             throw ValidationError("give one of --password-file, --password-command, --password-env")
@@ -301,7 +333,10 @@ struct FetchCommand: AsyncParsableCommand {
         }
         settings.oversize = oversizeMode
         let trusts: [FetchAccountSettings.Trust] =
-            [caFile.map { .caFile($0) }, try fingerprint.map { .fingerprint(try parseFingerprint($0)) }, insecure ? .insecure : nil]
+            [
+                caFile.map { .caFile($0) }, try fingerprint.map { .fingerprint(try parseFingerprint($0)) },
+                insecure ? .insecure : nil,
+            ]
             .compactMap { $0 }
         guard trusts.count <= 1 else { throw ValidationError("give one of --ca-file, --fingerprint, --insecure") }
         settings.trust = trusts.first ?? .system
@@ -321,7 +356,9 @@ struct FetchCommand: AsyncParsableCommand {
     private func imports() throws -> [StateImport] {
         try importState.map { text in
             guard let parsed = StateImport(argument: text) else {
-                throw ValidationError("--import-state '\(text)': use fetchmail:FILE, getmail:FILE, mpop:FILE or thunderbird:FILE")
+                throw ValidationError(
+                    "--import-state '\(text)': use fetchmail:FILE, getmail:FILE, mpop:FILE or thunderbird:FILE"
+                )
             }
             guard FileManager.default.isReadableFile(atPath: parsed.path) else {
                 throw ValidationError("--import-state: cannot read \(parsed.path)")
@@ -364,10 +401,16 @@ struct FetchCommand: AsyncParsableCommand {
             case nil: .none
             }
         if mechanism == .xoauth2 || mechanism == .oauthBearer {
-            guard let tokenCommand = settings.tokenCommand ?? {
-                if case .command(let c)? = settings.password { return c } else { return nil }
-            }() else {
-                throw ValidationError("\(settings.name): \(settings.auth) needs token_command (or password_command) printing the access token")
+            guard
+                let tokenCommand = settings.tokenCommand
+                    ?? {
+                        guard case .command(let c)? = settings.password else { return nil }
+                        return c
+                    }()
+            else {
+                throw ValidationError(
+                    "\(settings.name): \(settings.auth) needs token_command (or password_command) printing the access token"
+                )
             }
             password = .command(tokenCommand)
         }
@@ -378,7 +421,8 @@ struct FetchCommand: AsyncParsableCommand {
         }
         let deletion: DeletePolicy =
             switch settings.retention {
-            case .deleteAfterDownload: settings.deleteWhenDeletedLocally ? .deleteWhenDeletedLocally : .deleteAfterDownload
+            case .deleteAfterDownload:
+                settings.deleteWhenDeletedLocally ? .deleteWhenDeletedLocally : .deleteAfterDownload
             case .keep: settings.deleteWhenDeletedLocally ? .deleteWhenDeletedLocally : .keep
             case .keepDays(let days): .keepDays(days)
             }

@@ -82,10 +82,12 @@ final class ProgressDisplay: Sendable {
         guard let started = line.started else {
             return "\(name)  " + (line.finished ? "done" : "connecting…")
         }
-        let fraction = line.totalBytes > 0 ? min(1, Double(line.receivedBytes) / Double(line.totalBytes)) : (line.finished ? 1 : 0)
+        let fraction =
+            line.totalBytes > 0 ? min(1, Double(line.receivedBytes) / Double(line.totalBytes)) : (line.finished ? 1 : 0)
         let elapsed = max(0.001, now - started)
         let rate = Double(line.receivedBytes) / elapsed
-        var status = "\(line.stored)/\(line.messages) msgs  \(formatBytes(line.receivedBytes))  \(formatBytes(Int(rate)))/s"
+        var status =
+            "\(line.stored)/\(line.messages) msgs  \(formatBytes(line.receivedBytes))  \(formatBytes(Int(rate)))/s"
         if line.finished {
             status += "  done"
         } else if rate > 0, line.totalBytes > line.receivedBytes {

@@ -49,7 +49,11 @@ struct ServeCommand: AsyncParsableCommand {
         let tls = try tlsFiles(settings: settings, logger: logger)
         if !FileManager.default.fileExists(atPath: site.passwdFile) {
             // An empty passwd-file: the server runs, and `user add` fills it.
-            _ = FileManager.default.createFile(atPath: site.passwdFile, contents: nil, attributes: [.posixPermissions: 0o600])
+            _ = FileManager.default.createFile(
+                atPath: site.passwdFile,
+                contents: nil,
+                attributes: [.posixPermissions: 0o600]
+            )
         }
         let accounts = PasswdFileAccounts(path: site.passwdFile)
 
@@ -83,7 +87,11 @@ struct ServeCommand: AsyncParsableCommand {
         let server = POP3Server(configuration: configuration)
         let startup = Task { try await server.boundAddresses() }
         let group = ServiceGroup(
-            configuration: .init(services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            configuration: .init(
+                services: [.init(service: server)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
         )
         var running = Task { try await group.run() }
         var addresses: [SocketAddress]
@@ -104,7 +112,11 @@ struct ServeCommand: AsyncParsableCommand {
             ]
             let retryServer = POP3Server(configuration: configuration)
             let retry = ServiceGroup(
-                configuration: .init(services: [.init(service: retryServer)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+                configuration: .init(
+                    services: [.init(service: retryServer)],
+                    gracefulShutdownSignals: [.sigterm, .sigint],
+                    logger: logger
+                )
             )
             running = Task { try await retry.run() }
             addresses = try await retryServer.boundAddresses()
@@ -133,7 +145,11 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let directory = settings.site.dataDirectory + "/tls"
         let existed = FileManager.default.fileExists(atPath: directory + "/cert.pem")
-        let files = try SelfSignedCertificate.ensure(in: directory, commonName: hostName(), extraHostnames: [hostName()])
+        let files = try SelfSignedCertificate.ensure(
+            in: directory,
+            commonName: hostName(),
+            extraHostnames: [hostName()]
+        )
         if !existed {
             logger.notice(
                 "generated a self-signed certificate: clients must trust it explicitly (curl --cacert, a Thunderbird exception)",

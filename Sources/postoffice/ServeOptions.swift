@@ -19,7 +19,10 @@ struct ServeOptions: ParsableArguments {
     @Option(name: .customLong("auth-failure-delay"), help: "Seconds before answering a failed login (0: none).")
     var authFailureDelay: Double?
 
-    @Flag(name: .customLong("allow-cleartext-auth"), help: "Allow passwords over connections that are neither TLS nor loopback.")
+    @Flag(
+        name: .customLong("allow-cleartext-auth"),
+        help: "Allow passwords over connections that are neither TLS nor loopback."
+    )
     var allowCleartextAuth = false
 
     @Option(name: .customLong("idle-timeout"), help: "Seconds of silence before a session is closed (default 600).")

@@ -17,7 +17,8 @@ struct UserCommand: AsyncParsableCommand {
 
         @Option(
             name: .long,
-            help: "Password scheme: CRYPT (yescrypt, the default), SHA512-CRYPT, SHA256-CRYPT, BLF-CRYPT, SSHA512, SSHA256, SCRAM-SHA-256, PLAIN."
+            help:
+                "Password scheme: CRYPT (yescrypt, the default), SHA512-CRYPT, SHA256-CRYPT, BLF-CRYPT, SSHA512, SSHA256, SCRAM-SHA-256, PLAIN."
         )
         var scheme: String?
 
@@ -51,7 +52,9 @@ struct UserCommand: AsyncParsableCommand {
             let editor = PasswdFileEditor(path: settings.passwdFile)
             let scheme = try password.resolvedScheme()
             try perform { try editor.add(user: name, password: try password.readPassword(), scheme: scheme) }
-            say("added \(name) to \(settings.passwdFile) (\(scheme.rawValue)); mail goes to \(settings.maildirTemplate.replacingOccurrences(of: "%u", with: name))")
+            say(
+                "added \(name) to \(settings.passwdFile) (\(scheme.rawValue)); mail goes to \(settings.maildirTemplate.replacingOccurrences(of: "%u", with: name))"
+            )
         }
     }
 
@@ -79,7 +82,9 @@ struct UserCommand: AsyncParsableCommand {
             let settings = try site.resolveSite()
             let editor = PasswdFileEditor(path: settings.passwdFile)
             try perform { try editor.remove(user: name) }
-            say("removed \(name); the Maildir at \(settings.maildirTemplate.replacingOccurrences(of: "%u", with: name)) is untouched")
+            say(
+                "removed \(name); the Maildir at \(settings.maildirTemplate.replacingOccurrences(of: "%u", with: name)) is untouched"
+            )
         }
     }
 

@@ -193,7 +193,10 @@ struct TLSAndHostileTests {
                 await server.shutdown()
                 // The session did not QUIT: it is closed at the deadline, deleting nothing.
                 #expect(try await client.readUntilClosed().isEmpty)
-                #expect(ContinuousClock.now - start < .seconds(30), "closed at the 300 ms grace deadline, not the 600 s idle timeout")
+                #expect(
+                    ContinuousClock.now - start < .seconds(30),
+                    "closed at the 300 ms grace deadline, not the 600 s idle timeout"
+                )
             }
             await #expect(throws: (any Error).self) {
                 try await server.connect { client async throws in _ = try await client.line() }

@@ -1,7 +1,7 @@
 // Test support: a MailStore in memory, honouring the one-session-per-maildrop lock and takeover.
 public import MailStore
-import NIOCore
 import NIOConcurrencyHelpers
+import NIOCore
 
 /// An in-memory ``MailStore`` for tests. Messages are stored as given (LF line ends in
 /// fixtures); sizes are CRLF-normalised as a real store reports them.

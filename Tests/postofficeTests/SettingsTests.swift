@@ -12,12 +12,15 @@ struct SettingsTests {
         return path
     }
 
-    @Test("listen addresses", arguments: [
-        ("127.0.0.1:110", "127.0.0.1", 110),
-        ("[::1]:995", "::1", 995),
-        ("*:110", "0.0.0.0", 110),
-        ("localhost:0", "localhost", 0),
-    ])
+    @Test(
+        "listen addresses",
+        arguments: [
+            ("127.0.0.1:110", "127.0.0.1", 110),
+            ("[::1]:995", "::1", 995),
+            ("*:110", "0.0.0.0", 110),
+            ("localhost:0", "localhost", 0),
+        ]
+    )
     func listenAddresses(text: String, host: String, port: Int) throws {
         let address = try #require(ListenAddress(parsing: text))
         #expect(address.host == host)
@@ -81,15 +84,18 @@ struct SettingsTests {
         #expect(flags.authFailureDelay == 0)
     }
 
-    @Test("bad settings are refused with a reason", arguments: [
-        ("[server]\nmaildir = \"/srv/mail\"", "no %u"),
-        ("[server]\nlisten = [\"nowhere\"]", "not HOST:PORT"),
-        ("[server]\ntls_cert = \"c.pem\"", "go together"),
-        ("[server]\nauth_failure_delay = -1", "between 0 and 60"),
-        ("[server]\nlisen = [\"127.0.0.1:1\"]", "unknown key"),
-        ("[sever]\n", "unknown table"),
-        ("[server]\nexpire = \"soon\"", "NEVER"),
-    ])
+    @Test(
+        "bad settings are refused with a reason",
+        arguments: [
+            ("[server]\nmaildir = \"/srv/mail\"", "no %u"),
+            ("[server]\nlisten = [\"nowhere\"]", "not HOST:PORT"),
+            ("[server]\ntls_cert = \"c.pem\"", "go together"),
+            ("[server]\nauth_failure_delay = -1", "between 0 and 60"),
+            ("[server]\nlisen = [\"127.0.0.1:1\"]", "unknown key"),
+            ("[sever]\n", "unknown table"),
+            ("[server]\nexpire = \"soon\"", "NEVER"),
+        ]
+    )
     func badSettings(text: String, fragment: String) throws {
         let path = try temporaryFile(text)
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -149,22 +155,33 @@ struct SettingsTests {
         #expect { try FetchFileSettings(path: path) } throws: { "\($0)".contains("never stored") }
     }
 
-    @Test("fingerprints as openssl prints them", arguments: [
-        "SHA256 Fingerprint=00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF",
-        "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF",
-    ])
+    @Test(
+        "fingerprints as openssl prints them",
+        arguments: [
+            "SHA256 Fingerprint=00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF",
+            "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF",
+        ]
+    )
     func fingerprints(text: String) throws {
         let bytes = try parseFingerprint(text)
         #expect(bytes.count == 32)
         #expect(bytes[0] == 0x00 && bytes[1] == 0x11 && bytes[15] == 0xFF)
     }
 
-    @Test("not fingerprints", arguments: ["", "AB:CD", String(repeating: "０", count: 64), String(repeating: "g", count: 64)])
+    @Test(
+        "not fingerprints",
+        arguments: ["", "AB:CD", String(repeating: "０", count: 64), String(repeating: "g", count: 64)]
+    )
     func badFingerprints(text: String) {
         #expect(throws: ConfigError.self) { try parseFingerprint(text) }
     }
 
-    @Test("targets", arguments: [("maildir:/m", FetchAccountSettings.Target.maildir("/m")), ("mda:procmail -d x", .mda("procmail -d x"))])
+    @Test(
+        "targets",
+        arguments: [
+            ("maildir:/m", FetchAccountSettings.Target.maildir("/m")), ("mda:procmail -d x", .mda("procmail -d x")),
+        ]
+    )
     func targets(text: String, expected: FetchAccountSettings.Target) throws {
         #expect(try FetchAccountSettings.Target(parsing: text) == expected)
     }

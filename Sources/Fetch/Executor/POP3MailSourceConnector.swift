@@ -14,7 +14,8 @@ struct POP3MailSourceConnector: MailSourceConnector {
         // A password command may wait on a person (a pinentry): it runs on its own thread, not
         // on one of the few threads Swift concurrency shares among every account.
         let source = account.password
-        let secret = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<String, any Error>) in
+        let secret = try await withCheckedThrowingContinuation {
+            (continuation: CheckedContinuation<String, any Error>) in
             DispatchQueue.global().async {
                 continuation.resume(with: Result { try source.resolve() })
             }

@@ -70,7 +70,8 @@ struct FetchAccountSettings: Sendable, Equatable {
 /// `openssl x509 -noout -fingerprint -sha256` prints it.
 func parseFingerprint(_ text: String) throws -> [UInt8] {
     var hex = text.trimmingCharacters(in: .whitespaces)
-    for prefix in ["sha256 Fingerprint=", "SHA256 Fingerprint=", "SHA256:", "sha256:", "sha256//"] where hex.hasPrefix(prefix) {
+    for prefix in ["sha256 Fingerprint=", "SHA256 Fingerprint=", "SHA256:", "sha256:", "sha256//"]
+    where hex.hasPrefix(prefix) {
         hex.removeFirst(prefix.count)
     }
     hex.removeAll { $0 == ":" }
@@ -151,7 +152,9 @@ extension FetchAccountSettings {
         password = sources.first
         if let v = try section.string("auth") {
             guard Self.authMethods.contains(v.lowercased()) else {
-                throw ConfigError("\(section.name).auth '\(v)' is not one of \(Self.authMethods.joined(separator: ", "))")
+                throw ConfigError(
+                    "\(section.name).auth '\(v)' is not one of \(Self.authMethods.joined(separator: ", "))"
+                )
             }
             auth = v.lowercased()
         }
@@ -169,14 +172,18 @@ extension FetchAccountSettings {
         deleteWhenDeletedLocally = try section.bool("delete_when_deleted_locally") ?? false
         maxSize = try section.int("max_size")
         if let v = try section.string("oversize") {
-            guard let o = Oversize(rawValue: v) else { throw ConfigError("\(section.name).oversize must be skip or headers") }
+            guard let o = Oversize(rawValue: v) else {
+                throw ConfigError("\(section.name).oversize must be skip or headers")
+            }
             oversize = o
         }
         var trusts: [Trust] = []
         if let v = try section.string("ca_file") { trusts.append(.caFile(expandTilde(v))) }
         if let v = try section.string("fingerprint") { trusts.append(.fingerprint(try parseFingerprint(v))) }
         if try section.bool("insecure") == true { trusts.append(.insecure) }
-        guard trusts.count <= 1 else { throw ConfigError("\(section.name): give one of ca_file, fingerprint, insecure") }
+        guard trusts.count <= 1 else {
+            throw ConfigError("\(section.name): give one of ca_file, fingerprint, insecure")
+        }
         trust = trusts.first ?? .system
         if let v = try section.int("pipeline_window") {
             guard (1...1000).contains(v) else { throw ConfigError("\(section.name).pipeline_window must be 1–1000") }
@@ -202,7 +209,9 @@ struct FetchFileSettings: Sendable, Equatable {
         case nil: break
         case .array(let tables):
             for (index, value) in tables.enumerated() {
-                guard case .table(let table) = value else { throw ConfigError("\(path): account must be [[account]] tables") }
+                guard case .table(let table) = value else {
+                    throw ConfigError("\(path): account must be [[account]] tables")
+                }
                 var section = ConfigSection(table: table, name: "\(path) [[account]] #\(index + 1)")
                 accounts.append(try FetchAccountSettings(section: &section, index: index))
             }

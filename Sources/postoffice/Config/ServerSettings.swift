@@ -113,14 +113,18 @@ struct SiteOptions: ParsableArguments {
 
     /// Site settings: embedded defaults, then the config file, then flags.
     func resolveSite(section: inout ConfigSection?) throws -> SiteSettings {
-        var site = SiteSettings.defaults(dataDirectory: try section?.string("data_dir") ?? SiteSettings.defaultDataDirectory)
+        var site = SiteSettings.defaults(
+            dataDirectory: try section?.string("data_dir") ?? SiteSettings.defaultDataDirectory
+        )
         if let v = try section?.string("maildir") { site.maildirTemplate = v }
         if let v = try section?.string("passwd_file") { site.passwdFile = v }
         // Flags last: they override the file.
         if let maildir { site.maildirTemplate = maildir }
         if let passwdFile { site.passwdFile = passwdFile }
         guard site.maildirTemplate.contains("%u") || site.maildirTemplate.contains("%n") else {
-            throw ConfigError("the maildir template '\(site.maildirTemplate)' has no %u: every user would share one Maildir")
+            throw ConfigError(
+                "the maildir template '\(site.maildirTemplate)' has no %u: every user would share one Maildir"
+            )
         }
         return site
     }

@@ -100,7 +100,8 @@ private struct Parser {
         let name = path.joined(separator: ".")
         if isArray {
             try appendArrayTable(path: path)
-            currentPath = path.dropLast().map { .key($0) } + [.arrayElement(path.last!)]  // safe: key() never returns []
+            // safe: key() never returns []
+            currentPath = path.dropLast().map { .key($0) } + [.arrayElement(path.last!)]
         } else {
             guard definedTables.insert(name).inserted else { throw error("table [\(name)] is defined twice") }
             try ensureTable(path: path.map { .key($0) })
@@ -268,7 +269,10 @@ private struct Parser {
                 case UInt8(ascii: "u"), UInt8(ascii: "U"):
                     let count = e == UInt8(ascii: "u") ? 4 : 8
                     guard index + count <= text.count,
-                        let scalarValue = UInt32(String(decoding: text[index..<index + count], as: UTF8.self), radix: 16),
+                        let scalarValue = UInt32(
+                            String(decoding: text[index..<index + count], as: UTF8.self),
+                            radix: 16
+                        ),
                         let scalar = Unicode.Scalar(scalarValue)
                     else { throw error("invalid \\u escape") }
                     index += count
@@ -305,7 +309,8 @@ private struct Parser {
         root = table
     }
 
-    static func ensure(_ table: inout TOMLTable, _ path: ArraySlice<PathElement>, failure: inout TOMLError?, line: Int) {
+    static func ensure(_ table: inout TOMLTable, _ path: ArraySlice<PathElement>, failure: inout TOMLError?, line: Int)
+    {
         guard let first = path.first else { return }
         switch first {
         case .key(let name):

@@ -77,7 +77,9 @@ struct ConfigSection {
     func rejectUnknownKeys() throws {
         let unknown = table.keys.filter { !consumed.contains($0) }
         guard unknown.isEmpty else {
-            throw ConfigError("unknown key\(unknown.count > 1 ? "s" : "") in \(name): \(unknown.joined(separator: ", "))")
+            throw ConfigError(
+                "unknown key\(unknown.count > 1 ? "s" : "") in \(name): \(unknown.joined(separator: ", "))"
+            )
         }
     }
 }
