@@ -55,9 +55,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The one POSIX layer and the one way to run blocking work (NIO's thread pool).
+        .target(
+            name: "FileIO",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "MailStore",
             dependencies: [
+                "FileIO",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],

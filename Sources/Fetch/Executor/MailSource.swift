@@ -1,5 +1,5 @@
 // The few POP3 calls the executor needs, abstracted so it can run against an in-memory fake.
-public import NIOCore
+import NIOCore
 public import POP3Client
 
 // The session's results are the client's own types (the fake in the tests builds them too).

@@ -1,5 +1,6 @@
 // A locked Maildir maildrop: the snapshot taken at open, streamed reads, deletions at UPDATE.
 
+import FileIO
 import NIOCore
 import Synchronization
 import SystemPackage

@@ -1,6 +1,8 @@
 // Maildir delivery (maildir(5), "How a message is delivered"): write to tmp/, fsync, link
 // into new/, fsync new/.
 
+import FileIO
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)

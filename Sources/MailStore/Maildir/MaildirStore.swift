@@ -1,5 +1,7 @@
 // The Maildir store: Dovecot/Courier-compatible Maildirs served as they are (DESIGN.md).
 
+import FileIO
+
 /// A `MailStore` over one Maildir per user, at a path made from a template.
 ///
 /// The maildrop is the Maildir's `new/` and `cur/`; Maildir++ subfolders (`.Foo/`), dotfiles

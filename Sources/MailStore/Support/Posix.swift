@@ -1,6 +1,7 @@
 // The few POSIX calls the Maildir store needs, with errors mapped to `MailStoreError.io`.
 // All of these block: call them from `BlockingIO.run`, never on an event loop.
 
+import FileIO
 import SystemPackage
 
 #if canImport(Glibc)

@@ -2,8 +2,7 @@
 // which commands may go out now, what shape each reply has, and what the replies mean.
 // Pure: no I/O, no clock.
 
-public import struct NIOCore.ByteBuffer
-public import struct NIOCore.CircularBuffer
+import struct NIOCore.CircularBuffer
 
 /// A pure state machine for a POP3 client.
 ///
