@@ -95,6 +95,7 @@ let package = Package(
             dependencies: [
                 "POP3Core", "SASL",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -133,6 +134,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -169,7 +171,10 @@ let package = Package(
         .testTarget(name: "SASLTests", dependencies: ["SASL"], swiftSettings: swiftSettings),
         .testTarget(
             name: "AccountsTests",
-            dependencies: ["Accounts", "SASL", "POP3TestSupport"],
+            dependencies: [
+                "Accounts", "SASL", "POP3TestSupport",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -199,6 +204,7 @@ let package = Package(
             dependencies: [
                 "POP3Client", "POP3Core", "POP3Server", "Accounts", "MailStore", "SASL", "POP3TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -215,6 +221,7 @@ let package = Package(
             dependencies: [
                 "Fetch", "POP3Client", "POP3Server", "Accounts", "MailStore", "POP3TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

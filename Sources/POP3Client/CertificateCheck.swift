@@ -2,10 +2,10 @@
 // callback) so that a refusal can say exactly why, and how to fix it.
 
 import Crypto
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
 import SwiftASN1
-import Synchronization
 import X509
 
 /// Decides whether the presented chain is acceptable under a `Trust` and remembers why not.
@@ -20,7 +20,7 @@ final class CertificateCheck: Sendable {
     let mode: Mode
     /// The host name (or IP literal) the certificate must name.
     let serverName: String
-    private let refusal = Mutex<POP3ClientError?>(nil)
+    private let refusal = NIOLockedValueBox<POP3ClientError?>(nil)
 
     init(mode: Mode, serverName: String) {
         self.mode = mode
@@ -28,7 +28,7 @@ final class CertificateCheck: Sendable {
     }
 
     /// Why the last verification failed, if it did.
-    var failure: POP3ClientError? { self.refusal.withLock { $0 } }
+    var failure: POP3ClientError? { self.refusal.withLockedValue { $0 } }
 
     /// The NIOSSL callback: verification runs in a task, off the event loop.
     var callback: NIOSSLCustomVerificationCallback {
@@ -44,10 +44,10 @@ final class CertificateCheck: Sendable {
             try await self.check(chain)
             return .certificateVerified
         } catch let error as POP3ClientError {
-            self.refusal.withLock { $0 = error }
+            self.refusal.withLockedValue { $0 = error }
             return .failed
         } catch {
-            self.refusal.withLock {
+            self.refusal.withLockedValue {
                 $0 = POP3ClientError(
                     kind: .certificate,
                     message: "the server's certificate could not be read: \(error)"

@@ -3,10 +3,10 @@
 
 import Crypto
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import POP3Core
 import SASL
-import Synchronization
 
 extension POP3Connection {
     /// Everything between connecting and TRANSACTION.
@@ -25,7 +25,7 @@ extension POP3Connection {
         }
         if self.configuration.security == .startTLS {
             try await self.askCapabilities()
-            guard self.state.withLock({ $0.session.capabilities?.contains(.stls) ?? false }) else {
+            guard self.state.withLockedValue({ $0.session.capabilities?.contains(.stls) ?? false }) else {
                 throw POP3ClientError(
                     kind: .unsupported,
                     message:
@@ -38,7 +38,7 @@ extension POP3Connection {
             switch event {
             case .startTLS:
                 try await self.transport.startTLS(unparsedBytes: self.unparsedByteCount)
-                self.state.withLock { $0.session.tlsEstablished() }
+                self.state.withLockedValue { $0.session.tlsEstablished() }
             case .completed(_, let response):
                 throw POP3ClientError(
                     kind: .tls,
@@ -53,7 +53,7 @@ extension POP3Connection {
         try await self.askCapabilities()
         try await self.authenticate(
             credentials,
-            greetingTimestamp: self.state.withLock { $0.session.greetingTimestamp }
+            greetingTimestamp: self.state.withLockedValue { $0.session.greetingTimestamp }
         )
         self.logger.debug("logged in", metadata: ["pop3.user": "\(credentials.user)"])
         // Capabilities may change after login (RFC 2449 §5); ask again if the server supports CAPA.

@@ -1,8 +1,8 @@
 // TRANSACTION and UPDATE commands (RFC 1939 §§5–7, RFC 2449 §6.6 for pipelining).
 
+import NIOConcurrencyHelpers
 import NIOCore
 import POP3Core
-import Synchronization
 
 extension POP3Connection {
     /// STAT (RFC 1939 §5): the number of messages and their total size in octets.
@@ -42,7 +42,7 @@ extension POP3Connection {
                 guard UniqueID(second) != nil else { return nil }
                 return POP3UIDLEntry(number: first, uniqueID: second)
             }
-            self.state.withLock { $0.uidlWorked = true }
+            self.state.withLockedValue { $0.uidlWorked = true }
             return entries
         }
     }
@@ -225,6 +225,6 @@ extension POP3Connection {
     }
 
     func violation(_ message: String) -> POP3ClientError {
-        self.state.withLock { self.markBroken(&$0, POP3ClientError(kind: .protocolViolation, message: message)) }
+        self.state.withLockedValue { self.markBroken(&$0, POP3ClientError(kind: .protocolViolation, message: message)) }
     }
 }

@@ -2,9 +2,9 @@
 // commands of RFC 1939 with the extensions of RFC 2449, RFC 2595 and RFC 5034.
 
 public import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 public import POP3Core
-import Synchronization
 
 /// A logged-in POP3 connection. Obtain one with ``withConnection(configuration:credentials:logger:_:)``.
 ///
@@ -26,13 +26,13 @@ public final class POP3Connection: Sendable {
     let transport: POP3Transport
     let configuration: POP3ClientConfiguration
     let logger: Logger
-    let state: Mutex<State>
+    let state: NIOLockedValueBox<State>
 
     init(transport: POP3Transport, configuration: POP3ClientConfiguration, logger: Logger) {
         self.transport = transport
         self.configuration = configuration
         self.logger = logger
-        self.state = Mutex(
+        self.state = NIOLockedValueBox(
             State(parser: ResponseParser(maximumStatusLineLength: configuration.maximumResponseLineLength))
         )
     }
@@ -57,25 +57,25 @@ public final class POP3Connection: Sendable {
     }
 
     /// The capabilities from the last CAPA (after STLS and after login); empty if CAPA failed.
-    public var capabilities: [Capability] { self.state.withLock { $0.session.capabilities ?? [] } }
+    public var capabilities: [Capability] { self.state.withLockedValue { $0.session.capabilities ?? [] } }
 
     /// Whether the server said PIPELINING.
-    public var supportsPipelining: Bool { self.state.withLock { $0.session.supportsPipelining } }
+    public var supportsPipelining: Bool { self.state.withLockedValue { $0.session.supportsPipelining } }
 
     /// Whether CAPA said UIDL, or `uidl()` worked.
     public var supportsUIDL: Bool {
-        self.state.withLock { $0.uidlWorked || ($0.session.capabilities?.contains(.uidl) ?? false) }
+        self.state.withLockedValue { $0.uidlWorked || ($0.session.capabilities?.contains(.uidl) ?? false) }
     }
 
     /// Round trips made so far (a write-then-wait cycle counts one).
-    public var roundTrips: Int { self.state.withLock { $0.roundTrips } }
+    public var roundTrips: Int { self.state.withLockedValue { $0.roundTrips } }
 
     // MARK: - Sending and receiving
 
     /// Runs one API call; a call made while another is in progress throws instead of
     /// interleaving two exchanges on one connection.
     func exclusive<T>(_ body: () async throws -> T) async throws -> T {
-        try self.state.withLock { state throws(POP3ClientError) in
+        try self.state.withLockedValue { state in
             guard !state.busy else {
                 throw POP3ClientError(
                     kind: .unsupported,
@@ -84,14 +84,14 @@ public final class POP3Connection: Sendable {
             }
             state.busy = true
         }
-        defer { self.state.withLock { $0.busy = false } }
+        defer { self.state.withLockedValue { $0.busy = false } }
         return try await body()
     }
 
     /// Records and sends `commands` in one write: one round trip.
     func send(_ commands: [Command]) async throws {
         var buffer = ByteBuffer()
-        try self.state.withLock { state throws(POP3ClientError) in
+        try self.state.withLockedValue { state in
             if let broken = state.broken { throw broken }
             for command in commands {
                 do throws(ClientSessionError) {
@@ -115,7 +115,7 @@ public final class POP3Connection: Sendable {
     /// Sends one SASL response line (RFC 5034 §4).
     func sendSASLResponse(_ bytes: [UInt8]) async throws {
         var buffer = ByteBuffer()
-        try self.state.withLock { state throws(POP3ClientError) in
+        try self.state.withLockedValue { state in
             do throws(ClientSessionError) {
                 try state.session.willSendSASLResponse()
             } catch {
@@ -131,7 +131,7 @@ public final class POP3Connection: Sendable {
     /// The next event of the session, reading from the network as needed.
     func nextEvent() async throws -> ClientSessionEvent {
         while true {
-            let event: ClientSessionEvent? = try self.state.withLock { state throws(POP3ClientError) in
+            let event: ClientSessionEvent? = try self.state.withLockedValue { state in
                 do {
                     guard let part = try state.parser.parse(&state.input, expecting: state.session.expectedShape) else {
                         return nil
@@ -167,9 +167,9 @@ public final class POP3Connection: Sendable {
             do {
                 chunk = try await self.transport.nextChunk()
             } catch let error as POP3ClientError {
-                throw self.state.withLock { self.markBroken(&$0, error) }
+                throw self.state.withLockedValue { self.markBroken(&$0, error) }
             }
-            self.state.withLock { state in
+            self.state.withLockedValue { state in
                 if state.input.readableBytes == 0 {
                     state.input = chunk
                 } else {
@@ -191,7 +191,7 @@ public final class POP3Connection: Sendable {
 
     /// Breaks the connection if replies are still owed (used when a caller's closure throws).
     func abandonOutstanding() {
-        self.state.withLock { state in
+        self.state.withLockedValue { state in
             if state.session.isAwaitingResponse {
                 _ = self.markBroken(
                     &state,
@@ -208,7 +208,7 @@ public final class POP3Connection: Sendable {
     func awaitCompletion(of command: Command) async throws -> Response {
         let event = try await self.nextEvent()
         guard case .completed(let answered, let response) = event, answered == command else {
-            throw self.state.withLock {
+            throw self.state.withLockedValue {
                 self.markBroken(
                     &$0,
                     POP3ClientError(kind: .protocolViolation, message: "unexpected reply to \(command.keyword)")
@@ -234,5 +234,5 @@ public final class POP3Connection: Sendable {
     }
 
     /// The bytes received and not yet parsed (for the STLS injection check).
-    var unparsedByteCount: Int { self.state.withLock { $0.input.readableBytes } }
+    var unparsedByteCount: Int { self.state.withLockedValue { $0.input.readableBytes } }
 }

@@ -1,7 +1,7 @@
 import Fetch
 import Foundation
 import Glibc
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// A progress bar per account on a terminal: messages, bytes, rate, ETA. Redrawn at most
 /// ten times a second, on standard error, only when that is a terminal.
@@ -23,17 +23,17 @@ final class ProgressDisplay: Sendable {
     }
 
     private let enabled: Bool
-    private let state: Mutex<State>
+    private let state: NIOLockedValueBox<State>
 
     init(accounts: [String], enabled: Bool) {
         self.enabled = enabled
-        self.state = Mutex(State(lines: accounts.map { Line(name: $0) }))
+        self.state = NIOLockedValueBox(State(lines: accounts.map { Line(name: $0) }))
     }
 
     func handle(_ event: FetchProgress) {
         guard enabled else { return }
         let now = Self.now()
-        state.withLock { state in
+        state.withLockedValue { state in
             switch event {
             case .planned(let account, let messages, let bytes):
                 state.update(account) {
@@ -62,7 +62,7 @@ final class ProgressDisplay: Sendable {
 
     func finish() {
         guard enabled else { return }
-        state.withLock { Self.draw(&$0, now: Self.now()) }
+        state.withLockedValue { Self.draw(&$0, now: Self.now()) }
     }
 
     private static func draw(_ state: inout State, now: Double) {

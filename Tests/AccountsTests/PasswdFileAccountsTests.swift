@@ -1,5 +1,5 @@
+import NIOConcurrencyHelpers
 import SASL
-import Synchronization
 import Testing
 
 @testable import Accounts
@@ -43,11 +43,11 @@ struct PasswdFileAccountsTests {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         try directory.write("passwd", Self.text)
-        let reported = Mutex<[String]>([])
+        let reported = NIOLockedValueBox<[String]>([])
         let accounts = PasswdFileAccounts(
             path: directory.file("passwd"),
             onProblem: { message in
-                reported.withLock { $0.append(message) }
+                reported.withLockedValue { $0.append(message) }
             }
         )
         let result = await accounts.verifyPassword(user: "odd", password: bytes("topsecret"))
@@ -57,7 +57,7 @@ struct PasswdFileAccountsTests {
         }
         #expect(reason.contains("WHIRLPOOL"))
         #expect(!reason.contains("topsecret"))
-        let messages = reported.withLock { $0 }
+        let messages = reported.withLockedValue { $0 }
         #expect(messages.contains { $0.contains("line 5") && $0.contains("WHIRLPOOL") })
         #expect(!messages.contains { $0.contains("topsecret") })
         #expect(await accounts.problems().count == 1)

@@ -1,9 +1,9 @@
 // A large RETR streams through bounded memory: the client reads only as fast as its consumer
 // takes the bytes, so a stalled consumer stalls the sender (TCP backpressure).
 
+import NIOConcurrencyHelpers
 import NIOCore
 import POP3Client
-import Synchronization
 import Testing
 
 @Suite("Client streaming")
@@ -30,7 +30,7 @@ struct StreamingTests {
     @Test func hundredMegabyteMessageIsNotBufferedAhead() async throws {
         let megabytes = 100
         let (chunk, chunkBodyLength) = Self.megabyteOfLines()
-        let written = Mutex(0)
+        let written = NIOLockedValueBox(0)
         let server = try await ScriptedServer { peer in
             try await peer.send("+OK ready\r\n")
             try await peer.expect("CAPA")
@@ -44,7 +44,7 @@ struct StreamingTests {
             try await peer.channel.writeAndFlush(ByteBuffer(string: "+OK big message\r\n"))
             for _ in 0..<megabytes {
                 try await peer.channel.writeAndFlush(chunk)
-                written.withLock { $0 += chunk.readableBytes }
+                written.withLockedValue { $0 += chunk.readableBytes }
             }
             try await peer.channel.writeAndFlush(ByteBuffer(string: ".\r\n"))
             try await peer.expect("QUIT")
@@ -64,7 +64,7 @@ struct StreamingTests {
                 if received == 0 {
                     // Stall the consumer; a client that buffered ahead would let the server finish.
                     try await Task.sleep(for: .seconds(1))
-                    writtenWhileStalled = written.withLock { $0 }
+                    writtenWhileStalled = written.withLockedValue { $0 }
                 }
                 received += buffer.readableBytes
                 largestChunk = max(largestChunk, buffer.readableBytes)
