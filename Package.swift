@@ -50,6 +50,7 @@ let package = Package(
             name: "Accounts",
             dependencies: [
                 "SASL", "CCrypt",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],

@@ -22,4 +22,25 @@ public protocol AccountProvider: Sendable {
     func apopSecret(user: String) async -> [UInt8]?
     /// Whether the account exists (used by `deliver`).
     func accountExists(user: String) async -> Bool
+    /// Whether the account exists, or that the database cannot say now. Delivery over LMTP
+    /// needs the difference: "no such user" bounces the message, "cannot tell" makes the
+    /// sender's MTA try again later (RFC 2033 §4.2: never lose a message for such a reason).
+    func lookUpAccount(user: String) async -> AccountLookup
+}
+
+/// What a lookup of an account name found.
+public enum AccountLookup: Hashable, Sendable {
+    /// The account exists.
+    case exists
+    /// There is no such account.
+    case absent
+    /// The account database could not be read; the text says why (never a secret).
+    case temporaryFailure(String)
+}
+
+extension AccountProvider {
+    /// For providers that cannot fail to answer: ``accountExists(user:)``.
+    public func lookUpAccount(user: String) async -> AccountLookup {
+        await accountExists(user: user) ? .exists : .absent
+    }
 }

@@ -1,6 +1,6 @@
 // The passwd-file account provider the server uses.
+import NIOConcurrencyHelpers
 public import SASL
-import Synchronization
 
 /// An ``AccountProvider`` backed by a Dovecot-format passwd-file.
 ///
@@ -28,7 +28,9 @@ public final class PasswdFileAccounts: AccountProvider {
     private let reloadInterval: Duration
     private let pool: HashingPool
     private let reportProblem: @Sendable (String) -> Void
-    private let cache = Mutex(Cache())
+    // NIOLockedValueBox (a pthread mutex) rather than Synchronization.Mutex: the thread
+    // sanitizer sees pthread locks.
+    private let cache = NIOLockedValueBox(Cache())
 
     /// A provider for the passwd-file at `path`. The file is first read on the first lookup.
     public convenience init(path: String) {
@@ -99,6 +101,18 @@ public final class PasswdFileAccounts: AccountProvider {
         await entry(for: user) != nil
     }
 
+    /// Like ``accountExists(user:)``, but a file that cannot be read answers
+    /// ``AccountLookup/temporaryFailure(_:)`` rather than "absent".
+    public func lookUpAccount(user: String) async -> AccountLookup {
+        guard UserName.isValid(user) else { return .absent }
+        return await pool.run { [self] in
+            switch currentFile() {
+            case .success(let file): file.entries[user] == nil ? .absent : .exists
+            case .failure(let error): .temporaryFailure(error.message)
+            }
+        }
+    }
+
     /// Loads the file now (if changed) and returns its problems, or the reason it cannot be read.
     /// For a startup check (`postoffice serve`) and for `user list`.
     public func problems() async -> [String] {
@@ -126,7 +140,7 @@ public final class PasswdFileAccounts: AccountProvider {
     private func currentFile() -> Result<PasswdFile, LoadError> {
         let now = ContinuousClock.now
         var problemsToReport: [String] = []
-        let result: Result<PasswdFile, LoadError> = cache.withLock { cache in
+        let result: Result<PasswdFile, LoadError> = cache.withLockedValue { cache in
             if let lastCheck = cache.lastCheck, now - lastCheck < reloadInterval {
                 if let file = cache.file { return .success(file) }
                 if let error = cache.loadError { return .failure(LoadError(message: error)) }
