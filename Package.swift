@@ -91,6 +91,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // LMTP (RFC 2033): the pure session and codec.
+        .target(
+            name: "LMTPCore",
+            dependencies: [
+                // Line framing and dot-unstuffing are POP3Core's, shared rather than copied.
+                "POP3Core",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "POP3Client",
             dependencies: [
@@ -197,6 +207,14 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LMTPCoreTests",
+            dependencies: [
+                "LMTPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
