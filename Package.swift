@@ -101,6 +101,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The LMTP listener that delivers into the store.
+        .target(
+            name: "LMTPServer",
+            dependencies: [
+                "LMTPCore", "Accounts", "MailStore", "FileIO",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "POP3Client",
             dependencies: [
@@ -215,6 +228,19 @@ let package = Package(
             dependencies: [
                 "LMTPCore",
                 .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LMTPServerTests",
+            dependencies: [
+                "LMTPServer", "LMTPCore", "Accounts", "MailStore", "POP3TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
