@@ -2,6 +2,8 @@ import Accounts
 import ArgumentParser
 import Foundation
 import Glibc
+import LMTPCore
+import LMTPServer
 import Logging
 import MailStore
 import NIOCore
@@ -32,6 +34,9 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try await Self.serve(settings: settings, logger: logger)
         } catch let error as POP3Server.StartupError {
+            Console.printError("the server could not start: \(error.description)")
+            throw ExitCode(2)
+        } catch let error as LMTPServer.StartupError {
             Console.printError("the server could not start: \(error.description)")
             throw ExitCode(2)
         }
@@ -86,9 +91,10 @@ struct ServeCommand: AsyncParsableCommand {
 
         let server = POP3Server(configuration: configuration)
         let startup = Task { try await server.boundAddresses() }
+        var lmtp = makeLMTPServer(settings: settings, accounts: accounts, store: store)
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: server)],
+                services: [.init(service: server)] + lmtpServices(lmtp),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
@@ -111,9 +117,10 @@ struct ServeCommand: AsyncParsableCommand {
                 .init(host: "127.0.0.1", port: 1995, implicitTLS: true),
             ]
             let retryServer = POP3Server(configuration: configuration)
+            lmtp = makeLMTPServer(settings: settings, accounts: accounts, store: store)
             let retry = ServiceGroup(
                 configuration: .init(
-                    services: [.init(service: retryServer)],
+                    services: [.init(service: retryServer)] + lmtpServices(lmtp),
                     gracefulShutdownSignals: [.sigterm, .sigint],
                     logger: logger
                 )
@@ -128,11 +135,38 @@ struct ServeCommand: AsyncParsableCommand {
             let host = address.ipAddress ?? "?"
             say("listening on \(host.contains(":") ? "[\(host)]" : host):\(port) (\(kind))")
         }
+        for endpoint in try await lmtp?.boundEndpoints() ?? [] {
+            say("listening on \(endpoint) (lmtp)")
+        }
         say("mail: \(site.maildirTemplate)   accounts: \(site.passwdFile)")
         if (try? String(contentsOfFile: site.passwdFile, encoding: .utf8))?.contains(":") != true {
             say("no accounts yet: add one with `postoffice user add NAME` (same --config/--passwd-file as serve)")
         }
         try await running.value
+    }
+
+    /// The LMTP listener for the MTA, when `--lmtp` or `[server].lmtp` asks for one.
+    static func makeLMTPServer(settings: ServerSettings, accounts: any AccountProvider, store: any MailStore)
+        -> LMTPServer?
+    {
+        guard !settings.lmtp.isEmpty else { return nil }
+        var limits = LMTPLimits()
+        if let size = settings.lmtpMaxMessageSize { limits.maximumMessageSize = size }
+        return LMTPServer(
+            configuration: LMTPServerConfiguration(
+                endpoints: settings.lmtp,
+                hostname: hostName(),
+                limits: limits,
+                shutdownGracePeriod: .milliseconds(Int64(settings.shutdownTimeout * 1000)),
+                accountProvider: accounts,
+                mailStore: store,
+                logger: Logger(label: "lmtp")
+            )
+        )
+    }
+
+    static func lmtpServices(_ lmtp: LMTPServer?) -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        lmtp.map { [.init(service: $0)] } ?? []
     }
 
     /// The configured certificate, or one generated at first start beside the data.

@@ -10,6 +10,9 @@ struct ServeOptions: ParsableArguments {
     @Option(name: .customLong("listen-tls"), help: "Implicit-TLS (POP3S) listener, HOST:PORT (repeatable).")
     var listenTLS: [ListenAddress] = []
 
+    @Option(name: .long, help: "LMTP listener for the MTA, HOST:PORT or unix:PATH (repeatable).")
+    var lmtp: [LMTPListenAddress] = []
+
     @Option(name: .customLong("tls-cert"), help: "PEM certificate chain.")
     var tlsCert: String?
 
@@ -88,6 +91,7 @@ struct ServeOptions: ParsableArguments {
             }
             settings.expire = expire
         }
+        try resolveLMTP(section: &section, into: &settings)
         let fileLogLevel = try section?.string("log_level")
         if let v = logLevel ?? fileLogLevel { settings.logLevel = v }
         try section?.rejectUnknownKeys()

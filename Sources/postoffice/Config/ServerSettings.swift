@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LMTPServer
 
 /// A listening address, `HOST:PORT` or `[IPv6]:PORT`.
 struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
@@ -83,6 +84,10 @@ struct ServerSettings: Sendable, Equatable {
     /// Advertised as `EXPIRE` (RFC 2449 §6.7) when set: days, or "NEVER".
     var expire: String?
     var logLevel: String = "info"
+    /// LMTP listeners for the MTA (`--lmtp`, `[server].lmtp`); none by default.
+    var lmtp: [LMTPServerConfiguration.Endpoint] = []
+    /// The LMTP size limit in bytes (`[server].lmtp_max_message_size`); LMTPLimits' default if nil.
+    var lmtpMaxMessageSize: Int?
 }
 
 /// `--config`, `--maildir`, `--passwd-file`: the site options of `serve`, `deliver` and `user`.
