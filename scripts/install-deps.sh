@@ -9,7 +9,8 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 # Debian packages: what the Swift build links against and the real programs the interop suite
-# drives (fetchmail, mpop, getmail6, curl, Dovecot as the reference server).
+# drives (fetchmail, mpop, getmail6, curl, Dovecot as the reference server, Postfix in front of
+# the LMTP listener with swaks as its SMTP client, systemd-analyze for the units in contrib/).
 DEB_PACKAGES=(
     ca-certificates
     curl
@@ -25,6 +26,9 @@ DEB_PACKAGES=(
     libcrypt-dev
     libsqlite3-dev
     iproute2
+    postfix
+    swaks
+    systemd
 )
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
@@ -71,6 +75,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
     fi
     cleanup_policy() { if [ "$added_policy" = true ]; then as_root rm -f "$policy"; fi; }
     trap cleanup_policy EXIT
+    # Postfix asks how to configure the machine's mail system: "No configuration" writes no
+    # main.cf and sets up no system instance (the LMTP tests start their own, with their own
+    # config_directory). Preseeding it keeps the install non-interactive.
+    if printf '%s\n' "${missing[@]}" | grep -qx postfix; then
+        echo "postfix postfix/main_mailer_type select No configuration" | as_root debconf-set-selections
+    fi
     apt_install "${missing[@]}"
     cleanup_policy
     added_policy=false
@@ -79,21 +89,28 @@ else
     log "Debian packages present"
 fi
 
-# Stop and disable any system Dovecot: the suite starts its own on loopback ports.
-if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-    if systemctl is-active --quiet dovecot 2>/dev/null || systemctl is-enabled --quiet dovecot 2>/dev/null; then
-        log "stopping and disabling the system dovecot service"
-        as_root systemctl disable --now dovecot >/dev/null 2>&1 || true
+# Stop and disable any system Dovecot and Postfix: the suite starts its own on loopback ports
+# (Postfix with its own config, queue and data directories) and never uses the machine's.
+# $2 is the service's PID file for machines without systemd.
+disable_system_service() {
+    local service=$1 pidfile=$2
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+        if systemctl is-active --quiet "$service" 2>/dev/null || systemctl is-enabled --quiet "$service" 2>/dev/null; then
+            log "stopping and disabling the system $service service"
+            as_root systemctl disable --now "$service" >/dev/null 2>&1 || true
+        fi
+    elif [ -x "/etc/init.d/$service" ]; then
+        if [ -e "$pidfile" ] && kill -0 "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null; then
+            log "stopping the system $service service"
+            as_root "/etc/init.d/$service" stop >/dev/null 2>&1 || true
+        fi
+        if command -v update-rc.d >/dev/null 2>&1 && ls /etc/rc[2-5].d/S*"$service" >/dev/null 2>&1; then
+            as_root update-rc.d "$service" disable >/dev/null 2>&1 || true
+        fi
     fi
-elif [ -x /etc/init.d/dovecot ]; then
-    if [ -e /run/dovecot/master.pid ] && kill -0 "$(cat /run/dovecot/master.pid 2>/dev/null)" 2>/dev/null; then
-        log "stopping the system dovecot service"
-        as_root /etc/init.d/dovecot stop >/dev/null 2>&1 || true
-    fi
-    if command -v update-rc.d >/dev/null 2>&1 && ls /etc/rc[2-5].d/S*dovecot >/dev/null 2>&1; then
-        as_root update-rc.d dovecot disable >/dev/null 2>&1 || true
-    fi
-fi
+}
+disable_system_service dovecot /run/dovecot/master.pid
+disable_system_service postfix /var/spool/postfix/pid/master.pid
 
 # The unprivileged user that owns test mailboxes: Dovecot refuses mail processes with uid 0 and
 # getmail6 refuses to deliver as root.

@@ -105,12 +105,15 @@ class ManagedProcess:
     """A long-running child whose output goes to a log file; stopped by PID with SIGTERM."""
 
     def __init__(self, argv: Sequence[str], log_path: Path, *, env: dict[str, str] | None = None,
-                 cwd: Path | None = None) -> None:
+                 cwd: Path | None = None, new_session: bool = False) -> None:
+        """`new_session` starts the child in a session (and process group) of its own, for
+        daemons that signal their whole process group when they stop (Postfix's master)."""
         self.argv = list(argv)
         self.log_path = log_path
         self._log: IO[bytes] = open(log_path, "ab")
         self.process = subprocess.Popen(self.argv, stdout=self._log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, env=env, cwd=cwd)
+                                        stdin=subprocess.DEVNULL, env=env, cwd=cwd,
+                                        start_new_session=new_session)
 
     @property
     def pid(self) -> int:

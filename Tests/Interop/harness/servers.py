@@ -203,9 +203,12 @@ class PostOfficeServer(MailServer):
 
     kind = "postoffice"
 
-    def __init__(self, work: Path, pki: TestPKI, users: dict[str, str], binary: Path, **options) -> None:
+    def __init__(self, work: Path, pki: TestPKI, users: dict[str, str], binary: Path, *,
+                 extra_args: list[str] | None = None, **options) -> None:
+        """`extra_args` go to `serve` after the listeners (`--lmtp ...`, `--config ...`)."""
         super().__init__(work, pki, users, **options)
         self.binary = binary
+        self.extra_args = list(extra_args or [])
 
     def site_options(self) -> list[str]:
         return ["--maildir", self.maildir_template, "--passwd-file", str(self.passwd_file)]
@@ -230,7 +233,7 @@ class PostOfficeServer(MailServer):
             [str(self.binary), "serve", *self.site_options(),
              "--listen", f"{HOST}:{self.pop3_port}", "--listen-tls", f"{HOST}:{self.pop3s_port}",
              "--tls-cert", str(self.pki.server_cert), "--tls-key", str(self.pki.server_key),
-             "--auth-failure-delay", "0"],
+             "--auth-failure-delay", "0", *self.extra_args],
             self.work / "postoffice-serve.log", cwd=self.work)
         self._wait_ready()
 
