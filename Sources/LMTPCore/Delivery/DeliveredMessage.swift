@@ -10,23 +10,25 @@ public enum DeliveredMessage {
     /// `mail_save_crlf = no`), and POP3 restores CRLF when it sends them. A lone CR or LF is
     /// kept as it came.
     public static func bytes(for request: LMTPServerSession.DeliveryRequest) -> [UInt8] {
-        var bytes: [UInt8] = []
-        let header = "Return-Path: \(request.reversePath)\nDelivered-To: \(request.recipient.address)\n"
-        bytes.reserveCapacity(header.utf8.count + request.message.readableBytes)
-        bytes.append(contentsOf: header.utf8)
-        request.message.withUnsafeReadableBytes { message in
-            var index = 0
-            let count = message.count
-            while index < count {
-                let byte = message[index]
-                if byte == UInt8(ascii: "\r"), index + 1 < count, message[index + 1] == UInt8(ascii: "\n") {
-                    index += 1
-                    continue
+        let header = Array("Return-Path: \(request.reversePath)\nDelivered-To: \(request.recipient.address)\n".utf8)
+        return request.message.withUnsafeReadableBytes { message in
+            [UInt8](unsafeUninitializedCapacity: header.count + message.count) { output, written in
+                var out = 0
+                for byte in header {
+                    output[out] = byte
+                    out += 1
                 }
-                bytes.append(byte)
-                index += 1
+                let count = message.count
+                var index = 0
+                while index < count {
+                    let byte = message[index]
+                    index += 1
+                    if byte == UInt8(ascii: "\r"), index < count, message[index] == UInt8(ascii: "\n") { continue }
+                    output[out] = byte
+                    out += 1
+                }
+                written = out
             }
         }
-        return bytes
     }
 }

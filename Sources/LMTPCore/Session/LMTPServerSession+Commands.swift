@@ -76,7 +76,8 @@ extension LMTPServerSession {
                 // as a client error: a pipelining client sends DATA before it sees RCPT fail.
                 return .send(Reply(503, .invalidCommand, "No valid recipients"))
             }
-            state = .receivingData(MessageReception())
+            reception = MessageReception()
+            state = .receivingData
             return .send(Reply(354, nil, "Start mail input; end with <CRLF>.<CRLF>"))
         }
     }

@@ -37,8 +37,8 @@ public struct LMTPServerSession: Sendable {
         case command
         /// Waiting for the shell to look this recipient up.
         case checkingRecipient(Mailbox)
-        /// Reading the message after `354`.
-        case receivingData(MessageReception)
+        /// Reading the message after `354` into ``LMTPServerSession/reception``.
+        case receivingData
         /// Replying to the final ".", one reply per accepted recipient (RFC 2033 §4.2).
         case delivering(DeliveryRun)
         case closed
@@ -73,6 +73,9 @@ public struct LMTPServerSession: Sendable {
     public let configuration: Configuration
     var state: State = .awaitingLHLO
     var transaction: Transaction?
+    /// The message being read. Kept outside `state`, so appending to it never copies the
+    /// buffer (a copy in an enum payload would make a large message cost quadratic time).
+    var reception = MessageReception()
     var framer: LineFramer
     var commandsBeforeLHLO = 0
     var badCommands = 0
@@ -95,10 +98,7 @@ public struct LMTPServerSession: Sendable {
 
     /// True while message data is being read: the shell restarts its idle timer on each read
     /// then, since a large message takes many reads and no command line.
-    public var isReceivingData: Bool {
-        if case .receivingData = state { return true }
-        return false
-    }
+    public var isReceivingData: Bool { state == .receivingData }
 
     /// Whether the session waits for the shell (a recipient check or a delivery).
     public var isAwaitingShell: Bool {
@@ -130,14 +130,10 @@ public struct LMTPServerSession: Sendable {
                 // Every recipient has its reply: the transaction is over (RFC 5321 §4.1.1.4).
                 transaction = nil
                 state = .command
-            case .receivingData(var reception):
-                guard input.readableBytes > 0 else { return .readMore }
-                let finished = receiveData(&reception, from: &input)
-                guard finished else {
-                    state = .receivingData(reception)
-                    return .readMore
-                }
+            case .receivingData:
+                guard input.readableBytes > 0, receiveData(from: &input) else { return .readMore }
                 state = .delivering(DeliveryRun(message: reception.message, tooLarge: reception.tooLarge))
+                reception = MessageReception()
             case .awaitingLHLO, .command:
                 if shutdownRequested { return close(Reply(421, .notAccepting, "\(hostname) shutting down")) }
                 guard let frame = framer.next(buffer: &input) else { return .readMore }
@@ -224,8 +220,8 @@ public struct LMTPServerSession: Sendable {
         return .send(reply)
     }
 
-    /// Reads message data into `reception`; true once the terminating line was read.
-    mutating func receiveData(_ reception: inout MessageReception, from input: inout ByteBuffer) -> Bool {
+    /// Reads message data into ``reception``; true once the terminating line was read.
+    mutating func receiveData(from input: inout ByteBuffer) -> Bool {
         if reception.tooLarge {
             // Past the limit: keep finding the end, keep nothing.
             reception.message.clear()
