@@ -227,7 +227,7 @@ let package = Package(
         .testTarget(
             name: "LMTPCoreTests",
             dependencies: [
-                "LMTPCore",
+                "LMTPCore", "POP3TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings

@@ -2,6 +2,7 @@
 // Each must get an error reply or a clean close, with memory bounded (GUIDE B9.6).
 import LMTPCore
 import NIOCore
+import POP3TestSupport
 import Testing
 
 @Suite("LMTPServerSession: hostile input")
@@ -78,7 +79,7 @@ struct HostileInputTests {
 
     @Test("random bytes never crash the session and keep memory bounded", arguments: 0..<20)
     func randomBytes(seed: Int) {
-        var generator = SplitMix64(seed: UInt64(seed))
+        var generator = SeededRandom(seed: UInt64(seed))
         var bytes: [UInt8] = Array("LHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<alice@b>\r\nDATA\r\n".utf8)
         bytes += (0..<20_000).map { _ in
             // Mostly printable, with line ends, dots and NULs mixed in.
@@ -106,18 +107,5 @@ struct HostileInputTests {
         }
         #expect(driver.lookups.isEmpty)
         #expect(driver.takeOutput().split(separator: "\r\n").allSatisfy { $0.hasPrefix("501 5.1.3 ") })
-    }
-}
-
-/// A small deterministic generator, so failures reproduce.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

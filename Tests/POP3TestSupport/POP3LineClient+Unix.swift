@@ -1,7 +1,6 @@
 // Test support: the line client over a Unix-domain socket (the LMTP listener's usual transport).
 public import NIOCore
 import NIOPosix
-import Synchronization
 
 extension POP3LineClient {
     /// Connects to the Unix-domain socket at `path`, runs `body`, and closes.
@@ -16,16 +15,6 @@ extension POP3LineClient {
                     try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
-        let flag = DeadlineFlag()
-        let timer = asyncChannel.channel.eventLoop.scheduleTask(in: deadline) {
-            flag.expired.store(true, ordering: .releasing)
-            asyncChannel.channel.close(promise: nil)
-        }
-        defer { timer.cancel() }
-        return try await asyncChannel.executeThenClose { inbound, outbound in
-            try await body(
-                POP3LineClient(channel: asyncChannel.channel, inbound: inbound, outbound: outbound, deadline: flag)
-            )
-        }
+        return try await run(asyncChannel, deadline: deadline, body)
     }
 }

@@ -54,6 +54,15 @@ public final class POP3LineClient {
                     return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
+        return try await run(asyncChannel, deadline: deadline, body)
+    }
+
+    /// Runs `body` with a client on a connected channel, closed by `deadline` at the latest.
+    static func run<Result>(
+        _ asyncChannel: NIOAsyncChannel<ByteBuffer, ByteBuffer>,
+        deadline: TimeAmount,
+        _ body: (POP3LineClient) async throws -> Result
+    ) async throws -> Result {
         let flag = DeadlineFlag()
         let timer = asyncChannel.channel.eventLoop.scheduleTask(in: deadline) {
             flag.expired.store(true, ordering: .releasing)
