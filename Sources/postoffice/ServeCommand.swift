@@ -128,6 +128,8 @@ struct ServeCommand: AsyncParsableCommand {
             running = Task { try await retry.run() }
             addresses = try await retryServer.boundAddresses()
         }
+        // Both services are up (or one failed) before anything is announced.
+        let lmtpEndpoints = try await lmtp?.boundEndpoints() ?? []
         let plainCount = configuration.listeners.filter { !$0.implicitTLS }.count
         for (index, address) in addresses.enumerated() {
             let kind = index < plainCount ? "pop3, STLS" : "pop3s"
@@ -135,7 +137,7 @@ struct ServeCommand: AsyncParsableCommand {
             let host = address.ipAddress ?? "?"
             say("listening on \(host.contains(":") ? "[\(host)]" : host):\(port) (\(kind))")
         }
-        for endpoint in try await lmtp?.boundEndpoints() ?? [] {
+        for endpoint in lmtpEndpoints {
             say("listening on \(endpoint) (lmtp)")
         }
         say("mail: \(site.maildirTemplate)   accounts: \(site.passwdFile)")

@@ -311,3 +311,14 @@ def test_failed_write_defers_and_loses_nothing(site_factory, lmtp_users, transpo
 def test_serve_prints_its_lmtp_listeners(site_factory, lmtp_users):
     site = site_factory("unix", lmtp_users)
     assert f"listening on unix:{site.socket_path} (lmtp)" in site.server.log_text()
+
+
+def test_serve_exits_2_when_an_lmtp_listener_cannot_be_bound(workdir, postoffice_bin):
+    result = procs.run([str(postoffice_bin), "serve", "--maildir", str(workdir / "mail/%u/Maildir"),
+                        "--passwd-file", str(workdir / "passwd"), "--listen", f"{procs.HOST}:{procs.free_port()}",
+                        "--lmtp", f"unix:{workdir}/missing-directory/lmtp.sock"],
+                       cwd=workdir, check=False, timeout=60)
+    assert result.returncode == 2, procs.describe_result(result)
+    assert b"could not start: cannot listen for LMTP" in result.stderr
+    # Nothing was announced as listening.
+    assert b"listening on" not in result.stdout
