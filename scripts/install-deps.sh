@@ -16,6 +16,7 @@ DEB_PACKAGES=(
     curl
     openssl
     python3
+    python3-venv
     fetchmail
     mpop
     getmail6
@@ -128,6 +129,22 @@ if ! python3 -c 'import pytest' >/dev/null 2>&1; then
     fi
     python3 -m pip install -q pytest 2>/dev/null \
         || python3 -m pip install -q --break-system-packages pytest
+fi
+
+# getmail6 from Debian (6.18.11) loses the SIGCHLD of a delivery child that exits before it
+# starts waiting, and then fails the run after 60 s ("waiting child pid N timed out"; upstream
+# getmail6 issues 226 and 245). 6.20 waits on the child process itself. The suite runs this one,
+# from a venv every user (including vmail, the mailbox owner) can execute.
+GETMAIL6_VERSION=6.20.2
+GETMAIL6_VENV=/opt/postoffice-interop/getmail6
+installed_getmail6=$("$GETMAIL6_VENV/bin/python3" -c \
+    'import importlib.metadata as m; print(m.version("getmail6"))' 2>/dev/null || true)
+if [ "$installed_getmail6" != "$GETMAIL6_VERSION" ]; then
+    log "installing getmail6 $GETMAIL6_VERSION into $GETMAIL6_VENV"
+    as_root rm -rf "$GETMAIL6_VENV"
+    as_root /usr/bin/python3 -m venv "$GETMAIL6_VENV"
+    as_root "$GETMAIL6_VENV/bin/pip" install -q "getmail6==$GETMAIL6_VERSION"
+    as_root chmod -R a+rX /opt/postoffice-interop
 fi
 
 log "ok"
