@@ -41,6 +41,12 @@ final class MessageStreamSink: Sendable {
         }
         if self.eventLoop.inEventLoop {
             self.handler.value.writeStreamChunk(chunk, sink: self)
+            if !mustWait {
+                // A store that answers without suspending would otherwise stream the whole
+                // message before the loop serves another connection: let the others go first.
+                await Task.yield()
+                return
+            }
         } else {
             let handler = self.handler
             self.eventLoop.execute { handler.value.writeStreamChunk(chunk, sink: self) }

@@ -58,6 +58,7 @@ func configurePOP3ServerPipeline(
     try operations.addHandler(
         POP3ServerHandler(
             environment: environment,
+            eventLoop: channel.eventLoop,
             peer: PeerAddress(channel.remoteAddress),
             implicitTLS: sslContext != nil,
             onFinished: onFinished

@@ -92,6 +92,10 @@ final class POP3ServerHandler: ChannelDuplexHandler {
     private var operationID = 0
     private var operation: ((POP3ServerHandler, any Sendable) -> Void)?
     private var immediateOutcome: (id: Int, outcome: any Sendable)?
+    /// True while ``run(_:then:)`` starts its task: an outcome now came without suspending.
+    private var startingOperation = false
+    /// The loop as a task executor, for the tasks of slow work.
+    let taskExecutor: EventLoopTaskExecutor
     private var delay: Scheduled<Void>?
     var stream: MessageStreamSink?
     private var finished = false
@@ -101,6 +105,7 @@ final class POP3ServerHandler: ChannelDuplexHandler {
     ///   is released.
     init(
         environment: POP3ConnectionEnvironment,
+        eventLoop: any EventLoop,
         peer: PeerAddress,
         implicitTLS: Bool,
         onFinished: @escaping @Sendable () -> Void
@@ -119,6 +124,7 @@ final class POP3ServerHandler: ChannelDuplexHandler {
         self.maximumBufferedInput = max(limits.maximumBufferedInputBytes, limits.maximumLineLength * 2)
         self.idleTimeout = .seconds(Int64(limits.idleTimeoutSeconds))
         self.onFinished = onFinished
+        self.taskExecutor = EventLoopTaskExecutor(eventLoop)
     }
 
     // MARK: - Channel events
@@ -346,19 +352,18 @@ final class POP3ServerHandler: ChannelDuplexHandler {
 
     // MARK: - Slow work
 
-    /// Runs `work` off the event loop's call stack and hands its outcome to `completion` on
-    /// the loop; lines wait meanwhile (``Phase/waiting``).
+    /// Runs `work` and hands its outcome to `completion` on the loop; lines wait meanwhile
+    /// (``Phase/waiting``).
     ///
-    /// The work starts on this thread (`Task.immediate`): when it does not suspend (a
-    /// maildrop touch, a store answering from memory) the outcome is handled before this
-    /// returns, with no thread hop at all; when it suspends (NIO's thread pool, the password
-    /// pool), the outcome comes back with one hop to the loop.
+    /// The work starts on this thread (`Task.immediate`) with the loop as its task executor:
+    /// when it does not suspend (a maildrop touch, a store answering from memory) the outcome
+    /// is handled before this returns, with no thread hop at all; when it suspends (NIO's
+    /// thread pool, the password pool), it resumes on the loop, one hop back.
     func run<Outcome: Sendable>(
         _ work: @escaping @Sendable () async -> Outcome,
         then completion: @escaping (POP3ServerHandler, Outcome) -> Void
     ) {
         guard let context = self.context else { return }
-        let eventLoop = context.eventLoop
         self.operationID &+= 1
         let id = self.operationID
         self.phase = .waiting
@@ -366,24 +371,35 @@ final class POP3ServerHandler: ChannelDuplexHandler {
             // safe: only this function stores an operation, with its own Outcome type.
             completion(handler, outcome as! Outcome)
         }
-        let handler = NIOLoopBound(self, eventLoop: eventLoop)
-        let task: @Sendable () async -> Void = {
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        self.startingOperation = true
+        self.startTask {
             let outcome = await work()
-            if eventLoop.inEventLoop {
-                // Still inside `Task.immediate` below: hand the outcome over directly.
-                handler.value.immediateOutcome = (id, outcome)
-            } else {
-                eventLoop.execute { handler.value.operationFinished(id: id, outcome: outcome, immediate: false) }
-            }
+            handler.value.workFinished(id: id, outcome: outcome)
         }
-        if #available(macOS 26, *) {
-            Task.immediate(operation: task)
-        } else {
-            Task(operation: task)
-        }
+        self.startingOperation = false
         if let finished = self.immediateOutcome {
             self.immediateOutcome = nil
             self.operationFinished(id: finished.id, outcome: finished.outcome, immediate: true)
+        }
+    }
+
+    /// Starts `body` on this thread, with the loop as its task executor.
+    func startTask(_ body: @escaping @Sendable () async -> Void) {
+        if #available(macOS 26, *) {
+            Task.immediate(executorPreference: self.taskExecutor, operation: body)
+        } else {
+            Task(executorPreference: self.taskExecutor, operation: body)
+        }
+    }
+
+    /// On the loop, from the task of ``run(_:then:)``.
+    private func workFinished(id: Int, outcome: any Sendable) {
+        if self.startingOperation {
+            // Still inside `Task.immediate`: `run` hands the outcome over when it returns.
+            self.immediateOutcome = (id, outcome)
+        } else {
+            self.operationFinished(id: id, outcome: outcome, immediate: false)
         }
     }
 
@@ -485,15 +501,10 @@ final class POP3ServerHandler: ChannelDuplexHandler {
             bytes: statistics.bytesSent,
             duration: duration
         )
-        let release: @Sendable () async -> Void = {
+        self.startTask {
             await maildrop.close()
             logger.info("\(line)")
             onFinished()
-        }
-        if #available(macOS 26, *) {
-            Task.immediate(operation: release)
-        } else {
-            Task(operation: release)
         }
     }
 }

@@ -21,6 +21,10 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var options: ServeOptions
 
     func run() async throws {
+        // Before anything starts NIO's shared event loops: one loop per processor this process
+        // may run on (NIO counts the machine's), and as many descriptors as the hard limit allows.
+        NIOSingletons.groupLoopCountSuggestion = ProcessorCount.available
+        ConnectionLimit.raiseFileDescriptorLimit()
         let settings: ServerSettings
         do {
             settings = try options.resolve(canBindPrivilegedPorts: geteuid() == 0)

@@ -48,6 +48,7 @@ struct HandlerBackpressureTests {
         try channel.pipeline.syncOperations.addHandler(
             POP3ServerHandler(
                 environment: environment,
+                eventLoop: channel.eventLoop,
                 peer: PeerAddress(try SocketAddress(ipAddress: "127.0.0.1", port: 40000)),
                 implicitTLS: false,
                 onFinished: {}
