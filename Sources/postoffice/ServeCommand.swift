@@ -79,6 +79,7 @@ struct ServeCommand: AsyncParsableCommand {
             limits: limits,
             authFailureDelay: settings.authFailureDelay,
             shutdownGracePeriod: .milliseconds(Int64(settings.shutdownTimeout * 1000)),
+            maximumConnections: settings.maxConnections,
             takeoverAfter: .seconds(settings.takeoverAfter),
             makeMechanism: { makeSASLServerMechanism($0) },
             loginDelaySeconds: settings.loginDelay,
