@@ -98,6 +98,8 @@ final class POP3ServerHandler: ChannelDuplexHandler {
     let taskExecutor: EventLoopTaskExecutor
     private var delay: Scheduled<Void>?
     var stream: MessageStreamSink?
+    private var releaseStarted = false
+    private var releaseFinished = false
     private var finished = false
     private let onFinished: @Sendable () -> Void
 
@@ -335,6 +337,7 @@ final class POP3ServerHandler: ChannelDuplexHandler {
     /// Writes what is gathered and closes once it is out (no UPDATE, RFC 1939 §6).
     private func closeAfterOutput(context: ChannelHandlerContext) {
         self.phase = .closing
+        self.releaseMaildrop()
         // Even with nothing gathered, the (empty) write completes only after earlier ones.
         let channel = context.channel
         let written = context.eventLoop.makePromise(of: Void.self)
@@ -412,10 +415,11 @@ final class POP3ServerHandler: ChannelDuplexHandler {
             if !immediate { self.touchDue = true }
         }
         completion(self, outcome)
-        if case .closed = self.phase {
-            self.finishIfIdle()
-        } else if !immediate, let context = self.context {
-            self.resume(context: context)
+        switch self.phase {
+        case .closing, .closed:
+            self.releaseMaildrop()
+        case .ready, .waiting, .listing:
+            if !immediate, let context = self.context { self.resume(context: context) }
         }
     }
 
@@ -477,17 +481,23 @@ final class POP3ServerHandler: ChannelDuplexHandler {
             self.operation = nil
         }
         self.stream?.connectionClosed()
-        self.finishIfIdle()
+        self.releaseMaildrop()
+        self.finishIfDone()
     }
 
-    /// Releases the maildrop and writes the logout line, once: after the channel closed and
-    /// the last slow work came back.
-    private func finishIfIdle() {
-        guard case .closed = self.phase, self.operation == nil, !self.finished else { return }
-        self.finished = true
-        let onFinished = self.onFinished
+    /// Once the session is over (its last answer written, or the channel gone) and no slow
+    /// work runs any more: releases the maildrop and writes the logout line. It does not wait
+    /// for the channel to close (a TLS shutdown may take seconds), so a new login can take
+    /// the maildrop at once.
+    private func releaseMaildrop() {
+        switch self.phase {
+        case .closing, .closed: break
+        case .ready, .waiting, .listing: return
+        }
+        guard self.operation == nil, !self.releaseStarted else { return }
+        self.releaseStarted = true
         guard let maildrop = self.maildrop else {
-            onFinished()
+            self.maildropReleased()
             return
         }
         self.maildrop = nil
@@ -501,10 +511,24 @@ final class POP3ServerHandler: ChannelDuplexHandler {
             bytes: statistics.bytesSent,
             duration: duration
         )
+        let handler = NIOLoopBound(self, eventLoop: self.taskExecutor.eventLoop)
         self.startTask {
             await maildrop.close()
             logger.info("\(line)")
-            onFinished()
+            handler.value.maildropReleased()
         }
+    }
+
+    private func maildropReleased() {
+        self.releaseFinished = true
+        self.finishIfDone()
+    }
+
+    /// Tells the server the connection is gone, once: after the channel closed and the
+    /// maildrop was released.
+    private func finishIfDone() {
+        guard case .closed = self.phase, self.releaseFinished, !self.finished else { return }
+        self.finished = true
+        self.onFinished()
     }
 }

@@ -45,13 +45,23 @@ struct MessageStreamingTests {
 
     @Test func aPeerThatStopsReadingIsCutOffAndItsMaildropReleased() async throws {
         let store = TestMailStore(chunkSize: 64 * 1024)
-        store.add(user: "alice", bytes: Self.largeMessage(megabytes: 16))
+        let message = Self.largeMessage(megabytes: 16)
+        store.add(user: "alice", bytes: message)
         try await TestServer.with(store: store, configure: { $0.limits.idleTimeoutSeconds = 2 }) { server in
-            try await server.loggedIn { client async throws in
-                try await client.send("RETR 1\r\n")
+            try await server.connect { client async throws in
+                _ = try await client.line()
+                // One burst, so no pause of the client's own counts as idleness.
+                try await client.send("USER alice\r\nPASS secret\r\nRETR 1\r\n")
                 // Read nothing: the idle timeout closes the connection mid-stream.
                 try await Task.sleep(for: .seconds(5))
-                _ = try await client.readUntilClosed(maximumLines: 1_000_000)
+                let lines = try await client.readUntilClosed(maximumLines: 1_000_000)
+                #expect(
+                    Array(lines.prefix(3)) == [
+                        "+OK send PASS", "+OK maildrop has 1 messages (\(TestMailStore.crlfSize(message)) octets)",
+                        "+OK \(TestMailStore.crlfSize(message)) octets",
+                    ]
+                )
+                #expect(lines.last != ".", "the body was cut off")
                 #expect(!client.deadlineExpired, "the server closed the connection")
             }
             for _ in 0..<200 where store.openAndCloseCounts.closes < 1 {
