@@ -5,12 +5,12 @@ import NIOCore
 /// Carries encoded chunks of a RETR/TOP body from the task that reads the message to the
 /// event loop that writes them.
 ///
-/// ``send(_:)`` returns as soon as the chunk is handed over while at most
-/// ``maximumChunksInFlight`` chunks are written but not yet taken by the socket; beyond that it
-/// waits. So reading the next chunk overlaps writing the last one, and a peer that stops
-/// reading holds at most that many chunks (plus the kernel's socket buffer).
+/// ``send(_:)`` hands a chunk over as soon as fewer than ``maximumChunksInFlight`` chunks are
+/// written but not yet taken by the socket, and waits otherwise. So reading the next chunk
+/// overlaps writing the last one, and a peer that stops reading holds at most that many
+/// chunks in the server (plus the kernel's socket buffers).
 final class MessageStreamSink: Sendable {
-    /// Chunks handed to the loop whose write has not completed, before ``send(_:)`` waits.
+    /// Chunks handed to the loop whose write has not completed; ``send(_:)`` waits for fewer.
     static let maximumChunksInFlight = 2
 
     private struct State {
@@ -31,49 +31,56 @@ final class MessageStreamSink: Sendable {
         self.eventLoop = eventLoop
     }
 
-    /// Hands `chunk` to the loop for writing; waits while too many chunks are in flight.
-    /// Throws once the connection is gone.
+    /// Hands `chunk` to the loop for writing, once fewer than ``maximumChunksInFlight``
+    /// chunks are written but not yet taken by the socket. Throws once the connection is gone.
     func send(_ chunk: ByteBuffer) async throws {
-        let mustWait = try self.state.withLockedValue { state -> Bool in
-            guard !state.closed else { throw ConnectionClosed() }
-            state.inFlight += 1
-            return state.inFlight > Self.maximumChunksInFlight
-        }
+        try await self.waitForRoom()
         if self.eventLoop.inEventLoop {
             self.handler.value.writeStreamChunk(chunk, sink: self)
-            if !mustWait {
-                // A store that answers without suspending would otherwise stream the whole
-                // message before the loop serves another connection: let the others go first.
-                await Task.yield()
-                return
-            }
+            // A store that answers without suspending would otherwise stream the whole
+            // message before the loop serves another connection: let the others go first.
+            await Task.yield()
         } else {
             let handler = self.handler
             self.eventLoop.execute { handler.value.writeStreamChunk(chunk, sink: self) }
         }
-        guard mustWait else { return }
+    }
+
+    /// Takes a slot for one chunk, waiting for one to free up.
+    private func waitForRoom() async throws {
+        let taken = try self.state.withLockedValue { state -> Bool in
+            guard !state.closed else { throw ConnectionClosed() }
+            guard state.inFlight < Self.maximumChunksInFlight else { return false }
+            state.inFlight += 1
+            return true
+        }
+        if taken { return }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let ready: Result<Void, any Error>? = self.state.withLockedValue { state in
                 if state.closed { return .failure(ConnectionClosed()) }
-                if state.inFlight <= Self.maximumChunksInFlight { return .success(()) }
-                state.waiter = continuation
-                return nil
+                guard state.inFlight < Self.maximumChunksInFlight else {
+                    state.waiter = continuation
+                    return nil
+                }
+                state.inFlight += 1
+                return .success(())
             }
             if let ready { continuation.resume(with: ready) }
         }
     }
 
     /// On the loop: the socket took a chunk, or the write failed (the connection is gone).
+    /// A waiting ``send(_:)`` gets the freed slot.
     func chunkWritten(success: Bool) {
         let (waiter, result): (CheckedContinuation<Void, any Error>?, Result<Void, any Error>) =
             self.state.withLockedValue { state in
                 state.inFlight -= 1
                 if !success { state.closed = true }
-                guard state.closed || state.inFlight <= Self.maximumChunksInFlight else {
-                    return (nil, .success(()))
-                }
-                defer { state.waiter = nil }
-                return (state.waiter, state.closed ? .failure(ConnectionClosed()) : .success(()))
+                guard let waiter = state.waiter else { return (nil, .success(())) }
+                state.waiter = nil
+                if state.closed { return (waiter, .failure(ConnectionClosed())) }
+                state.inFlight += 1
+                return (waiter, .success(()))
             }
         waiter?.resume(with: result)
     }

@@ -38,7 +38,7 @@ final class POP3ServerHandler: ChannelDuplexHandler {
     enum Phase {
         /// Reading and answering lines.
         case ready
-        /// Slow work is running off the loop (or a failed-login delay); lines wait.
+        /// Slow work is under way (or a failed-login delay runs); lines wait.
         case waiting
         /// A listing too large for one write goes out as the socket takes it.
         case listing(ListingEncoder)
@@ -60,7 +60,7 @@ final class POP3ServerHandler: ChannelDuplexHandler {
     var logger: Logger
     let peer: PeerAddress
     var session: ServerSession
-    var phase = Phase.ready
+    private(set) var phase = Phase.ready
     /// Answers gathered for the next write.
     var output = POP3ServerHandler.emptyBuffer
     private(set) var context: ChannelHandlerContext?
@@ -97,6 +97,7 @@ final class POP3ServerHandler: ChannelDuplexHandler {
     /// The loop as a task executor, for the tasks of slow work.
     let taskExecutor: EventLoopTaskExecutor
     private var delay: Scheduled<Void>?
+    /// The RETR/TOP body being streamed, if any (told when the channel closes).
     var stream: MessageStreamSink?
     private var releaseStarted = false
     private var releaseFinished = false
@@ -334,7 +335,7 @@ final class POP3ServerHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Writes what is gathered and closes once it is out (no UPDATE, RFC 1939 §6).
+    /// Writes what is gathered and closes the connection once it is out.
     private func closeAfterOutput(context: ChannelHandlerContext) {
         self.phase = .closing
         self.releaseMaildrop()

@@ -22,19 +22,7 @@ struct DotStuffingFastPathTests {
     }
 
     static func fast(_ body: [UInt8], chunks: [Int], limit: Int?) -> (wire: [UInt8], octets: Int, complete: Bool) {
-        var encoder = DotStuffingEncoder(bodyLineLimit: limit)
-        var output = ByteBuffer()
-        var rest = body[...]
-        var sizes = chunks.makeIterator()
-        while !rest.isEmpty {
-            let size = max(1, sizes.next() ?? rest.count)
-            encoder.encode(ByteBuffer(bytes: rest.prefix(size)), into: &output)
-            rest = rest.dropFirst(size)
-        }
-        let octets = encoder.messageOctets
-        let complete = encoder.isComplete
-        encoder.finish(into: &output)
-        return (Array(output.readableBytesView), octets, complete)
+        encodeInChunks(body, chunks: chunks, bodyLineLimit: limit)
     }
 
     static func reference(_ body: [UInt8], chunks: [Int], limit: Int?) -> (wire: [UInt8], octets: Int, complete: Bool) {
