@@ -1,45 +1,100 @@
 // POP3Server: the one function that builds a connection's channel pipeline (GUIDE B6).
+import Logging
 import NIOCore
 import NIOSSL
 import POP3Core
+import SASL
 
-/// The channel of one POP3 connection as the session loop sees it.
-typealias POP3AsyncChannel = NIOAsyncChannel<POP3InboundFrame, ByteBuffer>
+/// Everything a connection needs from its server, shared by all connections.
+struct POP3ConnectionEnvironment: Sendable {
+    var configuration: POP3ServerConfiguration
+    var sslContext: NIOSSLContext?
+    var failureDelays: AuthFailureDelays
+    /// The session configuration every connection starts from, built once per server.
+    private var sessionTemplate: ServerSession.Configuration
 
-/// A connection ready for its session loop.
-struct POP3Connection: Sendable {
-    var asyncChannel: POP3AsyncChannel
-    var framer: NIOLoopBound<POP3FramingHandler>
-    var implicitTLS: Bool
+    init(configuration: POP3ServerConfiguration, sslContext: NIOSSLContext?, failureDelays: AuthFailureDelays) {
+        self.configuration = configuration
+        self.sslContext = sslContext
+        self.failureDelays = failureDelays
+        let mechanisms = configuration.saslMechanisms.filter { configuration.makeMechanism($0) != nil }.map(\.rawValue)
+        self.sessionTemplate = ServerSession.Configuration(
+            limits: configuration.limits,
+            saslMechanisms: mechanisms,
+            loginDelaySeconds: configuration.loginDelaySeconds,
+            expireDays: configuration.expireDays
+        )
+    }
+
+    /// The session configuration for a connection from `peer`.
+    func sessionConfiguration(peer: PeerAddress, implicitTLS: Bool) -> ServerSession.Configuration {
+        var session = self.sessionTemplate
+        session.tlsActive = implicitTLS
+        session.stlsAvailable = self.sslContext != nil && !implicitTLS
+        session.cleartextAllowedWithoutTLS =
+            self.configuration.allowCleartextAuth || (self.configuration.cleartextAllowedOnLoopback && peer.isLoopback)
+        if self.configuration.apop {
+            session.apopTimestamp = APOP.makeTimestamp(hostname: self.configuration.hostname)
+        }
+        return session
+    }
 }
 
 /// Builds the pipeline of an accepted connection, synchronously on its event loop:
 ///
 /// 1. `NIOSSLServerHandler` when the listener is implicit-TLS (STLS adds it later, at `.first`);
-/// 2. ``POP3FramingHandler``: CRLF framing with the line limits, the STLS gate, the idle timer;
-/// 3. the `NIOAsyncChannel` bridge to the session loop, which parses lines with the session's
-///    expectation and writes encoded responses (`ByteBuffer`).
-///
-/// Backpressure: the bridge stops reading from the socket when a few frames are waiting, and
-/// each response write is awaited by the loop.
+/// 2. ``POP3ServerHandler``: CRLF framing with the line limits, the session, the idle timer,
+///    and the slow work handed to the store and the account database.
 func configurePOP3ServerPipeline(
     channel: any Channel,
     implicitTLS sslContext: NIOSSLContext?,
-    limits: POP3Limits
-) throws -> POP3Connection {
+    environment: POP3ConnectionEnvironment,
+    onFinished: @escaping @Sendable () -> Void
+) throws {
     let operations = channel.pipeline.syncOperations
     if let sslContext {
         try operations.addHandler(NIOSSLServerHandler(context: sslContext))
     }
-    let framer = POP3FramingHandler(limits: limits)
-    try operations.addHandler(framer)
-    let asyncChannel = try POP3AsyncChannel(
-        wrappingChannelSynchronously: channel,
-        configuration: .init(backPressureStrategy: .init(lowWatermark: 4, highWatermark: 32))
+    try operations.addHandler(
+        POP3ServerHandler(
+            environment: environment,
+            eventLoop: channel.eventLoop,
+            peer: PeerAddress(channel.remoteAddress),
+            implicitTLS: sslContext != nil,
+            onFinished: onFinished
+        )
     )
-    return POP3Connection(
-        asyncChannel: asyncChannel,
-        framer: NIOLoopBound(framer, eventLoop: channel.eventLoop),
-        implicitTLS: sslContext != nil
-    )
+}
+
+/// A connection over the limit: `-ERR [SYS/TEMP]` (RFC 3206 §4), then close.
+func configureRefusalPipeline(channel: any Channel, implicitTLS sslContext: NIOSSLContext?) throws {
+    let operations = channel.pipeline.syncOperations
+    if let sslContext {
+        try operations.addHandler(NIOSSLServerHandler(context: sslContext))
+    }
+    try operations.addHandler(ConnectionRefusalHandler())
+}
+
+/// Writes the refusal once the connection is up, and closes when it is out.
+private final class ConnectionRefusalHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { self.refuse(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.refuse(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+
+    private func refuse(context: ChannelHandlerContext) {
+        var refusal = ByteBuffer()
+        refusal.writePOP3Response(.err("too many connections, try again later", code: .sysTemp))
+        let channel = context.channel
+        context.writeAndFlush(self.wrapOutboundOut(refusal)).whenComplete { _ in channel.close(promise: nil) }
+    }
 }

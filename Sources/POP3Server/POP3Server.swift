@@ -1,13 +1,11 @@
 // POP3Server: listeners, connections and graceful shutdown as a swift-service-lifecycle Service.
 import Logging
-import NIOConcurrencyHelpers
 public import NIOCore
 import NIOPosix
 import NIOSSL
 import POP3Core
 import SASL
 public import ServiceLifecycle
-import Synchronization
 
 /// A POP3 server (RFC 1939 with RFC 2449, RFC 2595, RFC 5034): binds its listeners, serves
 /// each connection with a `ServerSession` (POP3Core) and stops gracefully.
@@ -21,6 +19,9 @@ import Synchronization
 ///     accountProvider: accounts, mailStore: store, logger: logger))
 /// try await ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
 /// ```
+///
+/// Each connection is served on its event loop by a channel handler that drives the session
+/// state machine directly; only slow work (passwords, the store) leaves the loop.
 ///
 /// On graceful shutdown it stops accepting, lets sessions go on for
 /// ``POP3ServerConfiguration/shutdownGracePeriod``, then closes those left: sessions that did
@@ -61,7 +62,7 @@ public actor POP3Server: Service {
         }
     }
 
-    /// Number of connections open now.
+    /// Number of connections open now (a closed one counts until its maildrop is released).
     public nonisolated var connectionCount: Int { connections.count }
 
     private func transition(to newState: LifecycleState) {
@@ -87,74 +88,62 @@ public actor POP3Server: Service {
 
     public nonisolated func run() async throws {
         await transition(to: .starting)
-        let servers: [NIOAsyncChannel<POP3Connection, Never>]
-        let environment: POP3ConnectionEnvironment
+        let listeners: [any Channel]
         do {
-            (servers, environment) = try await bind()
+            listeners = try await bind()
         } catch {
             await transition(to: .failed(String(describing: error)))
             throw error
         }
-        let addresses = servers.compactMap { $0.channel.localAddress }
-        configuration.logger.info("POP3 server listening on \(addresses.map(\.description).joined(separator: ", "))")
+        let addresses = listeners.compactMap(\.localAddress)
+        let logger = configuration.logger
+        logger.info("POP3 server listening on \(addresses.map(\.description).joined(separator: ", "))")
         await transition(to: .running(addresses))
 
-        let grace = configuration.shutdownGracePeriod
-        let logger = configuration.logger
-        let connections = self.connections
-        await withThrowingTaskGroup(of: Void.self) { group in
+        // Serve until a graceful shutdown (or cancellation), or until every listener failed.
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await gracefulShutdown() }
             group.addTask {
-                await withDiscardingTaskGroup { listeners in
-                    for server in servers {
-                        listeners.addTask {
-                            await Self.acceptLoop(server, environment: environment, connections: connections)
-                        }
-                    }
-                }
+                for listener in listeners { try? await listener.closeFuture.get() }
             }
-            group.addTask {
-                try await gracefulShutdown()
-                await self.markShuttingDown()
-                logger.info("POP3 server shutting down: no new connections, \(connections.count) sessions open")
-                for server in servers { server.channel.close(promise: nil) }
-                try await Task.sleep(for: grace)
-                let open = connections.closeAll()
-                if open > 0 { logger.notice("closed \(open) sessions at the shutdown deadline (no deletions)") }
-            }
-            do { _ = try await group.next() } catch {}
+            await group.next()
             group.cancelAll()
-            // Cancellation or the deadline: close whatever is still open.
-            for server in servers { server.channel.close(promise: nil) }
-            _ = connections.closeAll()
-            while !group.isEmpty {
-                do { _ = try await group.next() } catch {}
-            }
+            for listener in listeners { listener.close(promise: nil) }
         }
+        await markShuttingDown()
+        let connections = self.connections
+        if !Task.isCancelled {
+            logger.info("POP3 server shutting down: no new connections, \(connections.count) sessions open")
+            _ = await connections.waitUntilEmpty(timeout: configuration.shutdownGracePeriod)
+        }
+        // Cancellation or the deadline: close whatever is still open, then let the sessions
+        // release their maildrops.
+        let open = connections.closeAll()
+        if open > 0 { logger.notice("closed \(open) sessions at the shutdown deadline (no deletions)") }
+        await connections.waitUntilEmpty()
         await transition(to: .shutdown)
         logger.info("POP3 server stopped")
     }
 
-    private nonisolated func bind() async throws -> (
-        [NIOAsyncChannel<POP3Connection, Never>], POP3ConnectionEnvironment
-    ) {
+    private nonisolated func bind() async throws -> [any Channel] {
         let configuration = self.configuration
         guard !configuration.listeners.isEmpty else { throw StartupError(description: "no listeners configured") }
+        // One context for the server's lifetime: only the handshake costs per session.
         let sslContext = try configuration.tls.map(POP3ServerTLS.makeContext)
         if sslContext == nil, configuration.listeners.contains(where: \.implicitTLS) {
             throw StartupError(description: "an implicit-TLS listener needs a certificate and key")
         }
-        let mechanisms = configuration.saslMechanisms.filter { configuration.makeMechanism($0) != nil }.map(\.rawValue)
         let environment = POP3ConnectionEnvironment(
             configuration: configuration,
             sslContext: sslContext,
-            mechanisms: mechanisms,
             failureDelays: AuthFailureDelays(
                 base: configuration.authFailureDelay,
                 cap: configuration.authFailureDelayCap
             )
         )
-        let limits = configuration.limits
-        var servers: [NIOAsyncChannel<POP3Connection, Never>] = []
+        let maximumConnections = configuration.maximumConnections ?? ConnectionLimit.default
+        let connections = self.connections
+        var servers: [any Channel] = []
         do {
             for listener in configuration.listeners {
                 let listenerTLS = listener.implicitTLS ? sslContext : nil
@@ -162,101 +151,55 @@ public actor POP3Server: Service {
                     .serverChannelOption(.backlog, value: 256)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                    .bind(host: listener.host, port: listener.port) { channel in
+                    .childChannelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
-                            try configurePOP3ServerPipeline(channel: channel, implicitTLS: listenerTLS, limits: limits)
+                            try Self.accept(
+                                channel,
+                                tls: listenerTLS,
+                                environment: environment,
+                                connections: connections,
+                                maximumConnections: maximumConnections
+                            )
                         }
                     }
+                    .bind(host: listener.host, port: listener.port)
+                    .get()
                 servers.append(server)
             }
         } catch {
-            for server in servers { try? await server.channel.close() }
+            for server in servers { try? await server.close() }
             throw error
         }
-        return (servers, environment)
+        return servers
     }
 
-    private static func acceptLoop(
-        _ server: NIOAsyncChannel<POP3Connection, Never>,
+    /// Sets up an accepted connection: a session, or a refusal past the limit.
+    private static func accept(
+        _ channel: any Channel,
+        tls: NIOSSLContext?,
         environment: POP3ConnectionEnvironment,
-        connections: ConnectionRegistry
-    ) async {
-        await withDiscardingTaskGroup { sessions in
-            do {
-                try await server.executeThenClose { inbound in
-                    for try await connection in inbound {
-                        sessions.addTask {
-                            await serve(connection, environment: environment, connections: connections)
-                        }
-                    }
-                }
-            } catch {
-                environment.configuration.logger.error("listener failed: \(String(describing: error))")
-            }
-        }
-    }
-
-    private static func serve(
-        _ connection: POP3Connection,
-        environment: POP3ConnectionEnvironment,
-        connections: ConnectionRegistry
-    ) async {
-        let channel = connection.asyncChannel.channel
+        connections: ConnectionRegistry,
+        maximumConnections: Int
+    ) throws {
         let (id, open) = connections.add(channel)
-        defer { connections.remove(id) }
+        guard open <= maximumConnections else {
+            environment.configuration.logger.warning(
+                "refusing connection peer=\(PeerAddress(channel.remoteAddress)): \(open - 1) connections open"
+            )
+            channel.closeFuture.whenComplete { _ in connections.remove(id) }
+            try configureRefusalPipeline(channel: channel, implicitTLS: tls)
+            return
+        }
         do {
-            guard open <= environment.configuration.maximumConnections else {
-                environment.configuration.logger.warning(
-                    "refusing connection peer=\(PeerAddress(channel.remoteAddress)): \(open - 1) connections open"
-                )
-                try await connection.asyncChannel.executeThenClose { _, outbound in
-                    var refusal = ByteBuffer()
-                    refusal.writePOP3Response(.err("too many connections, try again later", code: .sysTemp))
-                    try await outbound.write(refusal)
-                }
-                return
-            }
-            try await connection.asyncChannel.executeThenClose { inbound, outbound in
-                let runner = POP3ConnectionRunner(
-                    environment: environment,
-                    channel: channel,
-                    framer: connection.framer,
-                    outbound: outbound,
-                    implicitTLS: connection.implicitTLS
-                )
-                await runner.run(inbound: inbound)
-            }
+            try configurePOP3ServerPipeline(
+                channel: channel,
+                implicitTLS: tls,
+                environment: environment,
+                onFinished: { connections.remove(id) }
+            )
         } catch {
-            environment.configuration.logger.debug("closing connection: \(String(describing: type(of: error)))")
+            connections.remove(id)
+            throw error
         }
-    }
-}
-
-/// The open connections, so the shutdown deadline can close them.
-final class ConnectionRegistry: Sendable {
-    // NIOLockedValueBox (a pthread mutex) rather than Synchronization.Mutex: the thread
-    // sanitizer sees pthread locks, and reports false races inside Mutex on Linux.
-    private let state = NIOLockedValueBox<(next: Int, channels: [Int: any Channel])>((0, [:]))
-
-    /// Registers `channel`; returns its id and the number of connections open with it.
-    func add(_ channel: any Channel) -> (id: Int, open: Int) {
-        state.withLockedValue { state in
-            state.next += 1
-            state.channels[state.next] = channel
-            return (state.next, state.channels.count)
-        }
-    }
-
-    func remove(_ id: Int) {
-        state.withLockedValue { _ = $0.channels.removeValue(forKey: id) }
-    }
-
-    var count: Int { state.withLockedValue { $0.channels.count } }
-
-    /// Closes every open connection; returns how many there were.
-    func closeAll() -> Int {
-        let channels = state.withLockedValue { Array($0.channels.values) }
-        for channel in channels { channel.close(promise: nil) }
-        return channels.count
     }
 }

@@ -70,8 +70,9 @@ public struct POP3ServerConfiguration: Sendable {
     public var shutdownGracePeriod: Duration
     /// Connections served at once, over all listeners. One more is answered
     /// `-ERR [SYS/TEMP]` and closed, so a connection flood cannot grow memory without bound.
-    /// Default 1024.
-    public var maximumConnections: Int
+    /// `nil` (the default): as many as the process's file-descriptor limit allows
+    /// (``ConnectionLimit/default``, read when the server starts).
+    public var maximumConnections: Int?
     /// How long a silent session keeps its maildrop before a newer login may take it over.
     /// Held here for the store's construction; default 60 s.
     public var takeoverAfter: Duration
@@ -99,7 +100,7 @@ public struct POP3ServerConfiguration: Sendable {
         authFailureDelay: Double = 2,
         authFailureDelayCap: Double = 30,
         shutdownGracePeriod: Duration = .seconds(10),
-        maximumConnections: Int = 1024,
+        maximumConnections: Int? = nil,
         takeoverAfter: Duration = .seconds(60),
         saslMechanisms: [SASLMechanismName] = [.plain, .login, .scramSHA256],
         makeMechanism: @escaping @Sendable (SASLMechanismName) -> (any SASLServerMechanism)? = makeSASLServerMechanism,

@@ -23,6 +23,10 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var options: ServeOptions
 
     func run() async throws {
+        // Before anything starts NIO's shared event loops: one loop per processor this process
+        // may run on (NIO counts the machine's), and as many descriptors as the hard limit allows.
+        NIOSingletons.groupLoopCountSuggestion = ProcessorCount.available
+        ConnectionLimit.raiseFileDescriptorLimit()
         let settings: ServerSettings
         do {
             settings = try options.resolve(canBindPrivilegedPorts: geteuid() == 0)
@@ -80,6 +84,7 @@ struct ServeCommand: AsyncParsableCommand {
             limits: limits,
             authFailureDelay: settings.authFailureDelay,
             shutdownGracePeriod: .milliseconds(Int64(settings.shutdownTimeout * 1000)),
+            maximumConnections: settings.maxConnections,
             takeoverAfter: .seconds(settings.takeoverAfter),
             makeMechanism: { makeSASLServerMechanism($0) },
             loginDelaySeconds: settings.loginDelay,

@@ -31,6 +31,12 @@ struct ServeOptions: ParsableArguments {
     @Option(name: .customLong("idle-timeout"), help: "Seconds of silence before a session is closed (default 600).")
     var idleTimeout: Double?
 
+    @Option(
+        name: .customLong("max-connections"),
+        help: "Sessions served at once; one more is refused (default: what the descriptor limit allows)."
+    )
+    var maxConnections: Int?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.")
     var logLevel: String?
 
@@ -84,6 +90,11 @@ struct ServeOptions: ParsableArguments {
         guard settings.idleTimeout > 0 else { throw ConfigError("the idle timeout must be positive") }
         if let v = try section?.seconds("takeover_after") { settings.takeoverAfter = v }
         if let v = try section?.seconds("shutdown_timeout") { settings.shutdownTimeout = v }
+        let fileMaxConnections = try section?.int("max_connections")
+        if let v = maxConnections ?? fileMaxConnections {
+            guard v > 0 else { throw ConfigError("the connection limit must be positive") }
+            settings.maxConnections = v
+        }
         settings.loginDelay = try section?.int("login_delay")
         if let expire = try section?.string("expire") {
             guard expire == "NEVER" || Int(expire).map({ $0 >= 0 }) == true else {

@@ -41,7 +41,11 @@ private func unstuffed(_ wire: [UInt8]) -> [UInt8]? {
     return body
 }
 
-private func encode(_ body: [UInt8], chunks: [Int], bodyLineLimit: Int? = nil) -> (wire: [UInt8], octets: Int) {
+/// Encodes `body` in chunks of the given sizes (the rest in one when they run out); the wire
+/// bytes, the octets counted and whether a TOP limit was reached.
+func encodeInChunks(_ body: [UInt8], chunks: [Int], bodyLineLimit: Int? = nil) -> (
+    wire: [UInt8], octets: Int, complete: Bool
+) {
     var encoder = DotStuffingEncoder(bodyLineLimit: bodyLineLimit)
     var output = ByteBuffer()
     var rest = body[...]
@@ -52,8 +56,14 @@ private func encode(_ body: [UInt8], chunks: [Int], bodyLineLimit: Int? = nil) -
         rest = rest.dropFirst(size)
     }
     let octets = encoder.messageOctets
+    let complete = encoder.isComplete
     encoder.finish(into: &output)
-    return (Array(output.readableBytesView), octets)
+    return (Array(output.readableBytesView), octets, complete)
+}
+
+private func encode(_ body: [UInt8], chunks: [Int], bodyLineLimit: Int? = nil) -> (wire: [UInt8], octets: Int) {
+    let encoded = encodeInChunks(body, chunks: chunks, bodyLineLimit: bodyLineLimit)
+    return (encoded.wire, encoded.octets)
 }
 
 @Suite("DotStuffingEncoder")

@@ -71,9 +71,9 @@ struct ImmediateShell {
                 return
             case .send(let response):
                 record(response)
-            case .sendMultiLine(let header, let lines):
+            case .sendListing(let header, let listing):
                 record(header)
-                listingLines += lines
+                listingLines += listing.lines
             case .sendContinuation(let bytes):
                 statusLines.append("+ \(Base64.encode(bytes))\r\n")
             case .streamMessage(let index, let header, _):

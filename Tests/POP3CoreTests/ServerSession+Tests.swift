@@ -3,6 +3,17 @@ import Testing
 
 private typealias Action = ServerSession.Action
 
+/// A listing action as a client reads it: the status line and the lines.
+private struct Listed: Equatable {
+    var header: Response
+    var lines: [String]
+}
+
+private func listed(_ action: Action) -> Listed? {
+    guard case .sendListing(let header, let listing) = action else { return nil }
+    return Listed(header: header, lines: listing.lines)
+}
+
 private let messages: [ServerSession.MessageInfo] = [
     .init(size: 120, uniqueID: "uid-a"),
     .init(size: 200, uniqueID: "uid-b"),
@@ -106,9 +117,9 @@ struct ServerSessionAuthorizationTests {
     @Test func capabilitiesBeforeAndAfterSTLS() {
         var s = session(.init(stlsAvailable: true, loginDelaySeconds: 60, expireDays: .some(nil)))
         #expect(
-            s.received(.command(.capa))
-                == .sendMultiLine(
-                    .ok("Capability list follows"),
+            listed(s.received(.command(.capa)))
+                == Listed(
+                    header: .ok("Capability list follows"),
                     lines: [
                         "TOP", "UIDL", "SASL SCRAM-SHA-256", "STLS", "PIPELINING", "RESP-CODES", "AUTH-RESP-CODE",
                         "LOGIN-DELAY 60", "EXPIRE NEVER", "IMPLEMENTATION PostOffice",
@@ -119,9 +130,9 @@ struct ServerSessionAuthorizationTests {
         #expect(s.stlsRequested(bufferedBytes: 0) == .wait)
         #expect(s.tlsActive)
         #expect(
-            s.received(.command(.capa))
-                == .sendMultiLine(
-                    .ok("Capability list follows"),
+            listed(s.received(.command(.capa)))
+                == Listed(
+                    header: .ok("Capability list follows"),
                     lines: [
                         "TOP", "UIDL", "USER", "SASL PLAIN LOGIN SCRAM-SHA-256", "PIPELINING", "RESP-CODES",
                         "AUTH-RESP-CODE",
@@ -279,14 +290,14 @@ struct ServerSessionTransactionTests {
         var s = loggedIn()
         #expect(s.received(.command(.stat)) == .send(.ok("2 320")))
         #expect(
-            s.received(.command(.list(nil)))
-                == .sendMultiLine(.ok("2 messages (320 octets)"), lines: ["1 120", "2 200"])
+            listed(s.received(.command(.list(nil))))
+                == Listed(header: .ok("2 messages (320 octets)"), lines: ["1 120", "2 200"])
         )
         #expect(s.received(.command(.list(2))) == .send(.ok("2 200")))
         #expect(s.received(.command(.list(3))) == .send(.err("no such message")))
         #expect(
-            s.received(.command(.uidl(nil)))
-                == .sendMultiLine(.ok("unique-id listing follows"), lines: ["1 uid-a", "2 uid-b"])
+            listed(s.received(.command(.uidl(nil))))
+                == Listed(header: .ok("unique-id listing follows"), lines: ["1 uid-a", "2 uid-b"])
         )
         #expect(s.received(.command(.uidl(1))) == .send(.ok("1 uid-a")))
     }
@@ -318,7 +329,9 @@ struct ServerSessionTransactionTests {
         #expect(s.received(.command(.retr(1))) == .send(.err("message 1 already deleted")))
         #expect(s.received(.command(.list(1))) == .send(.err("message 1 already deleted")))
         #expect(s.received(.command(.stat)) == .send(.ok("1 200")))
-        #expect(s.received(.command(.list(nil))) == .sendMultiLine(.ok("1 messages (200 octets)"), lines: ["2 200"]))
+        #expect(
+            listed(s.received(.command(.list(nil)))) == Listed(header: .ok("1 messages (200 octets)"), lines: ["2 200"])
+        )
         #expect(s.received(.command(.rset)) == .send(.ok("maildrop has 2 messages (320 octets)")))
         #expect(s.received(.command(.stat)) == .send(.ok("2 320")))
     }
@@ -365,9 +378,9 @@ struct ServerSessionTransactionTests {
     @Test func capaAfterLoginHasNoLoginCapabilities() {
         var s = loggedIn()
         #expect(
-            s.received(.command(.capa))
-                == .sendMultiLine(
-                    .ok("Capability list follows"),
+            listed(s.received(.command(.capa)))
+                == Listed(
+                    header: .ok("Capability list follows"),
                     lines: [
                         "TOP", "UIDL", "PIPELINING", "RESP-CODES", "AUTH-RESP-CODE", "IMPLEMENTATION PostOffice",
                     ]

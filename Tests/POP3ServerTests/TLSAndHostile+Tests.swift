@@ -204,4 +204,23 @@ struct TLSAndHostileTests {
         }
         #expect(store.uniqueIDs(user: "alice") == ["keep"])
     }
+
+    /// During the grace period an open session goes on: its QUIT applies its deletions, and
+    /// the server stops as soon as the last session has ended, not at the deadline.
+    @Test func shutdownLetsOpenSessionsFinish() async throws {
+        let store = TestMailStore()
+        store.add(user: "alice", message: "x\n", uniqueID: "gone")
+        let start = ContinuousClock.now
+        try await TestServer.with(store: store, configure: { $0.shutdownGracePeriod = .seconds(60) }) { server in
+            try await server.loggedIn { client async throws in
+                #expect(try await client.command("DELE 1") == "+OK message 1 deleted")
+                await server.shutdown()
+                #expect(try await client.command("NOOP") == "+OK")
+                #expect(try await client.command("QUIT") == "+OK PostOffice POP3 server signing off (maildrop empty)")
+            }
+        }
+        #expect(ContinuousClock.now - start < .seconds(30), "stopped when the session ended, not at the deadline")
+        #expect(store.uniqueIDs(user: "alice").isEmpty)
+        #expect(store.openAndCloseCounts == (1, 1))
+    }
 }

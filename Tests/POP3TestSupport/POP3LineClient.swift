@@ -97,6 +97,7 @@ public final class POP3LineClient {
                 isClosed = true
                 return false
             }
+            if buffer.readerIndex >= 1 << 20 { buffer.discardReadBytes() }
             buffer.writeBuffer(&chunk)
             return true
         } catch {
@@ -156,6 +157,19 @@ public final class POP3LineClient {
             let line = try await line()
             if line == "." { return lines }
             lines.append(line.hasPrefix(".") ? String(line.dropFirst()) : line)
+        }
+    }
+
+    /// Reads a multi-line body up to its `.` line without keeping it (large bodies); returns
+    /// how many lines it had and their bytes, un-stuffed, without line ends.
+    public func skipMultiLineBody() async throws -> (lines: Int, bytes: Int) {
+        var lines = 0
+        var bytes = 0
+        while true {
+            let line = try await line()
+            if line == "." { return (lines, bytes) }
+            lines += 1
+            bytes += line.utf8.count - (line.hasPrefix(".") ? 1 : 0)
         }
     }
 

@@ -29,6 +29,7 @@ public final class TestMailStore: MailStore {
         var commitFailures: [String: MailStoreError] = [:]
         var opens = 0
         var closes = 0
+        var contentBytesRead = 0
     }
 
     // A pthread-backed lock, which the thread sanitizer understands.
@@ -78,6 +79,11 @@ public final class TestMailStore: MailStore {
     /// Make `commitDeletions` for `user` fail with `error` (nil clears).
     public func failCommits(user: String, with error: MailStoreError?) {
         state.withLockedValue { $0.commitFailures[user] = error }
+    }
+
+    /// Message bytes handed to readers so far (to see how far ahead of the peer a server reads).
+    public var contentBytesRead: Int {
+        state.withLockedValue { $0.contentBytesRead }
     }
 
     /// How many maildrops were opened and closed so far.
@@ -153,6 +159,7 @@ final class TestMaildrop: Maildrop {
         var offset = 0
         repeat {
             let end = min(bytes.count, offset + store.chunkSize)
+            store.state.withLockedValue { $0.contentBytesRead += end - offset }
             try await body(ByteBuffer(bytes: bytes[offset..<end]))
             offset = end
         } while offset < bytes.count

@@ -43,6 +43,7 @@ struct SettingsTests {
         #expect(settings.site.maildirTemplate == "postoffice-data/mail/%u/Maildir")
         #expect(settings.authFailureDelay == 2)
         #expect(settings.idleTimeout == 600)
+        #expect(settings.maxConnections == nil, "the descriptor limit decides")
         #expect(!settings.allowCleartextAuth)
         let privileged = try options.resolve(canBindPrivilegedPorts: true)
         #expect(privileged.listen.map(\.port) == [110])
@@ -60,6 +61,7 @@ struct SettingsTests {
             auth_failure_delay = 3
             idle_timeout = "15m"
             takeover_after = 30
+            max_connections = 5000
             """
         )
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -72,16 +74,19 @@ struct SettingsTests {
         #expect(fromFile.authFailureDelay == 3)
         #expect(fromFile.idleTimeout == 900)
         #expect(fromFile.takeoverAfter == 30)
+        #expect(fromFile.maxConnections == 5000)
 
         let flags = try ServeOptions.parse([
             "--config", path, "--maildir", "/tmp/m/%u/Maildir", "--listen", "127.0.0.1:2110",
             "--listen-tls", "127.0.0.1:2995", "--listen-tls", "[::1]:2995", "--auth-failure-delay", "0",
+            "--max-connections", "20",
         ]).resolve(canBindPrivilegedPorts: false)
         #expect(flags.site.maildirTemplate == "/tmp/m/%u/Maildir")
         #expect(flags.site.passwdFile == "/etc/users")
         #expect(flags.listen == [ListenAddress(host: "127.0.0.1", port: 2110)])
         #expect(flags.listenTLS.count == 2)
         #expect(flags.authFailureDelay == 0)
+        #expect(flags.maxConnections == 20)
     }
 
     @Test(
@@ -94,6 +99,7 @@ struct SettingsTests {
             ("[server]\nlisen = [\"127.0.0.1:1\"]", "unknown key"),
             ("[sever]\n", "unknown table"),
             ("[server]\nexpire = \"soon\"", "NEVER"),
+            ("[server]\nmax_connections = 0", "must be positive"),
         ]
     )
     func badSettings(text: String, fragment: String) throws {

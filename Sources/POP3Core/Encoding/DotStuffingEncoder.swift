@@ -33,57 +33,94 @@ public struct DotStuffingEncoder: Hashable, Sendable {
     }
 
     /// Encodes one chunk of stored bytes into `output`.
+    ///
+    /// Runs of bytes without CR or LF are found eight bytes at a time
+    /// (`LineBreakScanner`) and copied whole; only line ends and line starts are looked at
+    /// one by one.
     public mutating func encode(_ input: ByteBuffer, into output: inout ByteBuffer) {
-        guard !self.isComplete, !self.finished else { return }
-        output.reserveCapacity(minimumWritableBytes: input.readableBytes + input.readableBytes / 16 + 8)
-        input.withUnsafeReadableBytes { raw in
-            var runStart = 0
-            var index = 0
-            func flush(upTo end: Int) {
-                if end > runStart {
-                    output.writeBytes(UnsafeRawBufferPointer(rebasing: raw[runStart..<end]))
-                    self.messageOctets += end - runStart
-                }
-                runStart = end
+        guard !self.isComplete, !self.finished, input.readableBytes > 0 else { return }
+        // Worst case: every byte doubles (a bare LF becomes CRLF, a dot at a line start is
+        // stuffed, and no byte is both).
+        let worstCase = input.readableBytes * 2
+        input.withUnsafeReadableBytes { source in
+            _ = output.writeWithUnsafeMutableBytes(minimumWritableBytes: worstCase) { target in
+                // safe: both buffers hold at least one byte (checked above, reserved here).
+                self.encode(source.baseAddress!, count: source.count, into: target.baseAddress!)
             }
-            while index < raw.count {
-                let byte = raw[index]
-                if self.sawCR {
-                    self.sawCR = false
-                    if byte == UInt8(ascii: "\n") {
-                        index += 1
-                        if self.lineEnded() {
-                            flush(upTo: index)
-                            return
-                        }
-                        continue
-                    }
-                }
-                switch byte {
-                case UInt8(ascii: "\n"):
-                    flush(upTo: index)
-                    output.writeStaticString("\r\n")
-                    self.messageOctets += 2
-                    index += 1
-                    runStart = index
-                    if self.lineEnded() { return }
-                    continue
-                case UInt8(ascii: "\r"):
-                    self.sawCR = true
-                    self.atLineStart = false
-                case UInt8(ascii: ".") where self.atLineStart:
-                    flush(upTo: index)
-                    output.writeStaticString(".")
-                    self.atLineStart = false
-                    self.lineIsBlank = false
-                default:
-                    self.atLineStart = false
-                    self.lineIsBlank = false
-                }
-                index += 1
-            }
-            flush(upTo: raw.count)
         }
+    }
+
+    /// The encoding loop over raw bytes; `target` has room for `2 * count` bytes. Returns the
+    /// number of bytes written.
+    private mutating func encode(_ source: UnsafeRawPointer, count: Int, into target: UnsafeMutableRawPointer) -> Int {
+        let lf = UInt8(ascii: "\n")
+        let cr = UInt8(ascii: "\r")
+        let dot = UInt8(ascii: ".")
+        var input = 0
+        var output = 0
+        var octets = 0
+        defer { self.messageOctets += octets }
+
+        if self.sawCR {
+            // The previous chunk ended in CR: a LF now completes a stored CRLF.
+            self.sawCR = false
+            if source.load(as: UInt8.self) == lf {
+                target.storeBytes(of: lf, as: UInt8.self)
+                input = 1
+                output = 1
+                octets = 1
+                if self.lineEnded() { return output }
+            }
+        }
+        while input < count {
+            if self.atLineStart {
+                self.atLineStart = false
+                if source.load(fromByteOffset: input, as: UInt8.self) == dot {
+                    // RFC 1939 §3: a line starting with "." gets one more; the dot itself is
+                    // copied with the run below.
+                    target.storeBytes(of: dot, toByteOffset: output, as: UInt8.self)
+                    output &+= 1
+                    self.lineIsBlank = false
+                }
+            }
+            let lineBreak = LineBreakScanner.firstLineBreak(in: source, from: input, to: count)
+            let run = lineBreak &- input
+            if run > 0 {
+                (target + output).copyMemory(from: source + input, byteCount: run)
+                output &+= run
+                octets &+= run
+                input = lineBreak
+                self.lineIsBlank = false
+            }
+            guard input < count else { break }
+            if source.load(fromByteOffset: input, as: UInt8.self) == lf {
+                // A bare LF (Maildir files use LF) goes out as CRLF.
+                target.storeBytes(of: cr, toByteOffset: output, as: UInt8.self)
+                target.storeBytes(of: lf, toByteOffset: output &+ 1, as: UInt8.self)
+                output &+= 2
+                octets &+= 2
+                input &+= 1
+                if self.lineEnded() { return output }
+                continue
+            }
+            // A CR: the line ends here only if a LF follows.
+            target.storeBytes(of: cr, toByteOffset: output, as: UInt8.self)
+            output &+= 1
+            octets &+= 1
+            input &+= 1
+            guard input < count else {
+                self.sawCR = true
+                break
+            }
+            if source.load(fromByteOffset: input, as: UInt8.self) == lf {
+                target.storeBytes(of: lf, toByteOffset: output, as: UInt8.self)
+                output &+= 1
+                octets &+= 1
+                input &+= 1
+                if self.lineEnded() { return output }
+            }
+        }
+        return output
     }
 
     /// Notes the end of a line; returns true when a TOP limit has just been reached.

@@ -51,11 +51,32 @@ extension ByteBuffer {
     /// response can never be split into two lines.
     @discardableResult
     public mutating func writePOP3Response(_ response: Response) -> Int {
-        var written = 0
-        for byte in response.description.utf8 {
-            written += self.writeInteger(byte < 0x20 || byte == 0x7F ? UInt8(ascii: " ") : byte)
+        var written = self.writeStaticString(response.status == .ok ? "+OK" : "-ERR")
+        if let code = response.code {
+            written += self.writeStaticString(" [")
+            written += self.writeSingleLineText(code.rawValue)
+            written += self.writeStaticString("]")
+        }
+        if !response.text.isEmpty {
+            written += self.writeStaticString(" ")
+            written += self.writeSingleLineText(response.text)
         }
         written += self.writeStaticString("\r\n")
+        return written
+    }
+
+    /// Writes `text` with control characters replaced by spaces; text without any (the usual
+    /// case) is copied whole.
+    private mutating func writeSingleLineText(_ text: String) -> Int {
+        let copied: Int?? = text.utf8.withContiguousStorageIfAvailable { bytes in
+            guard !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return nil }
+            return self.writeBytes(bytes)
+        }
+        if let copied = copied ?? nil { return copied }
+        var written = 0
+        for byte in text.utf8 {
+            written += self.writeInteger(byte < 0x20 || byte == 0x7F ? UInt8(ascii: " ") : byte)
+        }
         return written
     }
 }

@@ -39,7 +39,7 @@ extension ServerSession {
 
         switch command {
         case .capa:
-            return .sendMultiLine(.ok("Capability list follows"), lines: capabilities.map(\.description))
+            return .sendListing(.ok("Capability list follows"), Listing(.capabilities(capabilities)))
         case .user(let name):
             guard cleartextAuthAllowed else {
                 return .send(.err("clear text authentication requires TLS, use STLS", code: .auth))
@@ -183,11 +183,9 @@ extension ServerSession {
         guard case .authorization(let auth) = state, case .openingMaildrop = auth.pending else {
             preconditionFailure("maildrop opened outside a login: \(state)")
         }
-        state = .transaction(
-            TransactionState(messages: messages, deleted: Array(repeating: false, count: messages.count))
-        )
-        let octets = messages.reduce(0) { $0 &+ $1.size }
-        return .send(.ok("maildrop has \(messages.count) messages (\(octets) octets)"))
+        let transaction = TransactionState(messages: messages)
+        state = .transaction(transaction)
+        return .send(.ok("maildrop has \(messages.count) messages (\(transaction.liveOctets) octets)"))
     }
 
     /// The maildrop could not be opened; the session stays in AUTHORIZATION (RFC 1939 §7).

@@ -6,6 +6,8 @@ extension ServerSession {
         case failure(Response)
     }
 
+    /// Handles a line in TRANSACTION. `transaction` has been moved out of `state` (which is
+    /// `.modifying` meanwhile); the caller puts it back unless this sets another state.
     mutating func receive_transaction(_ line: ClientLine, _ transaction: inout TransactionState) -> Action {
         guard case .command(let command) = line else {
             return badCommand(.err("no authentication exchange in progress"))
@@ -19,70 +21,58 @@ extension ServerSession {
             }
             return .success(transaction.messages[number.index])
         }
-        var live: [(number: Int, info: MessageInfo)] {
-            transaction.messages.enumerated().filter { !transaction.deleted[$0.offset] }.map {
-                ($0.offset + 1, $0.element)
-            }
-        }
 
-        let action: Action
         switch command {
         case .stat:
-            let messages = live
-            action = .send(.ok("\(messages.count) \(messages.reduce(0) { $0 &+ $1.info.size })"))
+            return .send(.ok("\(transaction.liveCount) \(transaction.liveOctets)"))
         case .list(nil):
-            let messages = live
-            let octets = messages.reduce(0) { $0 &+ $1.info.size }
-            action = .sendMultiLine(
-                .ok("\(messages.count) messages (\(octets) octets)"),
-                lines: messages.map { "\($0.number) \($0.info.size)" }
+            return .sendListing(
+                .ok("\(transaction.liveCount) messages (\(transaction.liveOctets) octets)"),
+                Listing(.sizes, messages: transaction.messages, deleted: transaction.deleted)
             )
         case .list(let number?):
             switch message(number) {
-            case .success(let info): action = .send(.ok("\(number) \(info.size)"))
-            case .failure(let response): action = .send(response)
+            case .success(let info): return .send(.ok("\(number) \(info.size)"))
+            case .failure(let response): return .send(response)
             }
         case .uidl(nil):
-            action = .sendMultiLine(
+            return .sendListing(
                 .ok("unique-id listing follows"),
-                lines: live.map { "\($0.number) \($0.info.uniqueID)" }
+                Listing(.uniqueIDs, messages: transaction.messages, deleted: transaction.deleted)
             )
         case .uidl(let number?):
             switch message(number) {
-            case .success(let info): action = .send(.ok("\(number) \(info.uniqueID)"))
-            case .failure(let response): action = .send(response)
+            case .success(let info): return .send(.ok("\(number) \(info.uniqueID)"))
+            case .failure(let response): return .send(response)
             }
         case .retr(let number):
             switch message(number) {
             case .success(let info):
-                action = .streamMessage(index: number.index, header: .ok("\(info.size) octets"), bodyLineLimit: nil)
-            case .failure(let response): action = .send(response)
+                return .streamMessage(index: number.index, header: .ok("\(info.size) octets"), bodyLineLimit: nil)
+            case .failure(let response): return .send(response)
             }
         case .top(let number, let lines):
             switch message(number) {
             case .success:
-                action = .streamMessage(
-                    index: number.index,
-                    header: .ok("top of message follows"),
-                    bodyLineLimit: lines
-                )
-            case .failure(let response): action = .send(response)
+                return .streamMessage(index: number.index, header: .ok("top of message follows"), bodyLineLimit: lines)
+            case .failure(let response): return .send(response)
             }
         case .dele(let number):
             switch message(number) {
-            case .success:
+            case .success(let info):
                 transaction.deleted[number.index] = true
-                action = .send(.ok("message \(number) deleted"))
-            case .failure(let response): action = .send(response)
+                transaction.liveCount -= 1
+                transaction.liveOctets &-= info.size
+                return .send(.ok("message \(number) deleted"))
+            case .failure(let response): return .send(response)
             }
         case .noop:
-            action = .send(.ok(""))
+            return .send(.ok(""))
         case .rset:
-            transaction.deleted = Array(repeating: false, count: transaction.messages.count)
-            let octets = transaction.messages.reduce(0) { $0 &+ $1.size }
-            action = .send(.ok("maildrop has \(transaction.messages.count) messages (\(octets) octets)"))
+            transaction.unmarkAll()
+            return .send(.ok("maildrop has \(transaction.liveCount) messages (\(transaction.liveOctets) octets)"))
         case .capa:
-            action = .sendMultiLine(.ok("Capability list follows"), lines: capabilities.map(\.description))
+            return .sendListing(.ok("Capability list follows"), Listing(.capabilities(capabilities)))
         case .quit:
             let indices = transaction.deleted.indices.filter { transaction.deleted[$0] }
             transaction.pendingDeletions = indices
@@ -95,8 +85,6 @@ extension ServerSession {
         case .unknown:
             return badCommand(.err("unknown command"))
         }
-        state = .transaction(transaction)
-        return action
     }
 
     /// A RETR or TOP stream ended; `octets` is what the encoder counted (statistics only).

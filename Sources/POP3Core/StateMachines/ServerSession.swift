@@ -60,6 +60,9 @@ public struct ServerSession: Sendable {
         case transaction(TransactionState)
         case update(TransactionState)
         case closed
+        /// Held only while a transition mutates the data it took out of `state`, so that data
+        /// has one owner and is changed in place (no copy of the snapshot per DELE).
+        case modifying
     }
 
     struct AuthorizationState: Hashable, Sendable {
@@ -85,6 +88,26 @@ public struct ServerSession: Sendable {
         var messages: [MessageInfo]
         var deleted: [Bool]
         var pendingDeletions: [Int] = []
+        /// Messages not marked as deleted, and their octets: kept current by DELE and RSET,
+        /// so STAT and LIST do not walk the snapshot.
+        var liveCount: Int
+        var liveOctets: Int
+        private let totalOctets: Int
+
+        init(messages: [MessageInfo]) {
+            self.messages = messages
+            self.deleted = Array(repeating: false, count: messages.count)
+            self.totalOctets = messages.reduce(0) { $0 &+ $1.size }
+            self.liveCount = messages.count
+            self.liveOctets = self.totalOctets
+        }
+
+        /// RSET (RFC 1939 §5): no message is marked as deleted any more.
+        mutating func unmarkAll() {
+            self.deleted = Array(repeating: false, count: self.messages.count)
+            self.liveCount = self.messages.count
+            self.liveOctets = self.totalOctets
+        }
     }
 
     var state: State
@@ -163,10 +186,15 @@ public struct ServerSession: Sendable {
             if case .authorization = state { state = .authorization(auth) }
             return action
         case .transaction(var transaction):
-            return receive_transaction(line, &transaction)
+            state = .modifying
+            let action = receive_transaction(line, &transaction)
+            if case .modifying = state { state = .transaction(transaction) }
+            return action
         case .update, .closed:
             // The shell stops reading after QUIT; a line now is the peer's doing, not a bug.
             return .close
+        case .modifying:
+            preconditionFailure("a line while the session is mid-transition")
         }
     }
 

@@ -8,8 +8,9 @@ extension ServerSession {
         case wait
         /// Write this status line.
         case send(Response)
-        /// Write a status line, then these lines dot-stuffed, then `.CRLF` (RFC 1939 §3).
-        case sendMultiLine(Response, lines: [String])
+        /// Write a status line, then the listing's lines dot-stuffed, then `.CRLF` (RFC 1939 §3);
+        /// ``ListingEncoder`` writes the lines straight into bytes.
+        case sendListing(Response, Listing)
         /// Write `+ base64(bytes)` (RFC 5034 §4) and read a SASL response line.
         case sendContinuation([UInt8])
         /// Write `header`, then stream message `index` (0-based) through a

@@ -79,6 +79,9 @@ struct ServerSettings: Sendable, Equatable {
     var takeoverAfter: Double = 60
     /// How long SIGTERM waits for sessions to finish.
     var shutdownTimeout: Double = 10
+    /// Sessions served at once; nil: as many as the descriptor limit allows
+    /// (`ConnectionLimit.default`).
+    var maxConnections: Int?
     /// Advertised as `LOGIN-DELAY n` (RFC 2449 §6.8) when set.
     var loginDelay: Int?
     /// Advertised as `EXPIRE` (RFC 2449 §6.7) when set: days, or "NEVER".

@@ -1,0 +1,243 @@
+// POP3Server: the maildrop side of a connection: open, touch, RETR/TOP streams, UPDATE; and STLS.
+import Logging
+import MailStore
+import NIOCore
+import NIOSSL
+import POP3Core
+
+extension POP3ServerHandler {
+    // MARK: - Open and touch
+
+    private enum OpenOutcome: Sendable {
+        case opened(any Maildrop)
+        case failed(MailStoreError)
+        case unexpected
+    }
+
+    func openMaildrop(user: String, mechanism: String) {
+        let store = self.environment.configuration.mailStore
+        self.run({ () -> OpenOutcome in
+            do {
+                return .opened(try await store.openMaildrop(user: user))
+            } catch let error as MailStoreError {
+                return .failed(error)
+            } catch {
+                return .unexpected
+            }
+        }) { handler, outcome in
+            handler.maildropOpenFinished(outcome, user: user)
+        }
+    }
+
+    private func maildropOpenFinished(_ outcome: OpenOutcome, user: String) {
+        switch outcome {
+        case .opened(let maildrop):
+            // Kept even when the connection is gone meanwhile, so that cleanup releases it.
+            self.maildrop = maildrop
+            self.loginTime = .now
+            self.perform(
+                self.session.maildropOpened(maildrop.messages.map { .init(size: $0.size, uniqueID: $0.uniqueID) })
+            )
+        case .failed(let error):
+            self.logger.notice(
+                "maildrop not opened user=\(user) peer=\(self.peer) reason=\(Self.reason(error))"
+            )
+            switch error {
+            case .inUse: self.perform(self.session.maildropOpenFailed(.inUse))
+            case .noSuchUser: self.perform(self.session.maildropOpenFailed(.permanent))
+            case .takenOver, .io: self.perform(self.session.maildropOpenFailed(.temporary))
+            }
+        case .unexpected:
+            self.logger.error("maildrop open failed user=\(user) peer=\(self.peer)")
+            self.perform(self.session.maildropOpenFailed(.temporary))
+        }
+    }
+
+    private static func reason(_ error: MailStoreError) -> String {
+        switch error {
+        case .inUse: return "in-use"
+        case .takenOver: return "taken-over"
+        case .noSuchUser: return "no-such-user"
+        case .io: return "io"
+        }
+    }
+
+    private enum TouchOutcome: Sendable {
+        case touched
+        case takenOver
+        case failed(String)
+    }
+
+    /// Records activity on the maildrop before `line` is answered; a takeover by a newer
+    /// login ends the session without UPDATE. A store that keeps its lease in memory answers
+    /// at once, on the loop.
+    func touch(_ maildrop: any Maildrop, thenHandle line: ByteBuffer) {
+        self.run({ () -> TouchOutcome in
+            do {
+                try await maildrop.touch()
+                return .touched
+            } catch MailStoreError.takenOver {
+                return .takenOver
+            } catch {
+                return .failed(String(describing: error))
+            }
+        }) { handler, outcome in
+            switch outcome {
+            case .touched:
+                handler.handle(line)
+            case .takenOver:
+                handler.logger.notice(
+                    "session taken over user=\(handler.session.statistics.user ?? "-") peer=\(handler.peer)"
+                )
+                handler.perform(handler.session.maildropTakenOver())
+            case .failed(let description):
+                // A failed activity stamp is not worth ending the session for.
+                handler.logger.warning("maildrop touch failed: \(description)")
+                handler.handle(line)
+            }
+        }
+    }
+
+    // MARK: - RETR and TOP
+
+    private struct EnoughLines: Error {}
+
+    private enum StreamOutcome: Sendable {
+        case sent(octets: Int)
+        case storeFailed(MailStoreError)
+        case connectionClosed
+    }
+
+    /// RETR/TOP: the header now, then the stored bytes through the dot-stuffing encoder in
+    /// chunks of about ``outputChunkSize``, read and encoded off the loop and written on it,
+    /// with at most ``MessageStreamSink/maximumChunksInFlight`` chunks the socket has not
+    /// taken yet: memory stays bounded whatever the message size and however slowly the
+    /// peer reads.
+    func streamMessage(index: Int, header: Response, bodyLineLimit: Int?, context: ChannelHandlerContext) {
+        guard let maildrop = self.maildrop else { preconditionFailure("message stream without a maildrop") }
+        self.output.writePOP3Response(header)
+        // The header leaves with the first chunk.
+        context.write(self.wrapOutboundOut(self.output), promise: nil)
+        self.output = ByteBuffer()
+        let sink = MessageStreamSink(
+            handler: NIOLoopBound(self, eventLoop: context.eventLoop),
+            eventLoop: context.eventLoop
+        )
+        self.stream = sink
+        let chunkSize = Self.outputChunkSize
+        self.run({ () -> StreamOutcome in
+            var encoder = DotStuffingEncoder(bodyLineLimit: bodyLineLimit)
+            var pending = ByteBuffer()
+            do {
+                do {
+                    try await maildrop.readContent(at: index) { chunk in
+                        encoder.encode(chunk, into: &pending)
+                        if pending.readableBytes >= chunkSize {
+                            try await sink.send(pending)
+                            pending = ByteBuffer()
+                        }
+                        if encoder.isComplete { throw EnoughLines() }
+                    }
+                } catch is EnoughLines {
+                    // TOP has what it needs.
+                }
+                encoder.finish(into: &pending)
+                try await sink.send(pending)
+                return .sent(octets: encoder.messageOctets)
+            } catch let error as MailStoreError {
+                return .storeFailed(error)
+            } catch {
+                return .connectionClosed
+            }
+        }) { handler, outcome in
+            handler.stream = nil
+            handler.messageStreamFinished(outcome, index: index, bodyLineLimit: bodyLineLimit)
+        }
+    }
+
+    private func messageStreamFinished(_ outcome: StreamOutcome, index: Int, bodyLineLimit: Int?) {
+        switch outcome {
+        case .sent(let octets):
+            if bodyLineLimit == nil, let message = self.maildrop?.messages[index], octets != message.size {
+                self.logger.warning("size mismatch uid=\(message.uniqueID) listed=\(message.size) sent=\(octets)")
+            }
+            self.session.messageStreamFinished(octets: octets, wholeMessage: bodyLineLimit == nil)
+        case .storeFailed(let error):
+            // The header may be out already; a multi-line body cannot be taken back.
+            self.logger.error("reading message failed: \(String(describing: error))")
+            self.context?.close(promise: nil)
+        case .connectionClosed:
+            break
+        }
+    }
+
+    /// Writes one chunk of a message body (on the loop) and tells `sink` when the socket
+    /// took it.
+    func writeStreamChunk(_ chunk: ByteBuffer, sink: MessageStreamSink) {
+        guard let context = self.context else {
+            sink.chunkWritten(success: false)
+            return
+        }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.assumeIsolated().whenComplete { result in
+            switch result {
+            case .success:
+                self.lastActivity = .now()
+                sink.chunkWritten(success: true)
+            case .failure:
+                sink.chunkWritten(success: false)
+            }
+        }
+        context.writeAndFlush(self.wrapOutboundOut(chunk), promise: written)
+    }
+
+    // MARK: - UPDATE
+
+    func commitDeletions(_ indices: [Int]) {
+        guard !indices.isEmpty else {
+            self.perform(self.session.deletionsCommitted(success: true))
+            return
+        }
+        guard let maildrop = self.maildrop else { preconditionFailure("UPDATE without a maildrop") }
+        self.run({ () -> String? in
+            do {
+                try await maildrop.commitDeletions(indices)
+                return nil
+            } catch {
+                return String(describing: error)
+            }
+        }) { handler, failure in
+            if let failure {
+                handler.logger.error(
+                    "deleting messages failed user=\(handler.session.statistics.user ?? "-"): \(failure)"
+                )
+            }
+            handler.perform(handler.session.deletionsCommitted(success: failure == nil))
+        }
+    }
+
+    // MARK: - STLS
+
+    /// STLS accepted (RFC 2595 §4): if no byte arrived after the STLS line, write `response`
+    /// in plaintext and put TLS under everything; bytes already there were sent before TLS
+    /// and may be an injection, so the session closes instead (GUIDE B5).
+    func startTLS(_ response: Response, context: ChannelHandlerContext) {
+        guard let sslContext = self.environment.sslContext else { preconditionFailure("STLS without TLS configured") }
+        let held = self.inputBytesBuffered
+        guard held == 0 else {
+            self.logger.notice("STLS refused: \(held) plaintext bytes sent after STLS peer=\(self.peer)")
+            self.perform(self.session.stlsRequested(bufferedBytes: held))
+            return
+        }
+        self.output.writePOP3Response(response)
+        self.flushOutput(context: context)
+        do {
+            try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext), position: .first)
+        } catch {
+            self.logger.error("STLS failed: \(String(describing: error))")
+            context.close(promise: nil)
+            return
+        }
+        self.perform(self.session.stlsRequested(bufferedBytes: 0))
+    }
+}
