@@ -88,6 +88,12 @@ struct FetchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds each server reply (and each RETR chunk) may take, e.g. 30 or 2m (default 60).")
     var timeout: String?
 
+    @Option(
+        name: .customLong("scram-max-iterations"),
+        help: "The most SCRAM-SHA-256 iterations a server may ask for (default 100000; more is refused, exit 77)."
+    )
+    var scramMaxIterations: Int?
+
     @Flag(
         name: .customLong("mark-seen"),
         help: "Record everything now on the server as downloaded, without downloading."
@@ -350,6 +356,12 @@ struct FetchCommand: AsyncParsableCommand {
             guard (1...1000).contains(pipelineWindow) else { throw ValidationError("--pipeline-window must be 1–1000") }
             settings.pipelineWindow = pipelineWindow
         }
+        if let scramMaxIterations {
+            guard FetchAccount.scramIterationRange.contains(scramMaxIterations) else {
+                throw ValidationError("--scram-max-iterations must be \(FetchAccount.scramIterationRangeText)")
+            }
+            settings.scramMaximumIterations = scramMaxIterations
+        }
         return settings
     }
 
@@ -451,7 +463,8 @@ struct FetchCommand: AsyncParsableCommand {
             target: target,
             statePath: settings.stateFile,
             pipelineWindow: settings.pipelineWindow,
-            timeout: .milliseconds(Int64(settings.timeout * 1000))
+            timeout: .milliseconds(Int64(settings.timeout * 1000)),
+            scramMaximumIterations: settings.scramMaximumIterations
         )
     }
 }

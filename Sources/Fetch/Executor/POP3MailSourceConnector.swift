@@ -45,6 +45,7 @@ struct POP3MailSourceConnector: MailSourceConnector {
         configuration.commandTimeout = account.timeout
         configuration.connectTimeout = min(account.timeout, .seconds(30))
         configuration.tlsHandshakeTimeout = min(account.timeout, .seconds(30))
+        configuration.scramMaximumIterations = account.scramMaximumIterations
         return configuration
     }
 
