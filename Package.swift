@@ -155,7 +155,7 @@ let package = Package(
             name: "postoffice",
             dependencies: [
                 "POP3Core", "SASL", "Accounts", "MailStore", "POP3Server", "POP3Client", "Fetch", "Mailbox",
-                "LMTPServer",
+                "LMTPServer", "FileIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

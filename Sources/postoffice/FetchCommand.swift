@@ -1,5 +1,6 @@
 import ArgumentParser
 import Fetch
+import FileIO
 import Foundation
 import Logging
 import Mailbox
@@ -102,8 +103,10 @@ struct FetchCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("import-state"),
-        help:
-            "Import another fetcher's state: fetchmail:FILE, getmail:FILE, mpop:FILE or thunderbird:FILE (repeatable)."
+        help: ArgumentHelp(
+            "Import another fetcher's state file: fetchmail, getmail, mpop or Thunderbird (repeatable).",
+            discussion: "The program is recognised by the file's contents; KIND:FILE names it (for an empty file)."
+        )
     )
     var importState: [String] = []
 
@@ -128,7 +131,7 @@ struct FetchCommand: AsyncParsableCommand {
             // its log stays quiet unless asked; a daemon logs each poll.
             _ = try LoggingSetup.bootstrap(level: logLevel ?? (daemon ? "notice" : "critical"))
             (accounts, fileInterval) = try resolveAccounts()
-            options = FetchOptions(markSeen: markSeen, imports: try imports(), stored: Self.updateOfflineMailbox)
+            options = FetchOptions(markSeen: markSeen, imports: try await imports(), stored: Self.updateOfflineMailbox)
         } catch {
             Console.printError("\(error)")
             throw ExitCode(78)
@@ -365,17 +368,17 @@ struct FetchCommand: AsyncParsableCommand {
         return settings
     }
 
-    private func imports() throws -> [StateImport] {
-        try importState.map { text in
-            guard let parsed = StateImport(argument: text) else {
-                throw ValidationError(
-                    "--import-state '\(text)': use fetchmail:FILE, getmail:FILE, mpop:FILE or thunderbird:FILE"
-                )
+    /// `KIND:FILE`, or a bare `FILE` recognised by its contents (read off the cooperative pool).
+    private func imports() async throws -> [StateImport] {
+        let arguments = importState
+        return try await BlockingIO.run {
+            try arguments.map { text in
+                do {
+                    return try StateImport.resolve(argument: text)
+                } catch let failure as FetchFailure {
+                    throw ValidationError(failure.message)
+                }
             }
-            guard FileManager.default.isReadableFile(atPath: parsed.path) else {
-                throw ValidationError("--import-state: cannot read \(parsed.path)")
-            }
-            return parsed
         }
     }
 

@@ -326,7 +326,9 @@ def test_import_mpop_state_skips_what_mpop_fetched(alice, our_server, pki, users
     assert_exactly_once(messages[4:], alice.saved())
 
 
-def test_import_state_written_by_real_mpop(alice, our_server, pki, users, client_dir):
+@pytest.mark.parametrize("prefix", ["mpop:", ""], ids=["named", "recognised"])
+def test_import_state_written_by_real_mpop(alice, our_server, pki, users, client_dir, prefix):
+    """With `mpop:FILE`, and with a bare FILE that fetch recognises as mpop's by its contents."""
     messages = corpus.many_small(3)
     deliver_files(our_server, "alice", messages)
     mpop = Mpop(client_dir / "mpop", our_server, pki, "alice", users["alice"], mode="pop3s", keep=True)
@@ -334,9 +336,35 @@ def test_import_state_written_by_real_mpop(alice, our_server, pki, users, client
     assert len(mpop.saved()) == 3
     extra = corpus.small(50)
     deliver_files(our_server, "alice", [extra])
-    report = alice.report("--keep", "--import-state", f"mpop:{client_dir / 'mpop' / 'uidls'}")
+    report = alice.report("--keep", "--import-state", f"{prefix}{client_dir / 'mpop' / 'uidls'}")
     assert (report["markedSeen"], report["downloaded"]) == (3, 1), report
     assert_exactly_once([extra], alice.saved())
+
+
+@pytest.mark.parametrize("kind", ["fetchmail", "thunderbird"])
+def test_import_state_recognises_the_program_by_contents(alice, our_server, pki, users, kind):
+    messages = corpus.many_small(4)
+    deliver_files(our_server, "alice", messages)
+    uidls = server_uidls(our_server, pki, "alice", users["alice"])
+    state = alice.home / "state-to-import"
+    if kind == "fetchmail":
+        state.write_text("".join(f"alice@{our_server.host} {uid}\n" for uid in uidls[:3]))
+    else:
+        state.write_text(f"# POP3 State File\n# This is a generated file!  Do not edit.\n\n*{our_server.host} alice\n"
+                         + "".join(f"k {uid} 1700000000\n" for uid in uidls[:3]))
+    report = alice.report("--keep", "--import-state", str(state))
+    assert (report["markedSeen"], report["downloaded"]) == (3, 1), report
+    assert_exactly_once(messages[3:], alice.saved())
+
+
+def test_import_state_that_fits_several_programs_asks_for_the_kind(alice, our_server):
+    state = alice.home / "empty-state"
+    state.write_text("")
+    result = alice.run("--import-state", str(state), expect=78)
+    text = stderr_of(result)
+    assert "fetchmail or getmail or mpop or thunderbird" in text, text
+    assert f"KIND:{state}" in text, text
+    assert alice.saved() == []
 
 
 # -- --config with several accounts, and --daemon -----------------------------------------------
