@@ -18,6 +18,9 @@ public struct SyncReport: Sendable, Equatable {
     public var removed = 0
     /// Files that could not be read (they are skipped, and retried next time).
     public var unreadable: [String] = []
+    /// SHA-256 digests added to a manifest because the index saw these messages for the first
+    /// time (`mail verify` then detects later changes to them).
+    public var digestsRecorded = 0
 
     public init() {}
 }
@@ -164,19 +167,21 @@ extension MailIndex {
             report.moved = moves.count
         }
 
-        // Parse new files in batches on all cores, insert each batch in one transaction.
+        // Parse new files in batches on all cores, insert each batch in one transaction. Each
+        // file's SHA-256 goes to its folder's manifest the first time the index sees it.
         let batchSize = 512
         var start = 0
+        var firstSight = FirstSightDigests()
         while start < toParse.count {
             let batch = Array(toParse[start..<min(toParse.count, start + batchSize)])
             start += batchSize
-            let results = Self.parallelMap(batch) { candidate -> MessageRecord? in
+            let results = Self.parallelMap(batch) { candidate -> (record: MessageRecord, sha256: String)? in
                 let path = FileSystem.join(
                     FileSystem.join(Maildir.path(root: root, folder: candidate.folder), candidate.subdirectory),
                     candidate.fileName
                 )
                 guard let bytes = try? FileSystem.readFile(path) else { return nil }
-                return MessageRecord(
+                let record = MessageRecord(
                     digest: candidate.digest,
                     folder: candidate.folder,
                     location: .maildir(
@@ -187,10 +192,20 @@ extension MailIndex {
                     bytes: bytes,
                     fallbackDate: candidate.status.modificationNanoseconds / 1_000_000_000
                 )
+                return (record, Self.sha256Hex(bytes))
             }
             var records: [MessageRecord] = []
-            for (candidate, record) in zip(batch, results) {
-                if let record { records.append(record) } else { report.unreadable.append(candidate.fileName) }
+            for (candidate, result) in zip(batch, results) {
+                guard let result else {
+                    report.unreadable.append(candidate.fileName)
+                    continue
+                }
+                records.append(result.record)
+                firstSight.add(
+                    manifest: FileSystem.join(Maildir.path(root: root, folder: candidate.folder), Manifest.fileName),
+                    name: Maildir.uniqueName(candidate.fileName),
+                    sha256: result.sha256
+                )
             }
             try database.write { db in
                 // A digest already indexed under another name (a copy in new/ and cur/) is skipped.
@@ -198,6 +213,9 @@ extension MailIndex {
                 changedDigests.append(contentsOf: records.map(\.digest))
             }
         }
+        // Best effort: a manifest that cannot be written leaves those messages "not in manifest",
+        // which `mail verify` reports.
+        report.digestsRecorded = (try? firstSight.record()) ?? 0
 
         try database.write { db in
             try updateShortIDs(changed: changedDigests, in: db)
