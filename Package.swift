@@ -61,6 +61,7 @@ let package = Package(
             name: "FileIO",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -134,7 +135,7 @@ let package = Package(
         .target(
             name: "Fetch",
             dependencies: [
-                "POP3Client", "POP3Core", "SASL", "MailStore",
+                "POP3Client", "POP3Core", "SASL", "MailStore", "FileIO",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),

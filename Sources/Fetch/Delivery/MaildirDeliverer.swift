@@ -42,9 +42,15 @@ final class MaildirDeliverer: Deliverer {
         return path
     }
 
-    func locationExists(_ location: String, key: DeliveryKey) -> Bool {
-        guard let index = try? loadIndex() else { return true }
-        return index[key.hash] != nil
+    /// Files, and a new copy replaces an earlier one (renamed into place, then the old unlinked).
+    var capabilities: DeliveryCapabilities {
+        var capabilities = DeliveryCapabilities.files
+        capabilities.replacesCopies = true
+        return capabilities
+    }
+
+    func presentKeys() throws -> Set<String> {
+        Set(try loadIndex().keys)
     }
 
     func isHeadersOnlyCopy(at location: String) -> Bool {
