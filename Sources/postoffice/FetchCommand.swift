@@ -4,8 +4,6 @@ import FileIO
 import Foundation
 import Logging
 import Mailbox
-import ServiceLifecycle
-import UnixSignals
 
 /// `postoffice fetch`: download mail to this device (DESIGN.md, "Contracts").
 struct FetchCommand: AsyncParsableCommand {
@@ -188,17 +186,17 @@ struct FetchCommand: AsyncParsableCommand {
         var options = options
         options.progress = { display.handle($0) }
         let stop = options.stop
-        // SIGTERM/SIGINT: finish the message in flight, delete only what is stored, stop.
-        let signals = SignalWatcher(signals: [SIGTERM, SIGINT]) { stop.requestStop() }
-        defer { signals.cancel() }
         let runOptions = options
-        let reports = await withTaskGroup(of: (Int, FetchReport).self) { group in
-            for (index, account) in accounts.enumerated() {
-                group.addTask { (index, await runFetch(accounts: [account], options: runOptions, logger: logger)) }
+        // SIGTERM/SIGINT: finish the message in flight, delete only what is stored, stop.
+        let reports = try await Signals.runToCompletion(logger: logger, onShutdown: { stop.requestStop() }) {
+            await withTaskGroup(of: (Int, FetchReport).self) { group in
+                for (index, account) in accounts.enumerated() {
+                    group.addTask { (index, await runFetch(accounts: [account], options: runOptions, logger: logger)) }
+                }
+                var collected: [(Int, FetchReport)] = []
+                for await result in group { collected.append(result) }
+                return collected.sorted { $0.0 < $1.0 }.flatMap(\.1.accounts)
             }
-            var collected: [(Int, FetchReport)] = []
-            for await result in group { collected.append(result) }
-            return collected.sorted { $0.0 < $1.0 }.flatMap(\.1.accounts)
         }
         display.finish()
         let report = FetchReport(accounts: reports)
@@ -222,14 +220,9 @@ struct FetchCommand: AsyncParsableCommand {
             },
             onReport: { report in FetchCommand.output(report, json: json) }
         )
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: service)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
-        )
-        try await group.run()
+        // SIGTERM/SIGINT finish the message in flight; SIGHUP re-reads the configuration file.
+        let reload: (@Sendable () -> Void)? = configPath == nil ? nil : { @Sendable in service.requestReload() }
+        try await Signals.run([service], reload: reload, logger: logger)
     }
 
     private func output(_ report: FetchReport) { Self.output(report, json: json) }

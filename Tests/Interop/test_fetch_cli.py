@@ -449,6 +449,14 @@ def test_daemon_polls_reloads_on_sighup_and_stops_on_sigterm(our_server, client_
         wait_until(lambda: len(saved_messages("maildir", bob_maildir)) == 1, 15, "fetching bob after SIGHUP", daemon)
         assert_exactly_once([for_bob], saved_messages("maildir", bob_maildir))
         assert_exactly_once([first, second], saved_messages("maildir", alice_maildir))
+        assert "configuration reloaded" in (client_dir / "daemon.log").read_text()
+
+        # Another SIGHUP: still running (the trigger is not a one-time handler), bob removed.
+        two_account_config(client_dir, our_server, pki, users, bob=False)
+        daemon.send_signal(signal.SIGHUP)
+        wait_until(lambda: (client_dir / "daemon.log").read_text().count("configuration reloaded") == 2, 15,
+                   "the second reload", daemon)
+        assert daemon.poll() is None
 
         daemon.send_signal(signal.SIGTERM)
         status = daemon.wait(timeout=15)
@@ -461,18 +469,19 @@ def test_daemon_polls_reloads_on_sighup_and_stops_on_sigterm(our_server, client_
         log.close()
 
 
-@pytest.mark.parametrize("daemon", [False, True], ids=["once", "daemon"])
-def test_sigterm_mid_run_stores_and_deletes_consistently(alice, our_server, daemon):
-    """SIGTERM finishes the message in flight, deletes on the server exactly what is stored,
-    sends QUIT and exits (143 for a one-shot run, which did not finish; 0 for the daemon, whose
-    stop is the normal end); a later run fetches the rest."""
+@pytest.mark.parametrize("daemon, stop_signal", [(False, signal.SIGTERM), (False, signal.SIGINT),
+                                                 (True, signal.SIGTERM)], ids=["once", "once-sigint", "daemon"])
+def test_sigterm_mid_run_stores_and_deletes_consistently(alice, our_server, daemon, stop_signal):
+    """SIGTERM (or SIGINT, a Ctrl-C) finishes the message in flight, deletes on the server
+    exactly what is stored, sends QUIT and exits (143 for a one-shot run, which did not finish;
+    0 for the daemon, whose stop is the normal end); a later run fetches the rest."""
     messages = corpus.many_small(400)
     deliver_files(our_server, "alice", messages)
     options = ("--daemon", "--interval", "1h") if daemon else ()
     process = alice.start(*options)
     try:
         wait_until(lambda: len(alice.saved()) >= 20, 30, "the first 20 messages", process)
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop_signal)
     finally:
         status, stdout, stderr = wait_process(process, timeout=30)
     assert status == (0 if daemon else 143), stderr.decode("utf-8", "replace")[-3000:]
