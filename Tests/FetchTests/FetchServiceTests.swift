@@ -76,6 +76,7 @@ struct FetchServiceTests {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
         let stopSignal = FetchStopSignal()
+        let reports = Reports()
         let service = FetchService(
             accounts: [makeAccount(directory)],
             interval: .seconds(3600),
@@ -84,10 +85,15 @@ struct FetchServiceTests {
                 stop: stopSignal,
                 connector: { _ in FakeConnector(server: FakeMailServer([])) }
             ),
-            logger: testLogger
+            logger: testLogger,
+            onReport: { report in reports.items.withLock { $0.append(report) } }
         )
         let task = Task { try await service.run() }
-        try await Task.sleep(for: .milliseconds(100))
+        // Once the first round is done the service waits out its interval: the stop must end that.
+        for _ in 0..<400 where reports.count == 0 {
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        #expect(reports.count == 1)
         stopSignal.requestStop()
         let clock = ContinuousClock()
         let started = clock.now
