@@ -148,27 +148,33 @@ struct FetchCommand: AsyncParsableCommand {
     }
 
     /// Keeps the offline mailbox current as mail arrives: the SHA-256 manifest that
-    /// `postoffice mail verify` checks, and the search index. Both can be rebuilt, so a failure
-    /// here is logged and the message stays stored.
-    @Sendable static func updateOfflineMailbox(_ message: StoredMessage) {
-        let path = message.location
-        guard let slash = path.range(of: "/", options: .backwards), path.hasPrefix("/") || path.contains("/") else {
-            return
-        }
-        let fileName = String(path[slash.upperBound...])
-        let folder = String(path[..<slash.lowerBound])
-        guard folder.hasSuffix("/new") || folder.hasSuffix("/cur") else { return }  // mbox and MDA: not a Maildir file
-        let maildir = String(folder.dropLast(4))
-        let logger = Logger(label: "fetch")
-        do {
-            if let digest = message.sha256 {
-                try recordInManifest(maildir: maildir, fileName: fileName, sha256: digest)
-            }
-            try indexMessage(maildir: maildir, fileName: fileName)
-        } catch {
-            logger.warning(
-                "could not update the offline index or manifest (postoffice mail reindex repairs it): \(error)"
+    /// `postoffice mail verify` checks, and the search index, updated once per group of stored
+    /// messages (one manifest append, one index transaction). Both can be rebuilt, so a failure
+    /// here is logged and the messages stay stored.
+    @Sendable static func updateOfflineMailbox(_ messages: [StoredMessage]) {
+        var byMaildir: [String: [(fileName: String, sha256: [UInt8]?)]] = [:]
+        for message in messages {
+            let path = message.location
+            guard let slash = path.range(of: "/", options: .backwards) else { continue }
+            let folder = String(path[..<slash.lowerBound])
+            // mbox and MDA locations are not Maildir files.
+            guard folder.hasSuffix("/new") || folder.hasSuffix("/cur") else { continue }
+            byMaildir[String(folder.dropLast(4)), default: []].append(
+                (String(path[slash.upperBound...]), message.sha256)
             )
+        }
+        for (maildir, files) in byMaildir {
+            do {
+                try recordInManifest(
+                    maildir: maildir,
+                    entries: files.compactMap { file in file.sha256.map { (file.fileName, $0) } }
+                )
+                try indexMessages(maildir: maildir, fileNames: files.map(\.fileName))
+            } catch {
+                Logger(label: "fetch").warning(
+                    "could not update the offline index or manifest (postoffice mail reindex repairs it): \(error)"
+                )
+            }
         }
     }
 

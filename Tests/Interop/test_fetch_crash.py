@@ -74,24 +74,33 @@ def dovecot(workdir, pki, users):
         server.stop()
 
 
-def expected_second_run(point: str, index: int) -> tuple[int, int, int]:
+#: `--pipeline-window` (32 by default): a window of messages is stored as one group (written and
+#: fsynced, made visible, the directory fsynced once, recorded in one transaction).
+WINDOW = 32
+
+
+def expected_second_run(point: str, index: int, window: int = WINDOW) -> tuple[int, int, int]:
     """(downloaded, recovered, deleted) of the clean run after a crash at `after-POINT:index`
-    with the delete policy."""
-    if point in ("downloaded", "fsynced"):  # message `index` was not yet visible: fetched again
-        return N - index + 1, 0, N
-    if point == "renamed":  # visible but not recorded: recognised, recorded, not stored again
-        return N - index, 1, N
-    if point == "recorded":
-        return N - index, 0, N
+    with the delete policy, into files (Maildir, mbox), where message `index` was stored in the
+    group of messages `first`..`last`; earlier groups were recorded."""
+    first = (index - 1) // window * window + 1
+    last = min(first + window - 1, N)
+    if point in ("downloaded", "fsynced"):  # the group was not yet visible: fetched again
+        return N - first + 1, 0, N
+    if point == "renamed":  # the group is visible but not recorded: recognised, recorded, not stored again
+        return N - last, last - first + 1, N
+    if point == "recorded":  # the group's one transaction is done
+        return N - last, 0, N
     if point == "dele-sent":  # all stored and recorded; the server deleted nothing without QUIT
         return 0, 0, N
     return 0, 0, 0  # quit: the server already deleted everything
 
 
-def crash_then_recover(server, client: FetchClient, point: str, index: int, *, keep: bool):
+def crash_then_recover(server, client: FetchClient, point: str, index: int, *, keep: bool,
+                       extra: tuple[str, ...] = ()):
     messages = crash_corpus()
     deliver_files(server, client.user, messages)
-    options = ("--keep",) if keep else ()
+    options = (("--keep",) if keep else ()) + extra
     context = f"after-{point}:{index} to {client.target_kind}"
 
     crashed = client.run(*options, fault=f"after-{point}:{index}", expect=FAULT_EXIT)
@@ -132,6 +141,19 @@ def test_killed_at_fault_point_then_rerun_delivers_exactly_once(our_server, clie
     third = client.report()
     assert (third["downloaded"], third["recovered"], third["deleted"]) == (0, 0, 0), third
     assert_exactly_once(messages, client.saved(), context="third run")
+
+
+@pytest.mark.parametrize("point", ["fsynced", "renamed", "recorded"])
+@pytest.mark.parametrize("index", [2, 5])
+def test_killed_mid_group_with_a_small_window(our_server, client_dir, users, postoffice_bin, pki, point, index):
+    """Windows of 3: messages 1-3, 4-6, 7-8 are stored as three groups; a kill inside the
+    second leaves the first recorded and the second whole or absent, never half recorded."""
+    client = FetchClient(postoffice_bin, client_dir, our_server, pki, "alice", users["alice"])
+    _, second = crash_then_recover(our_server, client, point, index, keep=False,
+                                   extra=("--pipeline-window", "3"))
+    assert (second["downloaded"], second["recovered"], second["deleted"]) == \
+        expected_second_run(point, index, window=3), second
+    assert our_server.stored("alice") == []
 
 
 MDA_POINTS = ["downloaded", "fsynced", "handed-over", "renamed", "recorded", "dele-sent", "quit"]

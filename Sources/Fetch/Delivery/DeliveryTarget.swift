@@ -81,6 +81,13 @@ protocol Deliverer: AnyObject {
     /// Whether the copy at `location` (from `existingLocation(of:)`) holds only the header
     /// (`X-PostOffice-Headers-Only`); true when it cannot tell.
     func isHeadersOnlyCopy(at location: String) -> Bool
+    /// Makes every `commit()` since the last call durable (a Maildir fsyncs `new/` once for a
+    /// whole group of messages). A target whose commits are durable by themselves does nothing.
+    func syncCommitted() throws
+}
+
+extension Deliverer {
+    func syncCommitted() throws {}
 }
 
 /// Streams one message to a temporary place, then makes it visible.
@@ -90,7 +97,7 @@ protocol MessageWriter: AnyObject {
     /// Finishes the temporary copy and makes it durable (`fsync`).
     func sync() throws
     /// Makes the message visible (rename into `new/`, append to the mbox, run the MDA); returns
-    /// its location.
+    /// its location. Durable once the deliverer's `syncCommitted()` returns.
     func commit() throws -> String
     /// Abandons the temporary copy (on an error that is not a crash).
     func discard()

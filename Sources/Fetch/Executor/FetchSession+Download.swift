@@ -13,12 +13,24 @@ private struct InFlight {
     var spilled = false
 }
 
+/// A message received whole, waiting to be stored with the rest of its group.
+struct ReceivedWhole: Sendable {
+    var message: ReceivedMessage
+    /// Octets received (CRLF line ends); nil for `TOP`, whose header is not compared with the
+    /// message's size.
+    var received: Int?
+}
+
 extension FetchSession {
     /// The most octets of one message held in memory before they are written: one hop to the
-    /// blocking pool per this much of a large message, one per message below it.
+    /// blocking pool per this much of a large message, one per group of small ones.
     static let spillThreshold = 1 << 20
+    /// The most octets of whole messages held before the group is stored even though the
+    /// window is not over (memory stays bounded whatever the window).
+    static let groupThreshold = 4 << 20
 
-    /// `RETR` of a window of messages (pipelined when the server allows).
+    /// `RETR` of a window of messages (pipelined when the server allows); the window's messages
+    /// are stored as one group (`StoreWorker.store`), before any of them may be deleted.
     mutating func retrieve(_ batch: [PlannedDownload], from source: any MailSource) async throws {
         var byNumber: [Int: PlannedDownload] = [:]
         for item in batch { byNumber[item.download.number] = item }
@@ -38,17 +50,28 @@ extension FetchSession {
                 case .end:
                     guard let message = current else { return }
                     current = nil
-                    try await self.finish(message)
+                    try await self.received(message, countsSize: true)
                 }
             }
+        } catch let fault as InjectedFault {
+            throw fault  // a simulated crash: nothing more happens
         } catch {
             // The connection failed mid-message: the partial copy is useless (the next run
-            // downloads the message again); remove it rather than leave it in tmp/.
+            // downloads the message again); remove it rather than leave it in tmp/. The whole
+            // messages before it are stored (nothing is deleted: there is no QUIT).
             if let message = current, message.spilled {
                 await worker.discard(message.item.download.uniqueID)
             }
+            do {
+                try await storeGroup()
+            } catch let fault as InjectedFault {
+                throw fault
+            } catch {
+                // The connection's failure is the one to report.
+            }
             throw error
         }
+        try await storeGroup()
     }
 
     /// `TOP n 0` of one message (its header).
@@ -66,7 +89,7 @@ extension FetchSession {
                 case .end:
                     guard let message = current else { return }
                     current = nil
-                    try await self.finish(message, countsSize: false)
+                    try await self.received(message, countsSize: false)
                 }
             }
         } catch {
@@ -75,6 +98,7 @@ extension FetchSession {
             }
             throw error
         }
+        try await storeGroup()
     }
 
     /// Adds a chunk; writes what is held once it is large. Returns the message, or nil when
@@ -101,27 +125,48 @@ extension FetchSession {
         return message
     }
 
-    /// Stores and records a message; decides whether it may be deleted on the server.
-    /// `countsSize` is false for `TOP` (a header is not compared with the message's size).
-    private mutating func finish(_ message: InFlight, countsSize: Bool = true) async throws {
+    /// A message arrived whole: it joins the group, which is stored now if it holds much.
+    private mutating func received(_ message: InFlight, countsSize: Bool) async throws {
         let download = message.item.download
-        let received = countsSize ? message.received : nil
-        let outcome = try await worker.store(
-            ReceivedMessage(
-                download: download,
-                envelope: envelope(download),
-                replacing: message.item.replacing,
-                chunks: message.chunks,
-                entry: entry(download, location: "", received: received)
+        group.append(
+            ReceivedWhole(
+                message: ReceivedMessage(
+                    download: download,
+                    envelope: envelope(download),
+                    replacing: message.item.replacing,
+                    chunks: message.chunks,
+                    entry: entry(download, location: "", received: countsSize ? message.received : nil)
+                ),
+                received: countsSize ? message.received : nil
             )
         )
-        guard case .success = outcome else {
-            if case .failure(let failure) = outcome { failed(download, failure) }
-            return
+        groupBytes += message.held
+        if groupBytes >= Self.groupThreshold {
+            try await storeGroup()
         }
+    }
+
+    /// Stores and records the group; decides for each whether it may be deleted on the server.
+    mutating func storeGroup() async throws {
+        guard !group.isEmpty else { return }
+        let pending = group
+        group = []
+        groupBytes = 0
+        let results = try await worker.store(pending.map(\.message))
+        for (item, result) in zip(pending, results) {
+            switch result {
+            case .success: stored(item)
+            case .failure(let failure): failed(item.message.download, failure)
+            case nil: continue  // not tried after an earlier failure
+            }
+        }
+    }
+
+    private mutating func stored(_ item: ReceivedWhole) {
+        let download = item.message.download
         report.downloaded += 1
         options.progress?(.stored(account: account.name))
-        if let received, BodySize.isClearlyShort(received: received, listed: download.size) {
+        if let received = item.received, BodySize.isClearlyShort(received: received, listed: download.size) {
             // Stored (it may be all there is), but it does not count as stored for deletion: the
             // server's copy stays, and the next run downloads it again to replace this one.
             report.shortCopies += 1

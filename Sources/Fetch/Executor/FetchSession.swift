@@ -20,6 +20,9 @@ struct FetchSession {
     var toDelete: [(number: Int, uniqueID: String)] = []
     /// Set when storing failed in a way that would fail again (disk full).
     var localWritesBroken = false
+    /// Messages received whole, to store together (`storeGroup()`), and their held octets.
+    var group: [ReceivedWhole] = []
+    var groupBytes = 0
 
     init(
         account: FetchAccount,

@@ -154,42 +154,123 @@ actor StoreWorker {
         }
     }
 
-    /// Stores a message and records it; the failure of the target (disk full, a command that
-    /// refused it) comes back as `.failure`, and nothing of it is left. State-store failures
-    /// and injected faults are thrown (an injected fault leaves everything as a crash would).
-    func store(_ message: ReceivedMessage) throws -> Result<String, FetchFailure> {
-        let uniqueID = message.envelope.key.uniqueID
+    /// Stores a group of messages and records them (issue 7, grouped storing): each is written
+    /// and fsynced (`downloaded`, `fsynced`), all are made visible, the target's directories are
+    /// fsynced once (`renamed`), and all are recorded in one transaction (`recorded`). A target
+    /// that records hand-overs (a command) stores them one by one, each with its hand-over.
+    ///
+    /// Returns one result per message, in order: its location, or the failure of the target
+    /// (disk full, a command that refused it), after which nothing of it is left; nil when it
+    /// was not tried because an earlier one failed on a target whose failures are not per
+    /// message. State-store failures and injected faults are thrown (an injected fault leaves
+    /// everything as a crash would).
+    func store(_ messages: [ReceivedMessage]) throws -> [Result<String, FetchFailure>?] {
         let deliverer = try target()
+        let capabilities = deliverer.capabilities
+        var results = [Result<String, FetchFailure>?](repeating: nil, count: messages.count)
+        if capabilities.recordsHandOver {
+            for (index, message) in messages.enumerated() {
+                let result = try storeHandingOver(message, to: deliverer)
+                results[index] = result
+                if case .failure = result, !capabilities.failuresArePerMessage { break }
+            }
+            return results
+        }
+        var synced: [(index: Int, writer: any MessageWriter)] = []
+        for (index, message) in messages.enumerated() {
+            do {
+                let writer = try writer(for: message, deliverer)
+                do {
+                    for chunk in message.chunks { try writer.write(chunk) }
+                    try faults.reached(.downloaded)
+                    try writer.sync()
+                    try faults.reached(.fsynced)
+                } catch let failure as FetchFailure {
+                    writer.discard()
+                    throw failure
+                }
+                synced.append((index, writer))
+            } catch let failure as FetchFailure {
+                results[index] = .failure(failure)
+                guard capabilities.failuresArePerMessage else {
+                    // Not tried: what was spilled of them goes too.
+                    for rest in messages[(index + 1)...] { discard(rest.envelope.key.uniqueID) }
+                    break
+                }
+            }
+        }
+        var visible: [(index: Int, writer: any MessageWriter, location: String)] = []
+        for (position, item) in synced.enumerated() {
+            do {
+                visible.append((item.index, item.writer, try item.writer.commit()))
+            } catch let failure as FetchFailure {
+                item.writer.discard()
+                results[item.index] = .failure(failure)
+                guard capabilities.failuresArePerMessage else {
+                    for rest in synced[(position + 1)...] { rest.writer.discard() }
+                    break
+                }
+            }
+        }
+        do {
+            try deliverer.syncCommitted()
+        } catch let failure as FetchFailure {
+            // Visible but maybe not durable: not recorded, so not deleted; the next run finds them.
+            for item in visible { results[item.index] = .failure(failure) }
+            return results
+        }
+        for _ in visible { try faults.reached(.renamed) }
+        try store.record(
+            visible.map { item in
+                var entry = messages[item.index].entry
+                entry.location = item.location
+                return entry
+            }
+        )
+        for item in visible {
+            try faults.reached(.recorded)
+            results[item.index] = .success(item.location)
+        }
+        if let stored = options.stored, !visible.isEmpty {
+            stored(
+                visible.map {
+                    StoredMessage(account: account.name, location: $0.location, sha256: $0.writer.contentDigest)
+                }
+            )
+        }
+        return results
+    }
+
+    /// One message to a command: its hand-over is recorded before the command runs, and settled
+    /// by the message's record (or abandoned when the command refuses it).
+    private func storeHandingOver(
+        _ message: ReceivedMessage,
+        to deliverer: any Deliverer
+    ) throws -> Result<String, FetchFailure> {
+        let uniqueID = message.envelope.key.uniqueID
+        let location: String
         let writer: any MessageWriter
         do {
-            writer =
-                try open.removeValue(forKey: uniqueID)
-                ?? deliverer.makeWriter(
-                    for: message.envelope,
-                    replacing: message.replacing
-                )
+            writer = try self.writer(for: message, deliverer)
         } catch let failure as FetchFailure {
             return .failure(failure)
         }
-        let location: String
         do {
             for chunk in message.chunks { try writer.write(chunk) }
             try faults.reached(.downloaded)
             try writer.sync()
             try faults.reached(.fsynced)
-            if deliverer.capabilities.recordsHandOver {
-                try store.recordHandOver(
-                    of: uniqueID,
-                    generation: message.download.generation,
-                    at: message.envelope.receivedAt
-                )
-                try faults.reached(.handedOver)
-            }
+            try store.recordHandOver(
+                of: uniqueID,
+                generation: message.download.generation,
+                at: message.envelope.receivedAt
+            )
+            try faults.reached(.handedOver)
             do {
                 location = try writer.commit()
             } catch let failure as FetchFailure {
                 // The command said no: it does not have the message.
-                if deliverer.capabilities.recordsHandOver { try store.abandonHandOver(of: uniqueID) }
+                try store.abandonHandOver(of: uniqueID)
                 throw failure
             }
         } catch let failure as FetchFailure {
@@ -201,8 +282,14 @@ actor StoreWorker {
         entry.location = location
         try store.record(entry)
         try faults.reached(.recorded)
-        options.stored?(StoredMessage(account: account.name, location: location, sha256: writer.contentDigest))
+        options.stored?([StoredMessage(account: account.name, location: location, sha256: writer.contentDigest)])
         return .success(location)
+    }
+
+    /// The writer a message was spilled to, or a new one.
+    private func writer(for message: ReceivedMessage, _ deliverer: any Deliverer) throws -> any MessageWriter {
+        if let open = open.removeValue(forKey: message.envelope.key.uniqueID) { return open }
+        return try deliverer.makeWriter(for: message.envelope, replacing: message.replacing)
     }
 
     /// Abandons a message whose transfer failed part-way (its partial copy is useless).

@@ -236,28 +236,41 @@ extension MailIndex {
 
     /// Indexes one file now (the fetch engine calls this after storing a message).
     func indexMaildirFile(root: String, reference: MaildirFileReference) throws {
-        guard let (subdirectory, fileName) = reference.locate() else {
-            throw MailboxError.messageVanished(reference.fileName)
-        }
-        let path = FileSystem.join(FileSystem.join(reference.folderPath, subdirectory), fileName)
-        let bytes = try FileSystem.readFile(path)
-        let modified = FileSystem.status(path)?.modificationNanoseconds ?? FileSystem.currentNanoseconds()
-        let digest = Self.sha256Hex(
-            Array(Maildir.digestKey(folder: reference.folder, uniqueName: reference.uniqueName).utf8)
-        )
-        let record = MessageRecord(
-            digest: digest,
-            folder: reference.folder,
-            location: .maildir(folder: reference.folder, subdirectory: subdirectory, fileName: fileName),
-            bytes: bytes,
-            fallbackDate: modified / 1_000_000_000
-        )
-        try database.write { db in
-            if let id = try Int64.fetchOne(db, sql: "SELECT id FROM message WHERE digest = ?", arguments: [digest]) {
-                try delete(ids: [id], in: db)
+        try indexMaildirFiles(root: root, references: [reference])
+    }
+
+    /// Indexes files now, in one transaction (the fetch engine stores messages in groups).
+    func indexMaildirFiles(root: String, references: [MaildirFileReference]) throws {
+        var records: [MessageRecord] = []
+        for reference in references {
+            guard let (subdirectory, fileName) = reference.locate() else {
+                throw MailboxError.messageVanished(reference.fileName)
             }
-            try insert([record], in: db)
-            try updateShortIDs(changed: [digest], in: db)
+            let path = FileSystem.join(FileSystem.join(reference.folderPath, subdirectory), fileName)
+            let bytes = try FileSystem.readFile(path)
+            let modified = FileSystem.status(path)?.modificationNanoseconds ?? FileSystem.currentNanoseconds()
+            let digest = Self.sha256Hex(
+                Array(Maildir.digestKey(folder: reference.folder, uniqueName: reference.uniqueName).utf8)
+            )
+            records.append(
+                MessageRecord(
+                    digest: digest,
+                    folder: reference.folder,
+                    location: .maildir(folder: reference.folder, subdirectory: subdirectory, fileName: fileName),
+                    bytes: bytes,
+                    fallbackDate: modified / 1_000_000_000
+                )
+            )
+        }
+        try database.write { db in
+            let find = try db.cachedStatement(sql: "SELECT id FROM message WHERE digest = ?")
+            var replaced: [Int64] = []
+            for record in records {
+                if let id = try Int64.fetchOne(find, arguments: [record.digest]) { replaced.append(id) }
+            }
+            try delete(ids: replaced, in: db)
+            try insert(records, in: db)
+            try updateShortIDs(changed: records.map(\.digest), in: db)
         }
     }
 
