@@ -51,8 +51,10 @@ struct FetchServiceTests {
             onReport: { report in reports.items.withLock { $0.append(report) } }
         )
         let task = Task { try await service.run() }
+        // Up to 30 s: under the whole suite, NIO's blocking pool (where every test's storing
+        // runs) is busy; the condition usually holds within a poll or two.
         func waitFor(_ condition: () -> Bool) async throws {
-            for _ in 0..<200 where !condition() {
+            for _ in 0..<1200 where !condition() {
                 try await Task.sleep(for: .milliseconds(25))
             }
         }
