@@ -1,5 +1,7 @@
 // Where and how the client connects.
 
+import SASL
+
 /// How to reach a POP3 server and how far to trust it.
 ///
 /// - SeeAlso: [RFC 8314](https://datatracker.ietf.org/doc/html/rfc8314) (implicit TLS, port 995),
@@ -43,6 +45,10 @@ public struct POP3ClientConfiguration: Sendable {
     public var pipelineWindow: Int
     /// Longest status line accepted; longer ones are a protocol violation.
     public var maximumResponseLineLength: Int
+    /// The most SCRAM-SHA-256 iterations the server may ask for (RFC 5802 §5.1 `i`); more ends
+    /// the login with an ``POP3ClientError/Kind/authentication`` error. At most
+    /// `SCRAM.maximumIterations`.
+    public var scramMaximumIterations: Int
 
     public init(host: String, port: Int, security: Security, trust: Trust = .system) {
         self.host = host
@@ -55,6 +61,7 @@ public struct POP3ClientConfiguration: Sendable {
         self.commandTimeout = .seconds(60)
         self.pipelineWindow = 32
         self.maximumResponseLineLength = 8192
+        self.scramMaximumIterations = SCRAMSHA256ClientMechanism.defaultMaximumIterations
     }
 
     /// The name for SNI and the certificate check.

@@ -144,7 +144,14 @@ extension POP3Connection {
         secret: String,
         initialResponseInline: Bool
     ) async throws {
-        guard var mechanism = makeSASLClientMechanism(mechanismName, user: user, secret: secret) else {
+        guard
+            var mechanism = makeSASLClientMechanism(
+                mechanismName,
+                user: user,
+                secret: secret,
+                scramMaximumIterations: configuration.scramMaximumIterations
+            )
+        else {
             throw POP3ClientError(
                 kind: .unsupported,
                 message: "SASL \(mechanismName) is not implemented by this client"
@@ -203,6 +210,14 @@ extension POP3Connection {
     private static func saslStep<T>(_ step: () throws -> T) throws -> T {
         do {
             return try step()
+        } catch let error as SASLClientError where error.code == .excessiveIterationCount {
+            // Not a broken server but a login we refuse to compute: an authentication failure
+            // (a person raises the limit, or asks the server's operator why).
+            throw POP3ClientError(
+                kind: .authentication,
+                message: "\(error.reason); refused (raise scram_max_iterations, at most \(SCRAM.maximumIterations), "
+                    + "to accept it)"
+            )
         } catch {
             throw POP3ClientError(
                 kind: .protocolViolation,

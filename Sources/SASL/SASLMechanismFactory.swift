@@ -19,15 +19,18 @@ public func makeSASLServerMechanism(_ name: SASLMechanismName) -> (any SASLServe
 /// `secret` is the password for PLAIN, LOGIN and SCRAM-SHA-256, and the OAuth 2.0 access
 /// token for XOAUTH2 and OAUTHBEARER. OAUTHBEARER made here sends no `host`/`port`; use
 /// ``OAuthBearerClientMechanism/init(user:token:host:port:)`` to include them.
+/// `scramMaximumIterations` caps the work a server may ask of SCRAM-SHA-256.
 public func makeSASLClientMechanism(
     _ name: SASLMechanismName,
     user: String,
-    secret: String
+    secret: String,
+    scramMaximumIterations: Int = SCRAMSHA256ClientMechanism.defaultMaximumIterations
 ) -> (any SASLClientMechanism)? {
     switch name {
     case .plain: PlainClientMechanism(user: user, password: secret)
     case .login: LoginClientMechanism(user: user, password: secret)
-    case .scramSHA256: SCRAMSHA256ClientMechanism(user: user, password: secret)
+    case .scramSHA256:
+        SCRAMSHA256ClientMechanism(user: user, password: secret, maximumIterations: scramMaximumIterations)
     case .xoauth2: XOAUTH2ClientMechanism(user: user, token: secret)
     case .oauthBearer: OAuthBearerClientMechanism(user: user, token: secret)
     default: nil

@@ -1,10 +1,9 @@
 import ArgumentParser
 import Fetch
+import FileIO
 import Foundation
 import Logging
 import Mailbox
-import ServiceLifecycle
-import UnixSignals
 
 /// `postoffice fetch`: download mail to this device (DESIGN.md, "Contracts").
 struct FetchCommand: AsyncParsableCommand {
@@ -88,6 +87,12 @@ struct FetchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds each server reply (and each RETR chunk) may take, e.g. 30 or 2m (default 60).")
     var timeout: String?
 
+    @Option(
+        name: .customLong("scram-max-iterations"),
+        help: "The most SCRAM-SHA-256 iterations a server may ask for (default 100000; more is refused, exit 77)."
+    )
+    var scramMaxIterations: Int?
+
     @Flag(
         name: .customLong("mark-seen"),
         help: "Record everything now on the server as downloaded, without downloading."
@@ -96,8 +101,10 @@ struct FetchCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("import-state"),
-        help:
-            "Import another fetcher's state: fetchmail:FILE, getmail:FILE, mpop:FILE or thunderbird:FILE (repeatable)."
+        help: ArgumentHelp(
+            "Import another fetcher's state file: fetchmail, getmail, mpop or Thunderbird (repeatable).",
+            discussion: "The program is recognised by the file's contents; KIND:FILE names it (for an empty file)."
+        )
     )
     var importState: [String] = []
 
@@ -122,7 +129,7 @@ struct FetchCommand: AsyncParsableCommand {
             // its log stays quiet unless asked; a daemon logs each poll.
             _ = try LoggingSetup.bootstrap(level: logLevel ?? (daemon ? "notice" : "critical"))
             (accounts, fileInterval) = try resolveAccounts()
-            options = FetchOptions(markSeen: markSeen, imports: try imports(), stored: Self.updateOfflineMailbox)
+            options = FetchOptions(markSeen: markSeen, imports: try await imports(), stored: Self.updateOfflineMailbox)
         } catch {
             Console.printError("\(error)")
             throw ExitCode(78)
@@ -141,27 +148,33 @@ struct FetchCommand: AsyncParsableCommand {
     }
 
     /// Keeps the offline mailbox current as mail arrives: the SHA-256 manifest that
-    /// `postoffice mail verify` checks, and the search index. Both can be rebuilt, so a failure
-    /// here is logged and the message stays stored.
-    @Sendable static func updateOfflineMailbox(_ message: StoredMessage) {
-        let path = message.location
-        guard let slash = path.range(of: "/", options: .backwards), path.hasPrefix("/") || path.contains("/") else {
-            return
-        }
-        let fileName = String(path[slash.upperBound...])
-        let folder = String(path[..<slash.lowerBound])
-        guard folder.hasSuffix("/new") || folder.hasSuffix("/cur") else { return }  // mbox and MDA: not a Maildir file
-        let maildir = String(folder.dropLast(4))
-        let logger = Logger(label: "fetch")
-        do {
-            if let digest = message.sha256 {
-                try recordInManifest(maildir: maildir, fileName: fileName, sha256: digest)
-            }
-            try indexMessage(maildir: maildir, fileName: fileName)
-        } catch {
-            logger.warning(
-                "could not update the offline index or manifest (postoffice mail reindex repairs it): \(error)"
+    /// `postoffice mail verify` checks, and the search index, updated once per group of stored
+    /// messages (one manifest append, one index transaction). Both can be rebuilt, so a failure
+    /// here is logged and the messages stay stored.
+    @Sendable static func updateOfflineMailbox(_ messages: [StoredMessage]) {
+        var byMaildir: [String: [(fileName: String, sha256: [UInt8]?)]] = [:]
+        for message in messages {
+            let path = message.location
+            guard let slash = path.range(of: "/", options: .backwards) else { continue }
+            let folder = String(path[..<slash.lowerBound])
+            // mbox and MDA locations are not Maildir files.
+            guard folder.hasSuffix("/new") || folder.hasSuffix("/cur") else { continue }
+            byMaildir[String(folder.dropLast(4)), default: []].append(
+                (String(path[slash.upperBound...]), message.sha256)
             )
+        }
+        for (maildir, files) in byMaildir {
+            do {
+                try recordInManifest(
+                    maildir: maildir,
+                    entries: files.compactMap { file in file.sha256.map { (file.fileName, $0) } }
+                )
+                try indexMessages(maildir: maildir, fileNames: files.map(\.fileName))
+            } catch {
+                Logger(label: "fetch").warning(
+                    "could not update the offline index or manifest (postoffice mail reindex repairs it): \(error)"
+                )
+            }
         }
     }
 
@@ -179,17 +192,17 @@ struct FetchCommand: AsyncParsableCommand {
         var options = options
         options.progress = { display.handle($0) }
         let stop = options.stop
-        // SIGTERM/SIGINT: finish the message in flight, delete only what is stored, stop.
-        let signals = SignalWatcher(signals: [SIGTERM, SIGINT]) { stop.requestStop() }
-        defer { signals.cancel() }
         let runOptions = options
-        let reports = await withTaskGroup(of: (Int, FetchReport).self) { group in
-            for (index, account) in accounts.enumerated() {
-                group.addTask { (index, await runFetch(accounts: [account], options: runOptions, logger: logger)) }
+        // SIGTERM/SIGINT: finish the message in flight, delete only what is stored, stop.
+        let reports = try await Signals.runToCompletion(logger: logger, onShutdown: { stop.requestStop() }) {
+            await withTaskGroup(of: (Int, FetchReport).self) { group in
+                for (index, account) in accounts.enumerated() {
+                    group.addTask { (index, await runFetch(accounts: [account], options: runOptions, logger: logger)) }
+                }
+                var collected: [(Int, FetchReport)] = []
+                for await result in group { collected.append(result) }
+                return collected.sorted { $0.0 < $1.0 }.flatMap(\.1.accounts)
             }
-            var collected: [(Int, FetchReport)] = []
-            for await result in group { collected.append(result) }
-            return collected.sorted { $0.0 < $1.0 }.flatMap(\.1.accounts)
         }
         display.finish()
         let report = FetchReport(accounts: reports)
@@ -213,14 +226,9 @@ struct FetchCommand: AsyncParsableCommand {
             },
             onReport: { report in FetchCommand.output(report, json: json) }
         )
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: service)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
-        )
-        try await group.run()
+        // SIGTERM/SIGINT finish the message in flight; SIGHUP re-reads the configuration file.
+        let reload: (@Sendable () -> Void)? = configPath == nil ? nil : { @Sendable in service.requestReload() }
+        try await Signals.run([service], reload: reload, logger: logger)
     }
 
     private func output(_ report: FetchReport) { Self.output(report, json: json) }
@@ -350,20 +358,26 @@ struct FetchCommand: AsyncParsableCommand {
             guard (1...1000).contains(pipelineWindow) else { throw ValidationError("--pipeline-window must be 1–1000") }
             settings.pipelineWindow = pipelineWindow
         }
+        if let scramMaxIterations {
+            guard FetchAccount.scramIterationRange.contains(scramMaxIterations) else {
+                throw ValidationError("--scram-max-iterations must be \(FetchAccount.scramIterationRangeText)")
+            }
+            settings.scramMaximumIterations = scramMaxIterations
+        }
         return settings
     }
 
-    private func imports() throws -> [StateImport] {
-        try importState.map { text in
-            guard let parsed = StateImport(argument: text) else {
-                throw ValidationError(
-                    "--import-state '\(text)': use fetchmail:FILE, getmail:FILE, mpop:FILE or thunderbird:FILE"
-                )
+    /// `KIND:FILE`, or a bare `FILE` recognised by its contents (read off the cooperative pool).
+    private func imports() async throws -> [StateImport] {
+        let arguments = importState
+        return try await BlockingIO.run {
+            try arguments.map { text in
+                do {
+                    return try StateImport.resolve(argument: text)
+                } catch let failure as FetchFailure {
+                    throw ValidationError(failure.message)
+                }
             }
-            guard FileManager.default.isReadableFile(atPath: parsed.path) else {
-                throw ValidationError("--import-state: cannot read \(parsed.path)")
-            }
-            return parsed
         }
     }
 
@@ -451,7 +465,8 @@ struct FetchCommand: AsyncParsableCommand {
             target: target,
             statePath: settings.stateFile,
             pipelineWindow: settings.pipelineWindow,
-            timeout: .milliseconds(Int64(settings.timeout * 1000))
+            timeout: .milliseconds(Int64(settings.timeout * 1000)),
+            scramMaximumIterations: settings.scramMaximumIterations
         )
     }
 }

@@ -117,23 +117,3 @@ extension ProgressDisplay.State {
         body(&lines[index])
     }
 }
-
-/// Runs `handler` when one of `signals` arrives (instead of the default of dying at once).
-// @unchecked: `sources` never changes after init, and DispatchSource.cancel() is thread-safe.
-final class SignalWatcher: @unchecked Sendable {
-    private let sources: [any DispatchSourceSignal]
-
-    init(signals: [Int32], handler: @escaping @Sendable () -> Void) {
-        sources = signals.map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler(handler: handler)
-            source.resume()
-            return source
-        }
-    }
-
-    func cancel() {
-        for source in sources { source.cancel() }
-    }
-}

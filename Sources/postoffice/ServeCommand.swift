@@ -11,7 +11,6 @@ import POP3Core
 import POP3Server
 import SASL
 import ServiceLifecycle
-import UnixSignals
 
 /// `postoffice serve`: the POP3 server.
 struct ServeCommand: AsyncParsableCommand {
@@ -97,13 +96,7 @@ struct ServeCommand: AsyncParsableCommand {
         let server = POP3Server(configuration: configuration)
         let startup = Task { try await server.boundAddresses() }
         var lmtp = makeLMTPServer(settings: settings, accounts: accounts, store: store)
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: server)] + lmtpServices(lmtp),
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
-        )
+        let group = Signals.group([server] + lmtpServices(lmtp), reload: nil, logger: logger)
         var running = Task { try await group.run() }
         var addresses: [SocketAddress]
         do {
@@ -123,13 +116,7 @@ struct ServeCommand: AsyncParsableCommand {
             ]
             let retryServer = POP3Server(configuration: configuration)
             lmtp = makeLMTPServer(settings: settings, accounts: accounts, store: store)
-            let retry = ServiceGroup(
-                configuration: .init(
-                    services: [.init(service: retryServer)] + lmtpServices(lmtp),
-                    gracefulShutdownSignals: [.sigterm, .sigint],
-                    logger: logger
-                )
-            )
+            let retry = Signals.group([retryServer] + lmtpServices(lmtp), reload: nil, logger: logger)
             running = Task { try await retry.run() }
             addresses = try await retryServer.boundAddresses()
         }
@@ -172,8 +159,8 @@ struct ServeCommand: AsyncParsableCommand {
         )
     }
 
-    static func lmtpServices(_ lmtp: LMTPServer?) -> [ServiceGroupConfiguration.ServiceConfiguration] {
-        lmtp.map { [.init(service: $0)] } ?? []
+    static func lmtpServices(_ lmtp: LMTPServer?) -> [any Service] {
+        lmtp.map { [$0] } ?? []
     }
 
     /// The configured certificate, or one generated at first start beside the data.

@@ -27,6 +27,18 @@ final class FakeMailServer: @unchecked Sendable {
         lock.withLock { listedSizes[uid] ?? actual }
     }
 
+    private var cutAt: [String: Int] = [:]
+
+    /// Makes `RETR` of this message send only its first `octets` (still ended properly), while
+    /// `LIST` reports its whole size, as a server that cuts a message short does (nil: whole).
+    func cut(_ uid: String, at octets: Int?) {
+        lock.withLock { cutAt[uid] = octets }
+    }
+
+    fileprivate func cut(_ uid: String) -> Int? {
+        lock.withLock { cutAt[uid] }
+    }
+
     /// Makes sessions leave these messages out of their listing, as a server that briefly lists
     /// a partial maildrop does (empty: list everything).
     func hide(_ uids: Set<String>) {
@@ -141,7 +153,9 @@ final class FakeSession: MailSource, @unchecked Sendable {
     func retrieve(_ numbers: [Int], _ body: (SourceEvent) async throws -> Void) async throws {
         for number in numbers {
             try check(number)
-            try await stream(number, snapshot[number - 1].bytes[...], body)
+            let bytes = snapshot[number - 1].bytes
+            let end = min(bytes.count, server.cut(snapshot[number - 1].uid) ?? bytes.count)
+            try await stream(number, bytes[0..<end], body)
         }
     }
 

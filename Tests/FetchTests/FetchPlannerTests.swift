@@ -16,7 +16,8 @@ private func stored(
     status: FetchStateEntry.Status = .stored,
     headersOnly: Bool = false,
     generation: Int = 0,
-    location: String = "/m/x"
+    location: String = "/m/x",
+    shortCopy: Bool = false
 ) -> (String, FetchStateEntry) {
     (
         uid,
@@ -27,7 +28,8 @@ private func stored(
             location: location,
             status: status,
             headersOnly: headersOnly,
-            generation: generation
+            generation: generation,
+            shortCopy: shortCopy
         )
     )
 }
@@ -346,6 +348,83 @@ struct FetchPlannerTests {
         #expect(plan.vanished == ["y", "z"])
     }
 
+    @Test(
+        "a short copy never counts as stored for deletion: downloaded again, same generation",
+        arguments: allDeletePolicies
+    )
+    func shortCopyIsDownloadedAgain(deletion: DeletePolicy) throws {
+        let plan = FetchPlanner.plan(
+            serverMessages: [msg(1, "a"), msg(2, "b")],
+            state: Dictionary(uniqueKeysWithValues: [
+                stored("a", at: t0 - 30 * day, generation: 2, shortCopy: true), stored("b"),
+            ]),
+            policy: FetchPolicy(deletion: deletion),
+            now: t0,
+            // Even "deleted locally" does not let the server's copy go for a short one.
+            locallyMissing: ["a"]
+        )
+        let download = try #require(plan.downloads.first)
+        #expect(plan.downloads.count == 1)
+        #expect(download.uniqueID == "a")
+        #expect(download.reason == .shortCopy)
+        #expect(download.mode == .full)
+        #expect(download.generation == 2)
+        #expect(download.firstDownloaded == t0 - 30 * day)
+        #expect(download.replacesEarlierCopy)
+        #expect(download.deleteAfterStoring == FetchPolicy(deletion: deletion).deletesRightAfterStoring)
+        #expect(!plan.deletions.contains { $0.uniqueID == "a" })
+        #expect(plan.warnings.contains { $0.contains("shorter") })
+    }
+
+    @Test("an unconfirmed hand-over marks the download a possible duplicate; unlisted ones are settled")
+    func unconfirmedHandOvers() {
+        let plan = FetchPlanner.plan(
+            serverMessages: [msg(1, "a"), msg(2, "b")],
+            state: [:],
+            policy: FetchPolicy(),
+            now: t0,
+            unconfirmedHandOvers: ["a", "gone"]
+        )
+        #expect(plan.downloads.map(\.uniqueID) == ["a", "b"])
+        #expect(plan.downloads.map(\.mayDuplicate) == [true, false])
+        #expect(plan.settledHandOvers == ["gone"])
+    }
+
+    @Test("planner inputs: one snapshot and the target's keys, no disk access per entry")
+    func plannerInputs() {
+        let identity = "alice@pop.example.org"
+        func hash(_ uid: String, _ generation: Int = 0) -> String {
+            DeliveryKey(account: identity, uniqueID: uid, generation: generation).hash
+        }
+        let snapshot = FetchStateSnapshot(
+            entries: Dictionary(uniqueKeysWithValues: [
+                stored("here"), stored("gone-locally"), stored("back", status: .goneFromServer, generation: 1),
+                stored("back-missing", status: .goneFromServer), stored("seen", location: ""),
+                stored("header", headersOnly: true),
+            ]),
+            unconfirmedHandOvers: ["h"]
+        )
+        let inputs = PlannerInputs(
+            snapshot: snapshot,
+            presentKeys: [hash("here"), hash("back", 1), hash("header")],
+            account: identity
+        )
+        #expect(inputs.locallyMissing == ["gone-locally"])
+        #expect(inputs.locallyPresent == ["back"])
+        #expect(inputs.unconfirmedHandOvers == ["h"])
+        #expect(inputs.state == snapshot.entries)
+        // A target that cannot tell: nothing missing, nothing present.
+        let blind = PlannerInputs(snapshot: snapshot, presentKeys: nil, account: identity)
+        #expect(blind.locallyMissing.isEmpty && blind.locallyPresent.isEmpty)
+        #expect(PlannerInputs.needsPresentKeys(snapshot, policy: FetchPolicy(deletion: .keep)))
+        #expect(
+            !PlannerInputs.needsPresentKeys(
+                FetchStateSnapshot(entries: Dictionary(uniqueKeysWithValues: [stored("x")])),
+                policy: FetchPolicy(deletion: .keep)
+            )
+        )
+    }
+
     /// Every combination of state shape x policy x size limit: the safety rules hold.
     @Test("safety: nothing is deleted that is not stored complete; nothing complete is downloaded twice")
     func exhaustiveSafety() {
@@ -358,11 +437,17 @@ struct FetchPlannerTests {
                     for serverSize in sizes {
                         for deletion in Self.allDeletePolicies {
                             for limit in limits {
-                                for missing in [false, true] {
+                                for (missing, short) in [(false, false), (true, false), (false, true), (true, true)] {
                                     var state: [String: FetchStateEntry] = [:]
                                     if let status {
                                         state["u"] =
-                                            stored("u", size: recordedSize, status: status, headersOnly: headersOnly).1
+                                            stored(
+                                                "u",
+                                                size: recordedSize,
+                                                status: status,
+                                                headersOnly: headersOnly,
+                                                shortCopy: short && !headersOnly
+                                            ).1
                                     }
                                     let plan = FetchPlanner.plan(
                                         serverMessages: [msg(1, "u", serverSize)],
@@ -378,11 +463,12 @@ struct FetchPlannerTests {
                                         let entry = try! #require(state["u"])  // safe: deletions need an entry
                                         #expect(entry.status == .stored)
                                         #expect(!entry.headersOnly)
+                                        #expect(!entry.shortCopy)
                                         #expect(entry.size == nil || entry.size == serverSize)
                                     }
                                     // A complete copy of the same message is never downloaded again.
                                     if let entry = state["u"], entry.status == .stored, !entry.headersOnly,
-                                        entry.size == nil || entry.size == serverSize
+                                        !entry.shortCopy, entry.size == nil || entry.size == serverSize
                                     {
                                         #expect(plan.downloads.isEmpty)
                                     }

@@ -20,7 +20,7 @@ struct StoredHookTests {
             faults: .none,
             connector: { _ in FakeConnector(server: server) },
             progress: { event in progress.withLockedValue { $0.append(event) } },
-            stored: { message in seen.withLockedValue { $0.append(message) } }
+            stored: { messages in seen.withLockedValue { $0.append(contentsOf: messages) } }
         )
         let report = await runFetch(accounts: [account], options: options, logger: testLogger)
         #expect(report.succeeded)

@@ -121,3 +121,11 @@ func mboxMessages(_ path: String) throws -> [(uid: String, content: String, name
         return splitTrace(body.joined(separator: "\n") + "\n", name: "mbox")
     }
 }
+
+/// Messages a delivery command wrote, one file each, in `directory`.
+func deliveredMessages(_ directory: String) throws -> [(uid: String, content: String, name: String)] {
+    guard FileManager.default.fileExists(atPath: directory) else { return [] }
+    return try FileManager.default.contentsOfDirectory(atPath: directory).sorted().map { name in
+        splitTrace(try String(contentsOfFile: directory + "/" + name, encoding: .utf8), name: name)
+    }
+}

@@ -326,7 +326,9 @@ def test_import_mpop_state_skips_what_mpop_fetched(alice, our_server, pki, users
     assert_exactly_once(messages[4:], alice.saved())
 
 
-def test_import_state_written_by_real_mpop(alice, our_server, pki, users, client_dir):
+@pytest.mark.parametrize("prefix", ["mpop:", ""], ids=["named", "recognised"])
+def test_import_state_written_by_real_mpop(alice, our_server, pki, users, client_dir, prefix):
+    """With `mpop:FILE`, and with a bare FILE that fetch recognises as mpop's by its contents."""
     messages = corpus.many_small(3)
     deliver_files(our_server, "alice", messages)
     mpop = Mpop(client_dir / "mpop", our_server, pki, "alice", users["alice"], mode="pop3s", keep=True)
@@ -334,9 +336,35 @@ def test_import_state_written_by_real_mpop(alice, our_server, pki, users, client
     assert len(mpop.saved()) == 3
     extra = corpus.small(50)
     deliver_files(our_server, "alice", [extra])
-    report = alice.report("--keep", "--import-state", f"mpop:{client_dir / 'mpop' / 'uidls'}")
+    report = alice.report("--keep", "--import-state", f"{prefix}{client_dir / 'mpop' / 'uidls'}")
     assert (report["markedSeen"], report["downloaded"]) == (3, 1), report
     assert_exactly_once([extra], alice.saved())
+
+
+@pytest.mark.parametrize("kind", ["fetchmail", "thunderbird"])
+def test_import_state_recognises_the_program_by_contents(alice, our_server, pki, users, kind):
+    messages = corpus.many_small(4)
+    deliver_files(our_server, "alice", messages)
+    uidls = server_uidls(our_server, pki, "alice", users["alice"])
+    state = alice.home / "state-to-import"
+    if kind == "fetchmail":
+        state.write_text("".join(f"alice@{our_server.host} {uid}\n" for uid in uidls[:3]))
+    else:
+        state.write_text(f"# POP3 State File\n# This is a generated file!  Do not edit.\n\n*{our_server.host} alice\n"
+                         + "".join(f"k {uid} 1700000000\n" for uid in uidls[:3]))
+    report = alice.report("--keep", "--import-state", str(state))
+    assert (report["markedSeen"], report["downloaded"]) == (3, 1), report
+    assert_exactly_once(messages[3:], alice.saved())
+
+
+def test_import_state_that_fits_several_programs_asks_for_the_kind(alice, our_server):
+    state = alice.home / "empty-state"
+    state.write_text("")
+    result = alice.run("--import-state", str(state), expect=78)
+    text = stderr_of(result)
+    assert "fetchmail or getmail or mpop or thunderbird" in text, text
+    assert f"KIND:{state}" in text, text
+    assert alice.saved() == []
 
 
 # -- --config with several accounts, and --daemon -----------------------------------------------
@@ -421,6 +449,14 @@ def test_daemon_polls_reloads_on_sighup_and_stops_on_sigterm(our_server, client_
         wait_until(lambda: len(saved_messages("maildir", bob_maildir)) == 1, 15, "fetching bob after SIGHUP", daemon)
         assert_exactly_once([for_bob], saved_messages("maildir", bob_maildir))
         assert_exactly_once([first, second], saved_messages("maildir", alice_maildir))
+        assert "configuration reloaded" in (client_dir / "daemon.log").read_text()
+
+        # Another SIGHUP: still running (the trigger is not a one-time handler), bob removed.
+        two_account_config(client_dir, our_server, pki, users, bob=False)
+        daemon.send_signal(signal.SIGHUP)
+        wait_until(lambda: (client_dir / "daemon.log").read_text().count("configuration reloaded") == 2, 15,
+                   "the second reload", daemon)
+        assert daemon.poll() is None
 
         daemon.send_signal(signal.SIGTERM)
         status = daemon.wait(timeout=15)
@@ -433,18 +469,19 @@ def test_daemon_polls_reloads_on_sighup_and_stops_on_sigterm(our_server, client_
         log.close()
 
 
-@pytest.mark.parametrize("daemon", [False, True], ids=["once", "daemon"])
-def test_sigterm_mid_run_stores_and_deletes_consistently(alice, our_server, daemon):
-    """SIGTERM finishes the message in flight, deletes on the server exactly what is stored,
-    sends QUIT and exits (143 for a one-shot run, which did not finish; 0 for the daemon, whose
-    stop is the normal end); a later run fetches the rest."""
+@pytest.mark.parametrize("daemon, stop_signal", [(False, signal.SIGTERM), (False, signal.SIGINT),
+                                                 (True, signal.SIGTERM)], ids=["once", "once-sigint", "daemon"])
+def test_sigterm_mid_run_stores_and_deletes_consistently(alice, our_server, daemon, stop_signal):
+    """SIGTERM (or SIGINT, a Ctrl-C) finishes the message in flight, deletes on the server
+    exactly what is stored, sends QUIT and exits (143 for a one-shot run, which did not finish;
+    0 for the daemon, whose stop is the normal end); a later run fetches the rest."""
     messages = corpus.many_small(400)
     deliver_files(our_server, "alice", messages)
     options = ("--daemon", "--interval", "1h") if daemon else ()
     process = alice.start(*options)
     try:
         wait_until(lambda: len(alice.saved()) >= 20, 30, "the first 20 messages", process)
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop_signal)
     finally:
         status, stdout, stderr = wait_process(process, timeout=30)
     assert status == (0 if daemon else 143), stderr.decode("utf-8", "replace")[-3000:]

@@ -161,6 +161,29 @@ struct OfflineMailboxTests {
         }
     }
 
+    @Test func fetchHookIndexesAndRecordsAGroupAtOnce() throws {
+        let maildir = try TemporaryMaildir()
+        let names = try (1...3).map { try maildir.deliver(Fixture.plain(subject: "Group \($0)", body: "grouped")) }
+        let sent = try maildir.deliver(Fixture.plain(subject: "Sent one", body: "grouped"), folder: "Sent")
+        let files = names + [sent]
+        try recordInManifest(
+            maildir: maildir.root,
+            entries: try files.map { name in
+                (name, Array(SHA256.hash(data: try Data(contentsOf: URL(fileURLWithPath: maildir.path(name))))))
+            }
+        )
+        try indexMessages(maildir: maildir.root, fileNames: files)
+        let mailbox = try OfflineMailbox(store: .maildir(maildir.root))
+        let rows = try mailbox.index.search(SearchQuery(parsing: "grouped"), folder: nil, limit: nil)
+        #expect(Set(rows.map(\.subject)) == ["Group 1", "Group 2", "Group 3", "Sent one"])
+        #expect(try Manifest.read(maildir.root + "/" + Manifest.fileName).count == 3)
+        #expect(try Manifest.read(maildir.root + "/.Sent/" + Manifest.fileName).count == 1)
+        // Indexing again replaces, never duplicates.
+        try indexMessages(maildir: maildir.root, fileNames: files)
+        #expect(try mailbox.index.search(SearchQuery(parsing: "grouped"), folder: nil, limit: nil).count == 4)
+        #expect(try mailbox.verify(updateManifest: false).isSuccess)
+    }
+
     @Test func mboxStoreHasOffsetIndependentIDs() throws {
         let directory = try TemporaryDirectory()
         let path = directory.path + "/archive.mbox"

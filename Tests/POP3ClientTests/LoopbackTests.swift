@@ -372,6 +372,39 @@ struct SASLLoopbackTests {
         try await server.finish()
     }
 
+    /// A server asking for 10,000,000 SCRAM iterations (RFC 5802 §5.1 `i`) would burn the
+    /// client's CPU for many seconds: refused at once, as an authentication failure.
+    @Test(arguments: [(10_000_000, nil), (4096, 1000)] as [(Int, Int?)])
+    func scramIterationsAboveTheCapAreAnAuthenticationError(iterations: Int, cap: Int?) async throws {
+        let server = try await ScriptedServer { peer in
+            try await peer.send("+OK ready\r\n")
+            try await peer.expect("CAPA")
+            try await peer.send("+OK\r\nSASL SCRAM-SHA-256\r\n.\r\n")
+            let auth = try #require(try await peer.readLine())
+            let initial = try #require(auth.split(separator: " ").last.flatMap { Base64.decode($0.utf8) })
+            let nonce = try #require(String(decoding: initial, as: UTF8.self).split(separator: "=").last)
+            let first = "r=\(nonce)server,s=" + Base64.encode([1, 2, 3, 4]) + ",i=\(iterations)"
+            try await peer.send("+ " + Base64.encode(Array(first.utf8)) + "\r\n")
+            try await peer.drainUntilClosed()
+        }
+        defer { server.stop() }
+        var configuration = ClientTest.configuration(port: server.port)
+        if let cap { configuration.scramMaximumIterations = cap }
+        let started = ContinuousClock.now
+        let error = await ClientTest.expectError {
+            try await POP3Connection.withConnection(
+                configuration: configuration,
+                credentials: .sasl(mechanism: .scramSHA256, user: "alice", password: "x"),
+                logger: ClientTest.logger
+            ) { _ in }
+        }
+        #expect(error?.kind == .authentication)
+        #expect(error?.message.contains("\(iterations)") == true)
+        #expect(error?.message.contains("scram_max_iterations") == true)
+        #expect(ContinuousClock.now - started < .seconds(5))
+        try await server.finish()
+    }
+
     @Test func mechanismNotOfferedIsUnsupported() async throws {
         let server = try await ScriptedServer { peer in
             try await peer.send("+OK ready\r\n")

@@ -1,4 +1,5 @@
 // The configuration of one account to fetch from. The CLI lead fills it from flags or TOML.
+import SASL
 
 /// One POP3 account to download from.
 public struct FetchAccount: Hashable, Sendable {
@@ -58,6 +59,16 @@ public struct FetchAccount: Hashable, Sendable {
     /// How long to wait for each response or chunk of a message; connecting and the TLS
     /// handshake wait at most this long too (and never more than 30 seconds).
     public var timeout: Duration
+    /// The most SCRAM-SHA-256 iterations the server may ask the client to compute (RFC 5802
+    /// §5.1 `i`); a login asking for more is refused as an authentication failure.
+    public var scramMaximumIterations: Int
+
+    /// 100,000: see `SCRAMSHA256ClientMechanism.defaultMaximumIterations`.
+    public static let defaultSCRAMMaximumIterations = SCRAMSHA256ClientMechanism.defaultMaximumIterations
+    /// The values `scramMaximumIterations` may take: up to the library's hard ceiling.
+    public static let scramIterationRange = 1...SCRAM.maximumIterations
+    /// `scramIterationRange` for error messages.
+    public static var scramIterationRangeText: String { "1–\(SCRAM.maximumIterations)" }
 
     public init(
         name: String,
@@ -72,7 +83,8 @@ public struct FetchAccount: Hashable, Sendable {
         target: DeliveryTarget,
         statePath: String,
         pipelineWindow: Int = 32,
-        timeout: Duration = .seconds(60)
+        timeout: Duration = .seconds(60),
+        scramMaximumIterations: Int = FetchAccount.defaultSCRAMMaximumIterations
     ) {
         self.name = name
         self.host = host
@@ -87,6 +99,7 @@ public struct FetchAccount: Hashable, Sendable {
         self.statePath = statePath
         self.pipelineWindow = pipelineWindow
         self.timeout = timeout
+        self.scramMaximumIterations = scramMaximumIterations
     }
 
     /// The identity local names and the state are tied to: `user@host` (host in lower case).

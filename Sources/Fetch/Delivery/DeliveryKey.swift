@@ -44,12 +44,23 @@ public struct DeliveryEnvelope: Hashable, Sendable {
     public var receivedAt: Int64
     /// Only the header (`TOP n 0`) is stored.
     public var headersOnly: Bool
+    /// An interrupted run handed this message to the delivery command without learning whether
+    /// it was accepted (`FetchPlan.Download.mayDuplicate`).
+    public var mayDuplicate: Bool
 
-    public init(key: DeliveryKey, serverHost: String, user: String, receivedAt: Int64, headersOnly: Bool = false) {
+    public init(
+        key: DeliveryKey,
+        serverHost: String,
+        user: String,
+        receivedAt: Int64,
+        headersOnly: Bool = false,
+        mayDuplicate: Bool = false
+    ) {
         self.key = key
         self.serverHost = serverHost
         self.user = user
         self.receivedAt = receivedAt
         self.headersOnly = headersOnly
+        self.mayDuplicate = mayDuplicate
     }
 }

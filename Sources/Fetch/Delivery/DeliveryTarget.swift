@@ -36,19 +36,58 @@ public enum DeliveryTarget: Hashable, Sendable, Codable {
     }
 }
 
-/// One run's view of a delivery target. Not shared between tasks.
+/// What a delivery target can do. The executor asks these questions instead of testing types.
+struct DeliveryCapabilities: Hashable, Sendable {
+    /// It finds a copy an interrupted run stored under a message's key (`existingLocation(of:)`),
+    /// so a rerun records that copy instead of storing the message again.
+    var findsEarlierCopies: Bool
+    /// It tells which copies are there now (`presentKeys()`): for "delete on the server once
+    /// deleted here", and to recognise a message that was missing from one listing.
+    var tellsWhetherCopiesRemain: Bool
+    /// A new copy replaces an earlier one under the same key, never leaving neither (Maildir:
+    /// the new file is renamed into place, then the old name removed). Otherwise an earlier
+    /// copy stays beside the new one (mbox entries are not rewritten; a command keeps what it got).
+    var replacesCopies: Bool
+    /// Handing a message over cannot be checked afterwards (a command): the state records the
+    /// hand-over before it happens, so a rerun after a crash knows it may be a duplicate.
+    var recordsHandOver: Bool
+    /// A failure to store one message says nothing about the next (a command refusing one
+    /// message); otherwise the first failure ends the account's downloads (a full disk).
+    var failuresArePerMessage: Bool
+
+    /// Files the target owns and can look through (Maildir, mbox).
+    static let files = DeliveryCapabilities(
+        findsEarlierCopies: true,
+        tellsWhetherCopiesRemain: true,
+        replacesCopies: false,
+        recordsHandOver: false,
+        failuresArePerMessage: false
+    )
+}
+
+/// One run's view of a delivery target. Used by one task at a time, from blocking code (the
+/// executor's `StoreWorker`, on NIO's blocking pool).
 protocol Deliverer: AnyObject {
+    /// What this target can do.
+    var capabilities: DeliveryCapabilities { get }
     /// A copy stored earlier under this key (an interrupted run stored it but did not record it),
     /// as a location string; nil when there is none or the target cannot tell (MDA).
     func existingLocation(of key: DeliveryKey) throws -> String?
-    /// Starts storing a message. `replacing` completes a headers-only copy.
+    /// Starts storing a message. `replacing` completes a headers-only copy or replaces a short one.
     func makeWriter(for envelope: DeliveryEnvelope, replacing: Bool) throws -> any MessageWriter
-    /// Whether the copy recorded at `location` is still there (for `deleteWhenDeletedLocally`).
-    /// Answers true when it cannot tell.
-    func locationExists(_ location: String, key: DeliveryKey) -> Bool
+    /// The keys (`DeliveryKey.hash`) of the copies present now, from one look at the target;
+    /// empty when it cannot tell (`capabilities.tellsWhetherCopiesRemain` is false).
+    func presentKeys() throws -> Set<String>
     /// Whether the copy at `location` (from `existingLocation(of:)`) holds only the header
     /// (`X-PostOffice-Headers-Only`); true when it cannot tell.
     func isHeadersOnlyCopy(at location: String) -> Bool
+    /// Makes every `commit()` since the last call durable (a Maildir fsyncs `new/` once for a
+    /// whole group of messages). A target whose commits are durable by themselves does nothing.
+    func syncCommitted() throws
+}
+
+extension Deliverer {
+    func syncCommitted() throws {}
 }
 
 /// Streams one message to a temporary place, then makes it visible.
@@ -58,7 +97,7 @@ protocol MessageWriter: AnyObject {
     /// Finishes the temporary copy and makes it durable (`fsync`).
     func sync() throws
     /// Makes the message visible (rename into `new/`, append to the mbox, run the MDA); returns
-    /// its location.
+    /// its location. Durable once the deliverer's `syncCommitted()` returns.
     func commit() throws -> String
     /// Abandons the temporary copy (on an error that is not a crash).
     func discard()

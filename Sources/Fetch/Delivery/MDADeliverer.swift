@@ -6,10 +6,14 @@ import NIOCore
 /// on standard input. Exit status 0 means delivered; anything else means not delivered, so the
 /// message is not recorded and not deleted on the server, and the run reports it.
 ///
-/// Idempotence: a command cannot be asked whether it already has a message, so a crash between
-/// the command's success and the state record re-delivers that one message on the next run.
-/// No mail is lost; the `X-PostOffice-UIDL` header lets the command drop the duplicate (e.g.
-/// `formail -D` on Message-ID). The environment carries `POSTOFFICE_UIDL` and `POSTOFFICE_KEY`.
+/// Idempotence: a command cannot be asked whether it already has a message. So the state
+/// records the hand-over before the command runs (`FetchStateStore.recordHandOver`), and the
+/// outcome after it. A run killed in between (after the command accepted the message, before
+/// the record) leaves the hand-over: the next run delivers the message again, with
+/// `POSTOFFICE_POSSIBLE_DUPLICATE=1` in the environment, and reports it. That is at most one
+/// duplicate per interrupted run, never a loss; every delivery carries the same
+/// `X-PostOffice-UIDL` header (and `POSTOFFICE_UIDL`, `POSTOFFICE_KEY` in the environment), so the
+/// command can drop a duplicate (e.g. `formail -D` on Message-ID, or a check of the UIDL).
 final class MDADeliverer: Deliverer {
     let command: String
     let spoolDirectory: String
@@ -19,9 +23,21 @@ final class MDADeliverer: Deliverer {
         self.spoolDirectory = spoolDirectory
     }
 
+    /// A command: nothing to look through or replace; its acceptance is final and unverifiable,
+    /// and one refusal says nothing about the next message.
+    var capabilities: DeliveryCapabilities {
+        DeliveryCapabilities(
+            findsEarlierCopies: false,
+            tellsWhetherCopiesRemain: false,
+            replacesCopies: false,
+            recordsHandOver: true,
+            failuresArePerMessage: true
+        )
+    }
+
     func existingLocation(of key: DeliveryKey) throws -> String? { nil }
 
-    func locationExists(_ location: String, key: DeliveryKey) -> Bool { true }
+    func presentKeys() throws -> Set<String> { [] }
 
     func isHeadersOnlyCopy(at location: String) -> Bool { true }
 
@@ -68,6 +84,7 @@ final class MDADeliverer: Deliverer {
             var environment = ProcessInfo.processInfo.environment
             environment["POSTOFFICE_UIDL"] = envelope.key.uniqueID
             environment["POSTOFFICE_KEY"] = envelope.key.hash
+            environment["POSTOFFICE_POSSIBLE_DUPLICATE"] = envelope.mayDuplicate ? "1" : nil
             process.environment = environment
             do {
                 try process.run()

@@ -19,6 +19,8 @@ final class MaildirDeliverer: Deliverer {
     private let host: String
     /// Hash part -> paths relative to `root` ("new/NAME", "cur/NAME"); built on first use.
     private var index: [String: [String]]?
+    /// Directories changed by commits since the last `syncCommitted()`.
+    private var unsyncedDirectories: Set<String> = []
 
     init(path: String) throws {
         root = path
@@ -42,9 +44,15 @@ final class MaildirDeliverer: Deliverer {
         return path
     }
 
-    func locationExists(_ location: String, key: DeliveryKey) -> Bool {
-        guard let index = try? loadIndex() else { return true }
-        return index[key.hash] != nil
+    /// Files, and a new copy replaces an earlier one (renamed into place, then the old unlinked).
+    var capabilities: DeliveryCapabilities {
+        var capabilities = DeliveryCapabilities.files
+        capabilities.replacesCopies = true
+        return capabilities
+    }
+
+    func presentKeys() throws -> Set<String> {
+        Set(try loadIndex().keys)
     }
 
     func isHeadersOnlyCopy(at location: String) -> Bool {
@@ -64,19 +72,29 @@ final class MaildirDeliverer: Deliverer {
         )
     }
 
+    /// The new copy is visible; its directory is fsynced by `syncCommitted()` (once for a group).
+    /// An earlier copy it replaces goes only once the new one is durable.
     fileprivate func committed(hash: String, relativePath: String, replacing: Bool) throws {
         var others: [String] = []
         if replacing, let existing = try loadIndex()[hash] {
             others = existing.filter { $0 != relativePath }
         }
-        for other in others {
-            unlink(root + "/" + other)
-        }
         if !others.isEmpty {
-            try syncDirectory(root + "/cur")
+            try syncDirectory(root + "/new")
+            for other in others {
+                unlink(root + "/" + other)
+            }
+            unsyncedDirectories.insert(root + "/cur")
         }
-        try syncDirectory(root + "/new")
+        unsyncedDirectories.insert(root + "/new")
         index?[hash] = [relativePath]
+    }
+
+    func syncCommitted() throws {
+        for directory in unsyncedDirectories.sorted() {
+            try syncDirectory(directory)
+        }
+        unsyncedDirectories.removeAll()
     }
 
     private func loadIndex() throws -> [String: [String]] {

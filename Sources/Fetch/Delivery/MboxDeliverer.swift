@@ -66,9 +66,11 @@ final class MboxDeliverer: Deliverer {
         return "mbox:\(offset):\(key.hash)"
     }
 
-    func locationExists(_ location: String, key: DeliveryKey) -> Bool {
-        guard let index = try? loadIndex() else { return true }
-        return index[key.hash] != nil
+    /// Files; entries are appended, never rewritten, so an earlier copy stays beside a new one.
+    var capabilities: DeliveryCapabilities { .files }
+
+    func presentKeys() throws -> Set<String> {
+        Set(try loadIndex().keys)
     }
 
     /// `location` is `mbox:OFFSET:HASH` (see `existingLocation(of:)`).

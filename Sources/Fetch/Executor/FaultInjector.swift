@@ -13,6 +13,9 @@ public enum FaultPoint: String, Hashable, Sendable, CaseIterable, Codable {
     case downloaded
     /// The temporary copy is fsynced.
     case fsynced
+    /// Delivery commands (MDA) only: the state records that the message is being handed to the
+    /// command, which has not run yet.
+    case handedOver = "handed-over"
     /// The copy is visible: renamed into `new/`, appended to the mbox, or accepted by the MDA.
     case renamed
     /// The state records it (committed).

@@ -69,9 +69,9 @@ public struct FetchOptions: Sendable {
     public var connector: (@Sendable (FetchAccount) -> any MailSourceConnector)?
     /// Progress events (for a terminal progress bar); nil for none.
     public var progress: (@Sendable (FetchProgress) -> Void)?
-    /// Called after each message is stored and recorded (blocking work is fine: the engine
-    /// does file I/O on its own task, never on an event loop). Errors are the callee's to log.
-    public var stored: (@Sendable (StoredMessage) -> Void)?
+    /// Called with the messages of each group once they are stored and recorded, on NIO's
+    /// blocking pool (blocking work is fine there). Errors are the callee's to log.
+    public var stored: (@Sendable ([StoredMessage]) -> Void)?
 
     public init(
         markSeen: Bool = false,
@@ -81,7 +81,7 @@ public struct FetchOptions: Sendable {
         stop: FetchStopSignal = FetchStopSignal(),
         connector: (@Sendable (FetchAccount) -> any MailSourceConnector)? = nil,
         progress: (@Sendable (FetchProgress) -> Void)? = nil,
-        stored: (@Sendable (StoredMessage) -> Void)? = nil
+        stored: (@Sendable ([StoredMessage]) -> Void)? = nil
     ) {
         self.stored = stored
         self.progress = progress

@@ -1,5 +1,5 @@
 // Sessions over POP3Client's POP3Connection (the contract in the client module).
-import Dispatch
+import FileIO
 import Logging
 import POP3Client
 import SASL
@@ -11,15 +11,10 @@ struct POP3MailSourceConnector: MailSourceConnector {
     let logger: Logger
 
     func withSource<R: Sendable>(_ body: (any MailSource) async throws -> R) async throws -> R {
-        // A password command may wait on a person (a pinentry): it runs on its own thread, not
-        // on one of the few threads Swift concurrency shares among every account.
+        // A password command may wait on a person (a pinentry), and a file read blocks: on the
+        // blocking pool, not on one of the few threads Swift concurrency shares among accounts.
         let source = account.password
-        let secret = try await withCheckedThrowingContinuation {
-            (continuation: CheckedContinuation<String, any Error>) in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try source.resolve() })
-            }
-        }
+        let secret = try await BlockingIO.run { try source.resolve() }
         do {
             return try await POP3Connection.withConnection(
                 configuration: configuration,
@@ -45,6 +40,7 @@ struct POP3MailSourceConnector: MailSourceConnector {
         configuration.commandTimeout = account.timeout
         configuration.connectTimeout = min(account.timeout, .seconds(30))
         configuration.tlsHandshakeTimeout = min(account.timeout, .seconds(30))
+        configuration.scramMaximumIterations = account.scramMaximumIterations
         return configuration
     }
 

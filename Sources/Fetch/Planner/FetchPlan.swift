@@ -18,6 +18,9 @@ public struct FetchPlan: Hashable, Sendable, Codable {
             case uniqueIDReused
             /// Stored headers-only earlier; the size limit now allows the whole message.
             case sizeLimitLifted
+            /// Stored earlier, but shorter than its `LIST` size (the server cut it short): downloaded
+            /// again to replace that copy (`FetchStateEntry.shortCopy`).
+            case shortCopy
         }
         public var number: Int
         public var uniqueID: String
@@ -30,6 +33,14 @@ public struct FetchPlan: Hashable, Sendable, Codable {
         public var firstDownloaded: Int64?
         /// Delete on the server in this session once stored and recorded.
         public var deleteAfterStoring: Bool
+        /// An interrupted run handed this message to a delivery command (MDA) and did not learn
+        /// whether it was accepted: delivering it now may make a duplicate.
+        public var mayDuplicate: Bool
+
+        /// Whether the download stands in for a copy already stored (so it replaces it).
+        public var replacesEarlierCopy: Bool {
+            reason == .sizeLimitLifted || reason == .shortCopy
+        }
 
         public init(
             number: Int,
@@ -39,7 +50,8 @@ public struct FetchPlan: Hashable, Sendable, Codable {
             reason: Reason,
             generation: Int,
             firstDownloaded: Int64? = nil,
-            deleteAfterStoring: Bool
+            deleteAfterStoring: Bool,
+            mayDuplicate: Bool = false
         ) {
             self.number = number
             self.uniqueID = uniqueID
@@ -49,6 +61,7 @@ public struct FetchPlan: Hashable, Sendable, Codable {
             self.generation = generation
             self.firstDownloaded = firstDownloaded
             self.deleteAfterStoring = deleteAfterStoring
+            self.mayDuplicate = mayDuplicate
         }
     }
 
@@ -111,6 +124,9 @@ public struct FetchPlan: Hashable, Sendable, Codable {
     /// Unique ids with status `goneFromServer` listed again with their recorded size while the
     /// local copy exists: the same message, planned as known; the executor marks them `stored`.
     public var reappeared: [String] = []
+    /// Unconfirmed hand-overs (`FetchStateSnapshot.unconfirmedHandOvers`) of messages the server
+    /// no longer lists: forgotten once the session ends with `QUIT`.
+    public var settledHandOvers: [String] = []
     /// Things a person should know (unique-id reuse, duplicates). Never message content.
     public var warnings: [String]
 

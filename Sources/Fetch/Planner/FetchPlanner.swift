@@ -12,6 +12,11 @@
 ///   `keepDays(N)` deletes once N days have passed since the first download;
 ///   `deleteWhenDeletedLocally` deletes once the local copy is gone.
 /// - **Headers-only**: completed when the limit allows, otherwise skipped; never deleted.
+/// - **Short copy** (stored, but clearly shorter than its `LIST` size): never counts as stored
+///   for deletion, whatever the policy; downloaded again (same generation, so the same local
+///   name) to replace the short copy. A server that keeps cutting it short keeps it.
+/// - **Unconfirmed hand-over** (an MDA run that ended before its outcome was recorded): the
+///   message is delivered again, marked `mayDuplicate`: at most one duplicate, never a loss.
 /// - **Unique-id reuse**: RFC 1939 §7 only promises that a unique id is not reused while the
 ///   message exists; servers that number their ids restart after messages are deleted. An id we
 ///   know is treated as a *different* message when either
@@ -54,13 +59,16 @@ public enum FetchPlanner {
     ///   - locallyPresent: unique ids with status `goneFromServer` whose recorded local copy is
     ///     known to still exist; such an id listed again with its recorded size is the same
     ///     message (reported in `reappeared`), not a new one.
+    ///   - unconfirmedHandOvers: unique ids an interrupted run handed to a delivery command
+    ///     without recording the outcome; their downloads are marked `mayDuplicate`.
     public static func plan(
         serverMessages: [ServerMessage],
         state: [String: FetchStateEntry],
         policy: FetchPolicy,
         now: Int64,
         locallyMissing: Set<String> = [],
-        locallyPresent: Set<String> = []
+        locallyPresent: Set<String> = [],
+        unconfirmedHandOvers: Set<String> = []
     ) -> FetchPlan {
         var plan = FetchPlan()
         var occurrences: [String: Int] = [:]
@@ -118,6 +126,12 @@ public enum FetchPlanner {
             .filter { $0.status == .stored && !listed.contains($0.uniqueID) }
             .map(\.uniqueID)
             .sorted()
+        if !unconfirmedHandOvers.isEmpty {
+            for index in plan.downloads.indices where unconfirmedHandOvers.contains(plan.downloads[index].uniqueID) {
+                plan.downloads[index].mayDuplicate = true
+            }
+            plan.settledHandOvers = unconfirmedHandOvers.filter { !listed.contains($0) }.sorted()
+        }
         return plan
     }
 
@@ -185,6 +199,26 @@ public enum FetchPlanner {
             } else {
                 plan.skips.append(.init(number: message.number, uniqueID: message.uniqueID, reason: .headersOnlyStored))
             }
+            return
+        }
+        if entry.shortCopy {
+            // The server cut it short when we stored it: that copy must not let the server's go.
+            plan.warnings.append(
+                "message \(message.uniqueID) was stored shorter than its \(message.size) octets: "
+                    + "downloading it again to replace that copy"
+            )
+            plan.downloads.append(
+                .init(
+                    number: message.number,
+                    uniqueID: message.uniqueID,
+                    size: message.size,
+                    mode: .full,
+                    reason: .shortCopy,
+                    generation: entry.generation,
+                    firstDownloaded: entry.firstDownloaded,
+                    deleteAfterStoring: policy.deletesRightAfterStoring
+                )
+            )
             return
         }
         // Marked as seen or imported from another fetcher: that copy is not ours to vouch for,

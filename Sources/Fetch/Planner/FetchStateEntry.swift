@@ -28,6 +28,10 @@ public struct FetchStateEntry: Hashable, Sendable, Codable {
     /// Bumped each time the server reuses this unique id for a different message, so the local
     /// name derived from (account, unique id, generation) differs from the earlier message's.
     public var generation: Int
+    /// The stored copy is clearly shorter than the server's `LIST` size (`BodySize.isClearlyShort`):
+    /// the server cut the message short. It never counts as stored for deletion: the message
+    /// stays on the server and the next run downloads it again, replacing this copy.
+    public var shortCopy: Bool
 
     public init(
         uniqueID: String,
@@ -36,7 +40,8 @@ public struct FetchStateEntry: Hashable, Sendable, Codable {
         location: String,
         status: Status = .stored,
         headersOnly: Bool = false,
-        generation: Int = 0
+        generation: Int = 0,
+        shortCopy: Bool = false
     ) {
         self.uniqueID = uniqueID
         self.size = size
@@ -45,6 +50,7 @@ public struct FetchStateEntry: Hashable, Sendable, Codable {
         self.status = status
         self.headersOnly = headersOnly
         self.generation = generation
+        self.shortCopy = shortCopy
     }
 }
 

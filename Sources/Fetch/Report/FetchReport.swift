@@ -23,6 +23,12 @@ public struct AccountReport: Hashable, Sendable, Codable {
     public var warnings: [String] = []
     /// The run stopped early because a stop was requested (SIGTERM).
     public var interrupted: Bool = false
+    /// Messages stored clearly shorter than the server's `LIST` size: kept on the server, and
+    /// downloaded again by the next run (`FetchStateEntry.shortCopy`).
+    public var shortCopies: Int = 0
+    /// Messages delivered again to a command because an interrupted run handed them over
+    /// without learning the outcome: each may have arrived twice.
+    public var possibleDuplicates: Int = 0
 
     public init(account: String) {
         self.account = account

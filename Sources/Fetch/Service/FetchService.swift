@@ -1,6 +1,4 @@
-// Polling: fetch every account every interval, back off on errors, reload on SIGHUP.
-import Dispatch
-import Foundation
+// Polling: fetch every account every interval, back off on errors, reload when asked.
 public import Logging
 public import ServiceLifecycle
 import Synchronization
@@ -9,9 +7,12 @@ import Synchronization
 ///
 /// - An account that fails waits longer before its next attempt: `errorBackoff(failures:)`, up to
 ///   `maximumBackoff`, with random jitter so many clients do not return in step.
-/// - SIGHUP (or `requestReload()`) calls `reload` between runs and continues with its accounts.
-/// - Graceful shutdown (SIGTERM through the `ServiceGroup`) finishes the message in flight,
+/// - `requestReload()` (the command line calls it on SIGHUP) makes it call `reload` between runs
+///   and continue with its accounts.
+/// - Graceful shutdown (the `ServiceGroup`'s, on SIGTERM) finishes the message in flight,
 ///   deletes on the server only what is stored and recorded, sends `QUIT`, and returns.
+///
+/// It installs no signal handler: signals are the command line's (`Signals` there).
 public final class FetchService: Service, Sendable {
     private let initialAccounts: [FetchAccount]
     private let interval: Duration
@@ -20,14 +21,12 @@ public final class FetchService: Service, Sendable {
     private let logger: Logger
     private let reload: (@Sendable () async throws -> [FetchAccount])?
     private let onReport: (@Sendable (FetchReport) async -> Void)?
-    private let trapSIGHUP: Bool
     private let reloadRequested = Atomic<Bool>(false)
 
     /// - Parameters:
     ///   - interval: time between successful runs of an account.
     ///   - maximumBackoff: the longest wait after repeated errors.
-    ///   - reload: returns the accounts to use after SIGHUP; nil ignores SIGHUP.
-    ///   - trapSIGHUP: install a SIGHUP handler (tests call `requestReload()` instead).
+    ///   - reload: returns the accounts to use after `requestReload()`; nil ignores requests.
     ///   - onReport: called after each round with its report.
     public init(
         accounts: [FetchAccount],
@@ -36,7 +35,6 @@ public final class FetchService: Service, Sendable {
         options: FetchOptions = FetchOptions(),
         logger: Logger,
         reload: (@Sendable () async throws -> [FetchAccount])? = nil,
-        trapSIGHUP: Bool = true,
         onReport: (@Sendable (FetchReport) async -> Void)? = nil
     ) {
         self.initialAccounts = accounts
@@ -45,11 +43,10 @@ public final class FetchService: Service, Sendable {
         self.options = options
         self.logger = logger
         self.reload = reload
-        self.trapSIGHUP = trapSIGHUP
         self.onReport = onReport
     }
 
-    /// Asks for a reload before the next round (what SIGHUP does).
+    /// Asks for a reload before the next round (the command line's SIGHUP trigger).
     public func requestReload() {
         reloadRequested.store(true, ordering: .sequentiallyConsistent)
     }
@@ -67,8 +64,6 @@ public final class FetchService: Service, Sendable {
     }
 
     public func run() async throws {
-        let signalSource = trapSIGHUP && reload != nil ? installSIGHUP() : nil
-        defer { signalSource?.cancel() }
         let stop = options.stop
         try await withGracefulShutdownHandler {
             try await loop()
@@ -126,15 +121,5 @@ public final class FetchService: Service, Sendable {
     private func jittered(_ delay: Duration) -> Duration {
         // Up to +20 %.
         delay + delay * Double.random(in: 0..<0.2)
-    }
-
-    private func installSIGHUP() -> any DispatchSourceSignal {
-        signal(SIGHUP, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-        source.setEventHandler { [weak self] in
-            self?.requestReload()
-        }
-        source.resume()
-        return source
     }
 }

@@ -33,6 +33,12 @@ public final class AccountLock: Sendable {
         descriptor = fd
     }
 
+    /// Releases the lock now (a lock that is only dropped may be released later than the run
+    /// ends: the last reference can live on in another thread for a moment). Never blocks.
+    public func release() {
+        flock(descriptor, LOCK_UN)
+    }
+
     deinit {
         // Closing the descriptor releases the flock.
         close(descriptor)

@@ -1,6 +1,20 @@
 // The per-account state in SQLite (GRDB): one row per unique id.
 import GRDB
 
+/// The state as the planner reads it (`FetchStateStore.snapshot()`).
+public struct FetchStateSnapshot: Hashable, Sendable {
+    /// Every entry, keyed by unique id.
+    public var entries: [String: FetchStateEntry]
+    /// Unique ids handed to a delivery command by a run that ended before recording whether the
+    /// command accepted them: the command may already have delivered them.
+    public var unconfirmedHandOvers: Set<String>
+
+    public init(entries: [String: FetchStateEntry], unconfirmedHandOvers: Set<String> = []) {
+        self.entries = entries
+        self.unconfirmedHandOvers = unconfirmedHandOvers
+    }
+}
+
 /// The durable record of what was downloaded for one account, keyed by unique id.
 ///
 /// Durability: SQLite in WAL mode with `synchronous=FULL`. In WAL mode `FULL` syncs the WAL at
@@ -68,20 +82,63 @@ public final class FetchStateStore: Sendable {
                     """
             )
         }
+        // Short copies (never count as stored for deletion) and hand-overs to a delivery
+        // command that may have succeeded without being recorded.
+        migrator.registerMigration("v2") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE message ADD COLUMN short_copy INTEGER NOT NULL DEFAULT 0;
+                    CREATE TABLE hand_over (
+                        uidl TEXT PRIMARY KEY NOT NULL,
+                        generation INTEGER NOT NULL,
+                        started INTEGER NOT NULL
+                    );
+                    """
+            )
+        }
         return migrator
     }
 
     /// Every entry, keyed by unique id.
     public func entries() throws -> [String: FetchStateEntry] {
+        try snapshot().entries
+    }
+
+    /// What the planner needs from the state, read in one transaction: every entry, and the
+    /// unique ids handed to a delivery command whose outcome was never recorded.
+    public func snapshot() throws -> FetchStateSnapshot {
         try wrap {
             try database.read { db in
-                let rows = try Row.fetchAll(db, sql: "SELECT * FROM message")
-                var result: [String: FetchStateEntry] = [:]
-                for row in rows {
+                var entries: [String: FetchStateEntry] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT * FROM message") {
                     let entry = Self.entry(row)
-                    result[entry.uniqueID] = entry
+                    entries[entry.uniqueID] = entry
                 }
-                return result
+                let handOvers = try String.fetchAll(db, sql: "SELECT uidl FROM hand_over")
+                return FetchStateSnapshot(entries: entries, unconfirmedHandOvers: Set(handOvers))
+            }
+        }
+    }
+
+    /// Records, durably, that the message is about to be handed to a delivery command (an MDA),
+    /// which cannot be asked afterwards whether it has it. Until `record(_:)` (or
+    /// `abandonHandOver(of:)`) clears it, a rerun knows the command may already have the message.
+    public func recordHandOver(of uniqueID: String, generation: Int, at time: Int64) throws {
+        try wrap {
+            try database.write { db in
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO hand_over (uidl, generation, started) VALUES (?, ?, ?)",
+                    arguments: [uniqueID, generation, time]
+                )
+            }
+        }
+    }
+
+    /// The command refused the message: it does not have it.
+    public func abandonHandOver(of uniqueID: String) throws {
+        try wrap {
+            try database.write { db in
+                try db.execute(sql: "DELETE FROM hand_over WHERE uidl = ?", arguments: [uniqueID])
             }
         }
     }
@@ -95,22 +152,25 @@ public final class FetchStateStore: Sendable {
         }
     }
 
-    /// Inserts or replaces entries, all in one durable transaction.
+    /// Inserts or replaces entries, all in one durable transaction; a hand-over of the same
+    /// unique id is settled by it.
     public func record(_ entries: [FetchStateEntry]) throws {
         try wrap {
             try database.write { db in
+                let insert = try db.cachedStatement(
+                    sql: """
+                        INSERT OR REPLACE INTO message
+                            (uidl, size, first_downloaded, location, status, headers_only, generation, short_copy)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """
+                )
+                let settle = try db.cachedStatement(sql: "DELETE FROM hand_over WHERE uidl = ?")
                 for entry in entries {
-                    try db.execute(
-                        sql: """
-                            INSERT OR REPLACE INTO message
-                                (uidl, size, first_downloaded, location, status, headers_only, generation)
-                            VALUES (?, ?, ?, ?, ?, ?, ?)
-                            """,
-                        arguments: [
-                            entry.uniqueID, entry.size, entry.firstDownloaded, entry.location,
-                            entry.status.rawValue, entry.headersOnly, entry.generation,
-                        ]
-                    )
+                    try insert.execute(arguments: [
+                        entry.uniqueID, entry.size, entry.firstDownloaded, entry.location,
+                        entry.status.rawValue, entry.headersOnly, entry.generation, entry.shortCopy,
+                    ])
+                    try settle.execute(arguments: [entry.uniqueID])
                 }
             }
         }
@@ -152,11 +212,23 @@ public final class FetchStateStore: Sendable {
         guard !uniqueIDs.isEmpty else { return }
         try wrap {
             try database.write { db in
+                let update = try db.cachedStatement(sql: "UPDATE message SET status = ? WHERE uidl = ?")
                 for uniqueID in uniqueIDs {
-                    try db.execute(
-                        sql: "UPDATE message SET status = ? WHERE uidl = ?",
-                        arguments: [status.rawValue, uniqueID]
-                    )
+                    try update.execute(arguments: [status.rawValue, uniqueID])
+                }
+            }
+        }
+    }
+
+    /// Forgets hand-overs of messages the server no longer lists (after a confirmed `QUIT`):
+    /// nothing is left to deliver again.
+    public func dropHandOvers(of uniqueIDs: [String]) throws {
+        guard !uniqueIDs.isEmpty else { return }
+        try wrap {
+            try database.write { db in
+                let delete = try db.cachedStatement(sql: "DELETE FROM hand_over WHERE uidl = ?")
+                for uniqueID in uniqueIDs {
+                    try delete.execute(arguments: [uniqueID])
                 }
             }
         }
@@ -184,7 +256,8 @@ public final class FetchStateStore: Sendable {
             location: row["location"],
             status: FetchStateEntry.Status(rawValue: row["status"]) ?? .stored,
             headersOnly: row["headers_only"],
-            generation: row["generation"]
+            generation: row["generation"],
+            shortCopy: row["short_copy"]
         )
     }
 

@@ -18,6 +18,9 @@ public struct SyncReport: Sendable, Equatable {
     public var removed = 0
     /// Files that could not be read (they are skipped, and retried next time).
     public var unreadable: [String] = []
+    /// SHA-256 digests added to a manifest because the index saw these messages for the first
+    /// time (`mail verify` then detects later changes to them).
+    public var digestsRecorded = 0
 
     public init() {}
 }
@@ -164,19 +167,21 @@ extension MailIndex {
             report.moved = moves.count
         }
 
-        // Parse new files in batches on all cores, insert each batch in one transaction.
+        // Parse new files in batches on all cores, insert each batch in one transaction. Each
+        // file's SHA-256 goes to its folder's manifest the first time the index sees it.
         let batchSize = 512
         var start = 0
+        var firstSight = FirstSightDigests()
         while start < toParse.count {
             let batch = Array(toParse[start..<min(toParse.count, start + batchSize)])
             start += batchSize
-            let results = Self.parallelMap(batch) { candidate -> MessageRecord? in
+            let results = Self.parallelMap(batch) { candidate -> (record: MessageRecord, sha256: String)? in
                 let path = FileSystem.join(
                     FileSystem.join(Maildir.path(root: root, folder: candidate.folder), candidate.subdirectory),
                     candidate.fileName
                 )
                 guard let bytes = try? FileSystem.readFile(path) else { return nil }
-                return MessageRecord(
+                let record = MessageRecord(
                     digest: candidate.digest,
                     folder: candidate.folder,
                     location: .maildir(
@@ -187,10 +192,20 @@ extension MailIndex {
                     bytes: bytes,
                     fallbackDate: candidate.status.modificationNanoseconds / 1_000_000_000
                 )
+                return (record, Self.sha256Hex(bytes))
             }
             var records: [MessageRecord] = []
-            for (candidate, record) in zip(batch, results) {
-                if let record { records.append(record) } else { report.unreadable.append(candidate.fileName) }
+            for (candidate, result) in zip(batch, results) {
+                guard let result else {
+                    report.unreadable.append(candidate.fileName)
+                    continue
+                }
+                records.append(result.record)
+                firstSight.add(
+                    manifest: FileSystem.join(Maildir.path(root: root, folder: candidate.folder), Manifest.fileName),
+                    name: Maildir.uniqueName(candidate.fileName),
+                    sha256: result.sha256
+                )
             }
             try database.write { db in
                 // A digest already indexed under another name (a copy in new/ and cur/) is skipped.
@@ -198,6 +213,9 @@ extension MailIndex {
                 changedDigests.append(contentsOf: records.map(\.digest))
             }
         }
+        // Best effort: a manifest that cannot be written leaves those messages "not in manifest",
+        // which `mail verify` reports.
+        report.digestsRecorded = (try? firstSight.record()) ?? 0
 
         try database.write { db in
             try updateShortIDs(changed: changedDigests, in: db)
@@ -218,28 +236,41 @@ extension MailIndex {
 
     /// Indexes one file now (the fetch engine calls this after storing a message).
     func indexMaildirFile(root: String, reference: MaildirFileReference) throws {
-        guard let (subdirectory, fileName) = reference.locate() else {
-            throw MailboxError.messageVanished(reference.fileName)
-        }
-        let path = FileSystem.join(FileSystem.join(reference.folderPath, subdirectory), fileName)
-        let bytes = try FileSystem.readFile(path)
-        let modified = FileSystem.status(path)?.modificationNanoseconds ?? FileSystem.currentNanoseconds()
-        let digest = Self.sha256Hex(
-            Array(Maildir.digestKey(folder: reference.folder, uniqueName: reference.uniqueName).utf8)
-        )
-        let record = MessageRecord(
-            digest: digest,
-            folder: reference.folder,
-            location: .maildir(folder: reference.folder, subdirectory: subdirectory, fileName: fileName),
-            bytes: bytes,
-            fallbackDate: modified / 1_000_000_000
-        )
-        try database.write { db in
-            if let id = try Int64.fetchOne(db, sql: "SELECT id FROM message WHERE digest = ?", arguments: [digest]) {
-                try delete(ids: [id], in: db)
+        try indexMaildirFiles(root: root, references: [reference])
+    }
+
+    /// Indexes files now, in one transaction (the fetch engine stores messages in groups).
+    func indexMaildirFiles(root: String, references: [MaildirFileReference]) throws {
+        var records: [MessageRecord] = []
+        for reference in references {
+            guard let (subdirectory, fileName) = reference.locate() else {
+                throw MailboxError.messageVanished(reference.fileName)
             }
-            try insert([record], in: db)
-            try updateShortIDs(changed: [digest], in: db)
+            let path = FileSystem.join(FileSystem.join(reference.folderPath, subdirectory), fileName)
+            let bytes = try FileSystem.readFile(path)
+            let modified = FileSystem.status(path)?.modificationNanoseconds ?? FileSystem.currentNanoseconds()
+            let digest = Self.sha256Hex(
+                Array(Maildir.digestKey(folder: reference.folder, uniqueName: reference.uniqueName).utf8)
+            )
+            records.append(
+                MessageRecord(
+                    digest: digest,
+                    folder: reference.folder,
+                    location: .maildir(folder: reference.folder, subdirectory: subdirectory, fileName: fileName),
+                    bytes: bytes,
+                    fallbackDate: modified / 1_000_000_000
+                )
+            )
+        }
+        try database.write { db in
+            let find = try db.cachedStatement(sql: "SELECT id FROM message WHERE digest = ?")
+            var replaced: [Int64] = []
+            for record in records {
+                if let id = try Int64.fetchOne(find, arguments: [record.digest]) { replaced.append(id) }
+            }
+            try delete(ids: replaced, in: db)
+            try insert(records, in: db)
+            try updateShortIDs(changed: records.map(\.digest), in: db)
         }
     }
 

@@ -81,6 +81,16 @@ extension MailIndex {
                 try db.execute(sql: "DELETE FROM meta WHERE key = 'mbox'")
             }
         }
+        // First sight: an mbox manifest is keyed by the entry's content digest. A changed entry
+        // then shows as one missing digest (a failure of `mail verify`) and one new.
+        var firstSight = FirstSightDigests()
+        let manifest = OfflineMailbox.sidecarPath(forMbox: path, suffix: "postoffice-manifest")
+        for record in records {
+            firstSight.add(manifest: manifest, name: record.digest, sha256: record.digest)
+        }
+        // Best effort: a manifest that cannot be written leaves those messages "not in manifest",
+        // which `mail verify` reports.
+        report.digestsRecorded = (try? firstSight.record()) ?? 0
         return report
     }
 }

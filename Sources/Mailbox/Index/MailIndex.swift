@@ -4,7 +4,8 @@ import GRDB
 /// and it is rebuilt.
 final class MailIndex {
     /// Bump when the schema or the extracted data change; an old index is then rebuilt.
-    static let schemaVersion = 5
+    /// 6: rebuilt once so that every message is seen again and its digest recorded (first sight).
+    static let schemaVersion = 6
 
     let database: DatabaseQueue
     let path: String

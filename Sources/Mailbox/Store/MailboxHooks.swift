@@ -33,3 +33,28 @@ public func recordInManifest(maildir: String, fileName: String, sha256: [UInt8])
     guard sha256.count == 32 else { throw MailboxError.invalidDigest(Bytes.hex(sha256)) }
     try recordInManifest(maildir: maildir, fileName: fileName, sha256: Bytes.hex(sha256))
 }
+
+/// ``indexMessage(maildir:fileName:)`` for several messages of one Maildir, as the fetch engine
+/// stores them in groups: one index opened, one transaction.
+public func indexMessages(maildir: String, fileNames: [String]) throws {
+    guard !fileNames.isEmpty else { return }
+    let references = try fileNames.map { try MaildirFileReference(maildir: maildir, fileName: $0) }
+    let index = try MailIndex(path: OfflineMailbox.defaultIndexPath(for: .maildir(maildir)))
+    try index.indexMaildirFiles(root: maildir, references: references)
+}
+
+/// ``recordInManifest(maildir:fileName:sha256:)`` for several messages (32 digest octets each):
+/// one append, one fsync per manifest.
+public func recordInManifest(maildir: String, entries: [(fileName: String, sha256: [UInt8])]) throws {
+    var lines: [String: [(digest: String, uniqueName: String)]] = [:]
+    for entry in entries {
+        guard entry.sha256.count == 32 else { throw MailboxError.invalidDigest(Bytes.hex(entry.sha256)) }
+        let reference = try MaildirFileReference(maildir: maildir, fileName: entry.fileName)
+        lines[FileSystem.join(reference.folderPath, Manifest.fileName), default: []].append(
+            (Bytes.hex(entry.sha256), reference.uniqueName)
+        )
+    }
+    for (path, entries) in lines {
+        try Manifest.append(entries, to: path)
+    }
+}

@@ -35,12 +35,20 @@ public enum Manifest {
 
     /// Appends one line under an exclusive `flock`, so concurrent writers never interleave.
     static func append(digest: String, uniqueName: String, to path: String) throws {
+        try append([(digest, uniqueName)], to: path)
+    }
+
+    /// Appends lines (`digest uniquename`) in one write and one fsync, under an exclusive `flock`.
+    static func append(_ entries: [(digest: String, uniqueName: String)], to path: String) throws {
+        guard !entries.isEmpty else { return }
         let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw FileSystemError(path: path, operation: "open", code: errno) }
         defer { close(descriptor) }
         guard flock(descriptor, LOCK_EX) == 0 else { throw FileSystemError(path: path, operation: "lock", code: errno) }
         defer { flock(descriptor, LOCK_UN) }
-        try FileSystem.writeAll(descriptor, Array("\(digest) \(uniqueName)\n".utf8), path: path)
+        var text = ""
+        for entry in entries { text += "\(entry.digest) \(entry.uniqueName)\n" }
+        try FileSystem.writeAll(descriptor, Array(text.utf8), path: path)
         guard fsync(descriptor) == 0 else { throw FileSystemError(path: path, operation: "fsync", code: errno) }
     }
 }

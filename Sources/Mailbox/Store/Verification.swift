@@ -4,7 +4,7 @@ import GRDB
 public struct VerifyReport: Sendable {
     /// One finding about one message.
     public struct Finding: Sendable, Equatable {
-        public enum Kind: String, Sendable {
+        public enum Kind: String, Sendable, CaseIterable {
             /// The file could not be read.
             case unreadable
             /// Nothing in it reads as a message header.
@@ -13,10 +13,20 @@ public struct VerifyReport: Sendable {
             case digestMismatch = "digest mismatch"
             /// Listed in the manifest, but no longer in the store.
             case missing
-            /// Not in the manifest (a warning; `--update-manifest` records it).
+            /// Not in the manifest (a warning). The index records a message's digest the first
+            /// time it sees it, so this means the manifest could not be written then;
+            /// `--update-manifest` records it.
             case notInManifest = "not in manifest"
             /// Readable, with structural defects worked around (a warning).
             case defects
+
+            /// Whether findings of this kind are failures (the rest are warnings).
+            public var isFailure: Bool {
+                switch self {
+                case .unreadable, .unparseable, .digestMismatch, .missing: return true
+                case .notInManifest, .defects: return false
+                }
+            }
         }
 
         /// The short ID, when the message is in the index.
@@ -27,12 +37,7 @@ public struct VerifyReport: Sendable {
         public var detail: String
 
         /// Failures make `mail verify` exit non-zero; warnings do not.
-        public var isFailure: Bool {
-            switch kind {
-            case .unreadable, .unparseable, .digestMismatch, .missing: return true
-            case .notInManifest, .defects: return false
-            }
-        }
+        public var isFailure: Bool { kind.isFailure }
     }
 
     /// Messages read and checked.
@@ -43,6 +48,15 @@ public struct VerifyReport: Sendable {
 
     public var failures: [Finding] { findings.filter(\.isFailure) }
     public var isSuccess: Bool { failures.isEmpty }
+
+    /// How many findings of each kind (failures and warnings), in the order of ``Finding/Kind``'s
+    /// cases; kinds with none are left out.
+    public var countsByKind: [(kind: Finding.Kind, count: Int)] {
+        Finding.Kind.allCases.compactMap { kind in
+            let count = findings.count { $0.kind == kind }
+            return count > 0 ? (kind, count) : nil
+        }
+    }
 }
 
 extension OfflineMailbox {

@@ -11,6 +11,7 @@ public struct SASLClientError: Error, Hashable, Sendable, CustomStringConvertibl
             case invalidCredentialCharacters
             case serverNotAuthenticated
             case serverError
+            case excessiveIterationCount
         }
 
         private let base: Base
@@ -26,6 +27,9 @@ public struct SASLClientError: Error, Hashable, Sendable, CustomStringConvertibl
         public static let serverNotAuthenticated = Code(.serverNotAuthenticated)
         /// The server reported an error inside the mechanism (SCRAM `e=`, RFC 5802 §7).
         public static let serverError = Code(.serverError)
+        /// The server asks for more SCRAM iterations than the client is configured to compute
+        /// (RFC 5802 §5.1 `i`): refused as an authentication failure, since no login happens.
+        public static let excessiveIterationCount = Code(.excessiveIterationCount)
 
         public var description: String {
             switch base {
@@ -34,6 +38,7 @@ public struct SASLClientError: Error, Hashable, Sendable, CustomStringConvertibl
             case .invalidCredentialCharacters: "invalid characters in credentials"
             case .serverNotAuthenticated: "server not authenticated"
             case .serverError: "server error"
+            case .excessiveIterationCount: "excessive iteration count"
             }
         }
     }
@@ -62,6 +67,14 @@ public struct SASLClientError: Error, Hashable, Sendable, CustomStringConvertibl
     @inline(never)
     static func malformedChallenge(_ reason: String) -> SASLClientError {
         SASLClientError(code: .malformedChallenge, reason: reason)
+    }
+
+    @inline(never)
+    static func excessiveIterationCount(requested: String, maximum: Int) -> SASLClientError {
+        SASLClientError(
+            code: .excessiveIterationCount,
+            reason: "the server asks for \(requested) SCRAM-SHA-256 iterations, more than the \(maximum) allowed"
+        )
     }
 
     @inline(never)

@@ -10,6 +10,11 @@
 ///
 /// We send the GS2 flag `n` (no channel binding support).
 ///
+/// The server chooses the iteration count (RFC 5802 §5.1 `i`), and every iteration is a
+/// PBKDF2 round the client computes: a hostile server could make it spin for minutes. A count
+/// above ``maximumIterations`` (``defaultMaximumIterations`` unless configured) ends the
+/// exchange with ``SASLClientError/Code/excessiveIterationCount``.
+///
 /// - SeeAlso: [RFC 5802 §5](https://datatracker.ietf.org/doc/html/rfc5802#section-5)
 public struct SCRAMSHA256ClientMechanism: SASLClientMechanism {
     private enum State: Hashable, Sendable {
@@ -22,22 +27,40 @@ public struct SCRAMSHA256ClientMechanism: SASLClientMechanism {
 
     private static let gs2Header: [UInt8] = Array("n,,".utf8)
 
+    /// The most iterations accepted from a server unless configured otherwise: 100,000 is 25
+    /// times the 4096 of RFC 7677 §3 and Dovecot, and costs well under a second here.
+    public static let defaultMaximumIterations = 100_000
+
     private let user: String
     private let password: String
     private let makeNonce: @Sendable () -> String
+    /// The most iterations this exchange computes (at most `SCRAM.maximumIterations`).
+    public let maximumIterations: Int
     private var state: State = .initial
 
     public var name: SASLMechanismName { .scramSHA256 }
 
-    /// Creates a mechanism for one exchange.
-    public init(user: String, password: String) {
-        self.init(user: user, password: password, nonceGenerator: SCRAM.randomNonce)
+    /// Creates a mechanism for one exchange. `maximumIterations` is clamped to
+    /// 1...`SCRAM.maximumIterations`.
+    public init(user: String, password: String, maximumIterations: Int = defaultMaximumIterations) {
+        self.init(
+            user: user,
+            password: password,
+            maximumIterations: maximumIterations,
+            nonceGenerator: SCRAM.randomNonce
+        )
     }
 
     /// For tests: a fixed client nonce (RFC 7677 §3 test vector).
-    init(user: String, password: String, nonceGenerator: @escaping @Sendable () -> String) {
+    init(
+        user: String,
+        password: String,
+        maximumIterations: Int = defaultMaximumIterations,
+        nonceGenerator: @escaping @Sendable () -> String
+    ) {
         self.user = user
         self.password = password
+        self.maximumIterations = min(max(maximumIterations, 1), SCRAM.maximumIterations)
         self.makeNonce = nonceGenerator
     }
 
@@ -116,9 +139,7 @@ public struct SCRAMSHA256ClientMechanism: SASLClientMechanism {
         guard let salt = Base64.decode(bytes: Array(attributes[1].value)), !salt.isEmpty else {
             throw fail(.malformedChallenge("invalid salt"))
         }
-        guard let iterations = SCRAMSyntax.positiveNumber(attributes[2].value, maximum: SCRAM.maximumIterations) else {
-            throw fail(.malformedChallenge("invalid or excessive iteration count"))
-        }
+        let iterations = try iterationCount(attributes[2].value)
         let withoutProof = Array("c=".utf8) + Base64.encodeBytes(Self.gs2Header) + Array(",r=".utf8) + nonce
         let authMessage = clientFirstBare + [SCRAMSyntax.comma] + message + [SCRAMSyntax.comma] + withoutProof
         let salted = SCRAM.saltedPassword(SCRAM.normalizedPassword(password), salt: salt, iterations: iterations)
@@ -128,6 +149,21 @@ public struct SCRAMSHA256ClientMechanism: SASLClientMechanism {
         let serverKey = SCRAM.hmac(key: salted, Array("Server Key".utf8))
         state = .sentClientFinal(expectedServerSignature: SCRAM.hmac(key: serverKey, authMessage))
         return withoutProof + Array(",p=".utf8) + Base64.encodeBytes(proof)
+    }
+
+    /// RFC 5802 §5.1: `i=` is a positive number. A well-formed count above our maximum is
+    /// refused as too much work, not as a malformed message: it is the server's choice.
+    private mutating func iterationCount(_ value: ArraySlice<UInt8>) throws -> Int {
+        if let iterations = SCRAMSyntax.positiveNumber(value, maximum: maximumIterations) {
+            return iterations
+        }
+        let isNumber =
+            value.first.map { (UInt8(ascii: "1")...UInt8(ascii: "9")).contains($0) } == true
+            && value.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+        guard isNumber else { throw fail(.malformedChallenge("invalid iteration count")) }
+        // The count itself is safe to report (at most 20 digits are shown).
+        let shown = value.count > 20 ? "more than 10^20" : String(decoding: value, as: UTF8.self)
+        throw fail(.excessiveIterationCount(requested: shown, maximum: maximumIterations))
     }
 
     private mutating func handleServerFinal(_ message: [UInt8], expectedServerSignature: [UInt8]) throws {

@@ -18,8 +18,9 @@ public enum SCRAM {
     /// The iteration count we use for new credentials; RFC 7677 §3 asks for at least 4096.
     public static let defaultIterations = 4096
 
-    /// The largest iteration count a client accepts from a server, so that a hostile server
-    /// cannot make it spin for minutes.
+    /// The largest iteration count computed anywhere here: stored keys stay within it, and a
+    /// client's cap on what a server may ask (`SCRAMSHA256ClientMechanism.maximumIterations`,
+    /// 100,000 by default) can be raised at most this far.
     public static let maximumIterations = 1_000_000
 
     /// The keys a SCRAM-SHA-256 server stores for `password`.

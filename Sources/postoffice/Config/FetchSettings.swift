@@ -1,3 +1,4 @@
+import Fetch
 import Foundation
 
 /// One account as `postoffice fetch` understands it, from flags or an `[[account]]` table,
@@ -62,6 +63,8 @@ struct FetchAccountSettings: Sendable, Equatable {
     var trust: Trust = .system
     var pipelineWindow: Int = 32
     var timeout: Double = 60
+    /// The most SCRAM-SHA-256 iterations a server may ask for (`scram_max_iterations`).
+    var scramMaximumIterations: Int = FetchAccount.defaultSCRAMMaximumIterations
 
     static let authMethods = ["auto", "user", "apop", "plain", "login", "scram-sha-256", "xoauth2", "oauthbearer"]
 }
@@ -192,6 +195,14 @@ extension FetchAccountSettings {
         if let v = try section.seconds("timeout") {
             guard v >= 1 else { throw ConfigError("\(section.name).timeout must be at least 1 second") }
             timeout = v
+        }
+        if let v = try section.int("scram_max_iterations") {
+            guard FetchAccount.scramIterationRange.contains(v) else {
+                throw ConfigError(
+                    "\(section.name).scram_max_iterations must be \(FetchAccount.scramIterationRangeText)"
+                )
+            }
+            scramMaximumIterations = v
         }
         try section.rejectUnknownKeys()
     }

@@ -51,8 +51,10 @@ struct MailVerifyCommand: ParsableCommand {
         abstract: "Check that every message is readable and parseable and matches the SHA-256 manifest.",
         discussion: """
             The manifest is .postoffice-manifest in each Maildir folder (lines `sha256 uniquename`); \
-            `postoffice fetch` adds to it as it stores mail. Exits non-zero when a message is \
-            unreadable, unparseable, differs from its recorded digest, or is missing.
+            `postoffice fetch` adds to it as it stores mail, and every `postoffice mail` command \
+            records the digest of a message it sees for the first time, whoever stored it. Exits \
+            non-zero when a message is unreadable, unparseable, differs from its recorded digest, \
+            or is missing. The summary counts findings by kind; -v lists the warnings one by one.
             """
     )
 
@@ -68,21 +70,31 @@ struct MailVerifyCommand: ParsableCommand {
         let mailbox = try store.open()
         let report = try mailbox.verify(updateManifest: updateManifest)
         let terminal = Terminal.standardOutput()
-        var warnings = 0
         for finding in report.findings {
-            if !finding.isFailure {
-                warnings += 1
-                if !verbose { continue }
-            }
+            if !finding.isFailure && !verbose { continue }
             let label = finding.isFailure ? terminal.styled("FAIL", .red) : terminal.styled("warn", .yellow)
             let id = finding.id ?? "-"
             Output.write(
                 "\(label) \(id) \(SafeText.line(finding.name)): \(finding.kind.rawValue) (\(SafeText.line(finding.detail)))\n"
             )
         }
-        var summary = "checked \(report.checked) messages: \(report.failures.count) failed, \(warnings) warnings"
-        if updateManifest { summary += ", \(report.manifestChanges) manifest entries updated" }
-        Output.write(summary + "\n")
+        Output.write(Self.summary(report, updatedManifest: updateManifest, verbose: verbose) + "\n")
         if !report.isSuccess { throw ExitCode(1) }
+    }
+
+    /// `checked 12 messages: 1 failed (1 digest mismatch), 3 warnings (2 not in manifest,
+    /// 1 defects)`: what the findings are, by kind, even without `-v`.
+    static func summary(_ report: VerifyReport, updatedManifest: Bool, verbose: Bool) -> String {
+        let failures = report.countsByKind.filter { $0.kind.isFailure }
+        let warnings = report.countsByKind.filter { !$0.kind.isFailure }
+        func breakdown(_ counts: [(kind: VerifyReport.Finding.Kind, count: Int)]) -> String {
+            counts.isEmpty ? "" : " (" + counts.map { "\($0.count) \($0.kind.rawValue)" }.joined(separator: ", ") + ")"
+        }
+        let warningCount = warnings.reduce(0) { $0 + $1.count }
+        var summary = "checked \(report.checked) messages: \(report.failures.count) failed\(breakdown(failures)), "
+        summary += "\(warningCount) warning\(warningCount == 1 ? "" : "s")\(breakdown(warnings))"
+        if updatedManifest { summary += ", \(report.manifestChanges) manifest entries updated" }
+        if warningCount > 0 && !verbose { summary += "; -v lists them" }
+        return summary
     }
 }

@@ -66,7 +66,7 @@ struct Terminal {
             return false
         }
         // A pager that quits early closes the pipe; ignore SIGPIPE for this write.
-        signal(SIGPIPE, SIG_IGN)
+        Signals.ignoreBrokenPipes()
         try? pipe.fileHandleForWriting.write(contentsOf: Data(text.utf8))
         try? pipe.fileHandleForWriting.close()
         process.waitUntilExit()
