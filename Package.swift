@@ -143,6 +143,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Finding the POP3 server of an e-mail address (RFC 6186 SRV, autoconfig, probing) for
+        // `postoffice account add`; a small DNS client and an HTTPS GET on NIO.
+        .target(
+            name: "Discovery",
+            dependencies: [
+                "POP3Client", "FileIO",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Mailbox",
             dependencies: [
@@ -155,7 +169,7 @@ let package = Package(
             name: "postoffice",
             dependencies: [
                 "POP3Core", "SASL", "Accounts", "MailStore", "POP3Server", "POP3Client", "Fetch", "Mailbox",
-                "LMTPServer",
+                "LMTPServer", "Discovery", "FileIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -269,6 +283,18 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DiscoveryTests",
+            dependencies: [
+                "Discovery", "POP3Client", "POP3TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
