@@ -49,10 +49,13 @@ struct FetchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "auto, user, apop, plain, login, scram-sha-256, xoauth2, oauthbearer.")
     var auth: String = "auto"
 
-    @Option(name: .long, help: "maildir:DIR, mbox:FILE or mda:'COMMAND'.")
+    @Option(
+        name: .long,
+        help: "maildir:DIR, mbox:FILE or mda:'COMMAND' (default: the Maildir `postoffice mail` reads)."
+    )
     var to: String?
 
-    @Option(name: .long, help: "The state file of this account.")
+    @Option(name: .long, help: "The state file of this account (default: under $XDG_STATE_HOME/postoffice).")
     var state: String?
 
     @Flag(name: .long, help: "Leave messages on the server.")
@@ -110,10 +113,23 @@ struct FetchCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print a JSON summary on standard output.")
     var json = false
 
+    @Flag(
+        name: .customLong("install-timer"),
+        help: "Write a systemd user service and timer that run this fetch every --interval (default 5m)."
+    )
+    var installTimer = false
+
+    @Flag(name: .customLong("print"), help: "With --install-timer: print the units instead of writing them.")
+    var printUnits = false
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.")
     var logLevel: String?
 
     func run() async throws {
+        if installTimer || printUnits {
+            try await FetchTimer.run(self)
+            return
+        }
         let accounts: [FetchAccount]
         let fileInterval: Double?
         let options: FetchOptions
@@ -194,6 +210,7 @@ struct FetchCommand: AsyncParsableCommand {
         display.finish()
         let report = FetchReport(accounts: reports)
         output(report)
+        if !json { Self.printLocations(of: accounts) }
         return report
     }
 
@@ -243,7 +260,7 @@ struct FetchCommand: AsyncParsableCommand {
             if account.interrupted { line += ", interrupted" }
             say(line)
             for warning in account.warnings { Console.printError("\(account.account): warning: \(warning)") }
-            for error in account.errors { Console.printError("\(account.account): \(error.message)") }
+            for error in account.errors { Console.printError("\(account.account): \(FetchAdvice.message(for: error))") }
         }
     }
 
@@ -259,7 +276,8 @@ struct FetchCommand: AsyncParsableCommand {
         let path = config ?? XDG.defaultFetchConfig
         guard config != nil || FileManager.default.fileExists(atPath: path) else {
             throw ValidationError(
-                "nothing to fetch: give --host, --user, --password-file and --to, or write accounts to \(path)"
+                "nothing to fetch: add an account with `postoffice account add ADDRESS` (it writes \(path)), "
+                    + "or give --host, --user and --password-file"
             )
         }
         let (accounts, interval) = try Self.accounts(fromFile: path, selecting: account)
@@ -286,12 +304,6 @@ struct FetchCommand: AsyncParsableCommand {
             throw ValidationError("--tls must be implicit, starttls or none, not '\(tls)'")
         }
         guard let user else { throw ValidationError("--user is required with --host") }
-        guard let to else {
-            throw ValidationError("--to is required with --host (maildir:DIR, mbox:FILE or mda:COMMAND)")
-        }
-        guard let state else {
-            throw ValidationError("--state is required with --host: it is how nothing is fetched twice")
-        }
         let resolvedPort = port ?? (tlsMode == .implicit ? 995 : 110)
         guard (1...65535).contains(resolvedPort) else {
             throw ValidationError("--port \(resolvedPort) is out of range")
@@ -302,8 +314,8 @@ struct FetchCommand: AsyncParsableCommand {
             port: resolvedPort,
             tls: tlsMode,
             user: user,
-            target: try .init(parsing: to),
-            stateFile: state
+            target: try to.map(FetchAccountSettings.Target.init(parsing:)) ?? Self.defaultTarget,
+            stateFile: state ?? XDG.defaultState(user: user, host: host, port: resolvedPort)
         )
         let sources: [FetchAccountSettings.PasswordSource] =
             [
