@@ -7,6 +7,9 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import NIOTLS
+import SwiftASN1
+import X509
 
 /// An HTTPS GET of a small document.
 struct HTTPSGet: Sendable {
@@ -62,19 +65,28 @@ struct HTTPSGet: Sendable {
             configuration.minimumTLSVersion = .tlsv12
             if let additionalCAFile { configuration.additionalTrustRoots = [.file(additionalCAFile)] }
             let context = try NIOSSLContext(configuration: configuration)
-            let target = try await self.resolve?(host).first ?? host
-            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            var target = host
+            if let resolve = self.resolve {
+                guard let address = try await resolve(host).first else {
+                    throw DiscoveryError("\(host) does not exist (the DNS has no address for it)")
+                }
+                target = address
+            }
+            let (channel, nameChecked) = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(TimeAmount(Self.timeout))
                 .connect(host: target, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         // SNI and the certificate's name check use the host name, not the address.
+                        let check = PeerNameCheck(host: host, promise: channel.eventLoop.makePromise())
                         try channel.pipeline.syncOperations.addHandler(
                             try NIOSSLClientHandler(context: context, serverHostname: host)
                         )
+                        try channel.pipeline.syncOperations.addHandler(check)
                         try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                        return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
+                        let async = try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
                             wrappingChannelSynchronously: channel
                         )
+                        return (async, check.promise.futureResult)
                     }
                 }
             let deadline = channel.channel.eventLoop.scheduleTask(in: TimeAmount(Self.timeout)) {
@@ -82,6 +94,7 @@ struct HTTPSGet: Sendable {
             }
             defer { deadline.cancel() }
             return try await channel.executeThenClose { inbound, outbound in
+                try await nameChecked.get()
                 var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path)
                 head.headers.add(name: "Host", value: port == 443 ? host : "\(host):\(port)")
                 head.headers.add(name: "User-Agent", value: "postoffice")
@@ -127,5 +140,48 @@ struct HTTPSGet: Sendable {
         }
         if case ChannelError.connectTimeout = error { return "no answer within \(Self.timeout)" }
         return "\(error)"
+    }
+}
+
+/// After the handshake (NIOSSL has verified the chain, and the name or the address), refuses a
+/// certificate without a DNS name for the host (``CertificateName``) before any request is sent.
+private final class PeerNameCheck: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    let host: String
+    let promise: EventLoopPromise<Void>
+
+    init(host: String, promise: EventLoopPromise<Void>) {
+        self.host = host
+        self.promise = promise
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent {
+            let peer = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self).peerCertificate
+            if let der = try? peer?.toDERBytes(), let certificate = try? Certificate(derEncoded: der),
+                CertificateName.matches(certificate, host: self.host)
+            {
+                self.promise.succeed()
+            } else {
+                let names = (try? peer.map { try Certificate(derEncoded: $0.toDERBytes()) })??.subject
+                self.promise.fail(
+                    DiscoveryError(
+                        "the certificate of \(self.host) is for \(names.map { "\($0)" } ?? "another name"), not \(self.host)"
+                    )
+                )
+                context.close(promise: nil)
+            }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.promise.fail(error)
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.promise.fail(DiscoveryError("\(self.host) closed the connection during the TLS handshake"))
+        context.fireChannelInactive()
     }
 }

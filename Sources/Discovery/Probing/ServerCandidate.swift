@@ -57,13 +57,13 @@ public struct ServerCandidate: Hashable, Sendable, CustomStringConvertible {
     /// `pop.example.org:995 (implicit TLS)`.
     public var description: String { "\(self.host):\(self.port) (\(self.security.displayName))" }
 
-    /// Where it came from, for people.
+    /// Where it came from, for people: "from the SRV record …", "as given".
     public var sourceDescription: String {
         switch self.source {
-        case .srv(let name): "the SRV record \(name)"
-        case .autoconfig(let address): "the autoconfig file \(address)"
+        case .srv(let name): "from the SRV record \(name)"
+        case .autoconfig(let address): "from the autoconfig file \(address)"
         case .guess: "a common host name"
-        case .given: "the command line"
+        case .given: "as given"
         }
     }
 }

@@ -83,7 +83,7 @@ struct AccountSetup {
         let found: MailServerDiscovery.Found
         do throws(DiscoveryError) {
             found = try await discovery.run(report: Self.show) { candidate in
-                say("  \(candidate.host) is outside \(address.domain); \(candidate.sourceDescription) names it.")
+                say("  \(candidate.host) is outside \(address.domain); it comes \(candidate.sourceDescription).")
                 guard interactive else { return false }
                 return (try? await prompter.confirm("  Use \(candidate.host) for \(address)?", default: false)) ?? false
             }
@@ -103,7 +103,7 @@ struct AccountSetup {
         default:
             break
         }
-        say("Using \(server), found by \(server.sourceDescription).")
+        say("Using \(server), \(server.sourceDescription).")
 
         // Log in once.
         let user = options.user ?? server.userName ?? options.address
@@ -132,7 +132,7 @@ struct AccountSetup {
             caFile: pinned == nil ? options.caFile.map(Self.absolute) : nil,
             fingerprint: pinned?.fingerprint ?? options.fingerprint,
             target: target.map(Self.targetText),
-            foundBy: "added by `postoffice account add`: \(server) from \(server.sourceDescription)"
+            foundBy: "added by `postoffice account add`: \(server), \(server.sourceDescription)"
                 + (pinned == nil ? "" : "; certificate pinned")
         )
         try await file.write(try file.adding(entry, to: existing))

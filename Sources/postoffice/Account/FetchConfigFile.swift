@@ -41,6 +41,8 @@ struct FetchConfigFile: Sendable {
     }
 
     /// `text` without the `[[account]]` table named `name` (from its header to the next header).
+    /// A later table without a `name` gets the name fetch gave it (`accountN` by position), so
+    /// that its state, which is keyed by that name, stays its own.
     func removing(account name: String, from text: String) throws -> String {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let headers = lines.indices.filter { Self.isTableHeader(lines[$0]) }
@@ -51,6 +53,19 @@ struct FetchConfigFile: Sendable {
             let end = position + 1 < headers.count ? headers[position + 1] : lines.count
             let block = lines[start..<end].joined(separator: "\n")
             guard Self.name(ofAccountBlock: block, index: accountIndex) == name else { continue }
+            // Later unnamed tables, last first so that earlier line numbers stay valid.
+            var laterIndex = accountIndex
+            var unnamed: [(line: Int, name: String)] = []
+            for (laterPosition, laterStart) in headers.enumerated() where laterStart > start {
+                guard Self.isAccountHeader(lines[laterStart]) else { continue }
+                laterIndex += 1
+                let laterEnd = laterPosition + 1 < headers.count ? headers[laterPosition + 1] : lines.count
+                let laterBlock = lines[laterStart..<laterEnd].joined(separator: "\n")
+                if !Self.hasName(laterBlock) { unnamed.append((laterStart, "account\(laterIndex + 1)")) }
+            }
+            for (line, implicitName) in unnamed.reversed() {
+                lines.insert("name = \(tomlQuoted(implicitName))", at: line + 1)
+            }
             lines.removeSubrange(start..<end)
             // Do not leave two blank lines where the table was.
             while start > 0, start < lines.count, lines[start - 1].isEmpty, lines[start].isEmpty {
@@ -87,6 +102,14 @@ struct FetchConfigFile: Sendable {
         let trimmed = line.trimmingCharacters(in: .whitespaces)
         let withoutComment = trimmed.split(separator: "#", maxSplits: 1).first.map(String.init) ?? trimmed
         return withoutComment.filter { $0 != " " && $0 != "\t" } == "[[account]]"
+    }
+
+    /// Whether an `[[account]]` block sets `name`.
+    static func hasName(_ block: String) -> Bool {
+        guard case .array(let tables)? = (try? TOML.parse(block))?["account"],
+            case .table(let table)? = tables.first
+        else { return false }
+        return table["name"] != nil
     }
 
     /// The `name` of one `[[account]]` block; `accountN` when it has none (as fetch reads it).

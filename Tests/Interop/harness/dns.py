@@ -4,6 +4,8 @@ any other name under them."""
 
 from __future__ import annotations
 
+import os
+import pwd
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +25,9 @@ class Zone:
 
     def config(self, port: int, listen: str = "127.0.0.1") -> str:
         lines = [f"port={port}", f"listen-address={listen}", "bind-interfaces", "no-resolv", "no-hosts",
-                 "no-poll", "no-negcache", "log-queries", "user=root"]
+                 "no-poll", "no-negcache", "log-queries",
+                 # As ourselves: a dnsmasq that changed to another user may not be stopped by us.
+                 f"user={pwd.getpwuid(os.getuid()).pw_name}"]
         lines += [f"local=/{domain}/" for domain in self.domains]
         lines += [f"srv-host={name},{target},{port_},{priority},{weight}"
                   for name, target, port_, priority, weight in self.srv]
