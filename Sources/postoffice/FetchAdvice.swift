@@ -18,7 +18,8 @@ enum FetchAdvice {
                 case .environment(let name)?: "the password in $\(name)"
                 default: "the password"
                 }
-            return message + " — check \(password) and the user name; `postoffice account test NAME` tries a login"
+            let user = account.map { " (\($0.user))" } ?? ""
+            return message + " — check \(password) and the user name\(user); some providers want the whole address"
         case .network where lowered.contains("could not be resolved"):
             return message + " — check the host name for typos; `postoffice account add ADDRESS` finds the "
                 + "server of an address"

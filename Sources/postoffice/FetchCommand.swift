@@ -209,7 +209,7 @@ struct FetchCommand: AsyncParsableCommand {
         }
         display.finish()
         let report = FetchReport(accounts: reports)
-        output(report)
+        Self.output(report, json: json, accounts: accounts)
         if !json { Self.printLocations(of: accounts) }
         return report
     }
@@ -240,9 +240,7 @@ struct FetchCommand: AsyncParsableCommand {
         try await group.run()
     }
 
-    private func output(_ report: FetchReport) { Self.output(report, json: json) }
-
-    static func output(_ report: FetchReport, json: Bool) {
+    static func output(_ report: FetchReport, json: Bool, accounts: [FetchAccount] = []) {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -260,7 +258,10 @@ struct FetchCommand: AsyncParsableCommand {
             if account.interrupted { line += ", interrupted" }
             say(line)
             for warning in account.warnings { Console.printError("\(account.account): warning: \(warning)") }
-            for error in account.errors { Console.printError("\(account.account): \(FetchAdvice.message(for: error))") }
+            let settings = accounts.first { $0.name == account.account }
+            for error in account.errors {
+                Console.printError("\(account.account): \(FetchAdvice.message(for: error, account: settings))")
+            }
         }
     }
 
