@@ -28,18 +28,14 @@ extension POP3Connection {
     /// ``POP3ClientError/certificate`` set, and a plaintext probe of a server without STLS
     /// succeeds with ``POP3ServerProbe/offersSTLS`` false.
     public static func probe(configuration: POP3ClientConfiguration, logger: Logger) async throws -> POP3ServerProbe {
-        var logger = logger
-        logger[metadataKey: "pop3.server"] = "\(configuration.host):\(configuration.port)"
-        let transport = try await POP3Transport.connect(configuration: configuration)
-        let connection = POP3Connection(transport: transport, configuration: configuration, logger: logger)
-        defer { transport.close() }
-        try await connection.start(credentials: nil)
-        let probe = POP3ServerProbe(
-            capabilities: connection.capabilities,
-            secured: configuration.security != .plaintext
-        )
-        // A polite end; the answer does not matter, the capabilities are known.
-        try? await connection.quit()
-        return probe
+        try await Self.session(configuration: configuration, credentials: nil, logger: logger) { connection in
+            let probe = POP3ServerProbe(
+                capabilities: connection.capabilities,
+                secured: configuration.security != .plaintext
+            )
+            // A polite end; the answer does not matter, the capabilities are known.
+            try? await connection.quit()
+            return probe
+        }
     }
 }

@@ -12,7 +12,21 @@ final class Dnsmasq {
     private let process = Process()
     private let directory: String
 
-    init(_ records: [String]) async throws {
+    /// Starts dnsmasq; a port taken meanwhile by someone else (tests run in parallel) means
+    /// another try on another port.
+    static func start(_ records: [String]) async throws -> Dnsmasq {
+        var lastError: (any Error)?
+        for _ in 0..<3 {
+            do {
+                return try await Dnsmasq(records)
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError!  // safe: three tries failed
+    }
+
+    private init(_ records: [String]) async throws {
         self.directory = NSTemporaryDirectory() + "dnsmasq-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
         self.port = try await Self.freeUDPPort()
@@ -30,7 +44,7 @@ final class Dnsmasq {
         )
         self.process.executableURL = URL(fileURLWithPath: "/usr/sbin/dnsmasq")
         self.process.arguments = ["--keep-in-foreground", "--pid-file=", "--conf-file=\(self.directory)/dnsmasq.conf"]
-        FileManager.default.createFile(atPath: self.directory + "/log", contents: nil)
+        _ = FileManager.default.createFile(atPath: self.directory + "/log", contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: self.directory + "/log"))
         self.process.standardError = log
         self.process.standardOutput = log
@@ -70,7 +84,7 @@ final class Dnsmasq {
 @Suite("DNS client against dnsmasq", .serialized)
 struct DNSClientTests {
     @Test func srvAndAddressRecords() async throws {
-        let dns = try await Dnsmasq([
+        let dns = try await Dnsmasq.start([
             "srv-host=_pop3s._tcp.example.test,pop.example.test,995,10,5",
             "srv-host=_pop3s._tcp.example.test,backup.example.test,995,20,0",
             "host-record=pop.example.test,127.0.0.1,::1",
@@ -96,7 +110,7 @@ struct DNSClientTests {
         let records = (0..<30).map {
             "srv-host=_pop3s._tcp.big.test,server-with-a-rather-long-name-\($0).big.test,995,\($0),1"
         }
-        let dns = try await Dnsmasq(records + ["edns-packet-max=512"])
+        let dns = try await Dnsmasq.start(records + ["edns-packet-max=512"])
         defer { dns.stop() }
         let truncated = try DNSMessage.parse(
             try await DNSClient.exchangeUDP(
@@ -115,7 +129,7 @@ struct DNSClientTests {
     }
 
     @Test func aRefusingServerIsAnError() async throws {
-        let dns = try await Dnsmasq([])
+        let dns = try await Dnsmasq.start([])
         defer { dns.stop() }
         // Outside its local domains and without upstream servers, dnsmasq refuses.
         await #expect(throws: DNSError.self) { try await dns.client.srv("_pop3s._tcp.example.com") }

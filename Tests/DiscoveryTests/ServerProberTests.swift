@@ -10,6 +10,10 @@ import Testing
 
 @testable import Discovery
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Our POP3Server on 127.0.0.1 port 0: a plain listener (with STLS when TLS is on) and an
 /// implicit-TLS one, with a certificate for localhost from a test CA.
 struct ProbeTarget {
@@ -170,11 +174,21 @@ struct ServerProberTests {
     }
 
     @Test func nobodyListeningIsAFailureWithAReason() async throws {
-        // A port that was just listening and is closed now.
-        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: "127.0.0.1", port: 0).get()
-        let port = listener.localAddress!.port!  // safe: bound
-        try await listener.close()
+        // A TCP port held by a socket that is bound but not listening: connecting is refused,
+        // and no other test can take the port meanwhile.
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(holder) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(holder, $0, length) == 0 && getsockname(holder, $0, &length) == 0
+            }
+        }
+        #expect(bound)
+        let port = Int(UInt16(bigEndian: address.sin_port))
         let candidate = ServerCandidate(host: "127.0.0.1", port: port, security: .implicitTLS, source: .guess)
         guard case .failed(let reason) = await Self.prober(.system).probe(candidate) else {
             Issue.record("expected a failure")

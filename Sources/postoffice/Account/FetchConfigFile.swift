@@ -3,6 +3,7 @@
 
 import FileIO
 import Foundation
+import Mailbox
 
 /// The fetch configuration file (`fetch.toml`) as text, for `postoffice account`.
 struct FetchConfigFile: Sendable {
@@ -190,24 +191,8 @@ struct AccountEntry: Sendable, Equatable {
     }
 }
 
-/// A TOML basic string (TOML 1.0 "Strings"): `"` and `\` escaped, control characters as `\uXXXX`.
+/// A TOML basic string. JSON's string syntax, as `JSONText.quoted` writes it (`\"`, `\\`, `\n`,
+/// `\r`, `\t`, other control characters as `\uXXXX`), is valid TOML 1.0 basic-string syntax.
 func tomlQuoted(_ value: String) -> String {
-    var result = "\""
-    for scalar in value.unicodeScalars {
-        switch scalar {
-        case "\"": result += "\\\""
-        case "\\": result += "\\\\"
-        case "\t": result += "\\t"
-        case "\n": result += "\\n"
-        case "\r": result += "\\r"
-        default:
-            if scalar.value < 0x20 || scalar.value == 0x7F {
-                let hex = String(scalar.value, radix: 16, uppercase: true)
-                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            } else {
-                result.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return result + "\""
+    JSONText.quoted(value)
 }
