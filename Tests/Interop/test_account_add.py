@@ -349,3 +349,77 @@ def test_list_test_and_remove(make_site, pki, users):
     expect(site.postoffice_run("account", "remove", "work"), 0, "Removed the account work", "Deleted its password")
     assert not stored.exists() and "[[account]]" not in site.fetch_toml.read_text()
     expect(site.postoffice_run("account", "test", "work"), 78, "no account named 'work'")
+
+
+# -- where the password is kept ------------------------------------------------------------------
+
+FAKE_PASS = """#!/bin/sh
+# A stand-in for pass(1): `insert --multiline --force ENTRY` stores standard input, `show ENTRY`
+# prints it.
+store="$HOME/.fake-pass"
+case "$1" in
+  insert) [ "$2" = --multiline ] && [ "$3" = --force ] || exit 2
+          mkdir -p "$store/$(dirname "$4")" && cat > "$store/$4" ;;
+  show) cat "$store/$2" ;;
+  *) exit 2 ;;
+esac
+"""
+
+FAKE_SECRET_TOOL = """#!/bin/sh
+# A stand-in for secret-tool(1): `store --label=L ATTR VALUE...` stores standard input,
+# `lookup ATTR VALUE...` prints it.
+case "$1" in
+  store) case "$2" in --label=*) ;; *) exit 2 ;; esac
+         shift 2; key=$(echo "$@" | tr ' @' '_-'); cat > "$HOME/.fake-keyring-$key" ;;
+  lookup) shift; key=$(echo "$@" | tr ' @' '_-'); cat "$HOME/.fake-keyring-$key" ;;
+  *) exit 2 ;;
+esac
+"""
+
+
+def test_the_password_is_kept_where_the_person_chooses(make_site, pki, users):
+    zone = Zone(domains=["keep.test"], addresses={"pop.keep.test": "127.0.0.1"})
+    site = make_site(zone)
+    site.postoffice(site.certificate(pki, "DNS:pop.keep.test", "pop"), users)
+    tools = site.work / "bin"
+    tools.mkdir()
+    for name, script in [("pass", FAKE_PASS), ("secret-tool", FAKE_SECRET_TOOL)]:
+        (tools / name).write_text(script)
+        (tools / name).chmod(0o755)
+    env = site.env()
+    env["PATH"] = f"{tools}:{env['PATH']}"
+    own = site.home / "my-password"
+    own.write_text(users["alice"] + "\n")
+
+    def add(name: str, choice: str, command: str | None = None):
+        choices = iter([choice, ""])  # where to keep it, then the policy (default)
+
+        def respond(pending: str):
+            line = pending.rsplit("\n", 1)[-1]
+            if line.endswith("pop.keep.test: "):
+                return users["alice"]
+            if line.startswith("Command that prints the password"):
+                return command
+            if line.startswith("Choice ["):
+                return next(choices)
+            return None
+        return terminal.run(site.argv("account", "add", "alice@keep.test", "--user", "alice", "--name", name,
+                                      "--ca-file", str(pki.ca_cert)), respond, env=env, cwd=site.home)
+
+    for name, choice, command, expected in [
+        ("keyring", "2", None, 'password_command = "secret-tool lookup service postoffice account keyring"'),
+        ("pass", "3", None, 'password_command = "pass show postoffice/pass"'),
+        ("own", "4", f"cat {own}", f'password_command = "cat {own}"'),
+    ]:
+        session = add(name, choice, command)
+        assert session.returncode == 0, session.describe()
+        assert expected in site.fetch_toml.read_text(), site.fetch_toml.read_text()
+        assert users["alice"] not in site.fetch_toml.read_text()
+        # fetch reads it back: `account test` logs in with it.
+        checked = terminal.run(site.argv("account", "test", name), lambda _: None, env=env, cwd=site.home)
+        assert checked.returncode == 0 and "logged in as alice" in checked.output, checked.describe()
+
+    # A command that does not print the typed password is found now, not at the first fetch.
+    wrong = add("wrong", "4", "echo something-else")
+    assert wrong.returncode == 78 and "does not print the password you typed" in wrong.output, wrong.describe()
+    assert 'name = "wrong"' not in site.fetch_toml.read_text()
