@@ -17,7 +17,8 @@ enum FetchTimer {
         guard !command.daemon else {
             throw ValidationError("--install-timer runs one fetch per tick; leave out --daemon")
         }
-        let interval = try Self.interval(command)
+        let (flag, config, host) = (command.interval, command.config, command.host)
+        let interval = try await BlockingIO.run { try Self.interval(flag: flag, config: config, host: host) }
         let units = Self.units(
             binary: Self.executablePath(),
             arguments: Self.fetchArguments(CommandLine.arguments),
@@ -50,15 +51,15 @@ enum FetchTimer {
     }
 
     /// --interval, else the config file's `[fetch] interval`, else five minutes.
-    private static func interval(_ command: FetchCommand) throws -> Double {
-        if let text = command.interval {
+    private static func interval(flag: String?, config: String?, host: String?) throws -> Double {
+        if let text = flag {
             guard let value = parseDuration(text), value >= 60 else {
                 throw ValidationError("--interval '\(text)' is not a duration of at least a minute (e.g. 5m, 1h)")
             }
             return value
         }
-        let path = command.config ?? XDG.defaultFetchConfig
-        if command.host == nil, FileManager.default.fileExists(atPath: path),
+        let path = config ?? XDG.defaultFetchConfig
+        if host == nil, FileManager.default.fileExists(atPath: path),
             let configured = try FetchFileSettings(path: path).interval
         {
             return max(configured, 60)

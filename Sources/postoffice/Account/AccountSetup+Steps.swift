@@ -163,10 +163,11 @@ extension AccountSetup {
     func keepPassword(_ password: String, account name: String) async throws -> FetchAccountSettings.PasswordSource {
         let file = PasswordKeeper.defaultFile(account: name)
         var places: [(PasswordKeeper.Place, String)] = [(.file(file), "in a file only you can read: \(file)")]
-        if PasswordKeeper.installed("secret-tool") {
-            places.append((.secretTool, "in the desktop keyring (secret-tool)"))
+        let (secretTool, pass) = try await BlockingIO.run {
+            (PasswordKeeper.installed("secret-tool"), PasswordKeeper.installed("pass"))
         }
-        if PasswordKeeper.installed("pass") { places.append((.pass, "in pass (postoffice/\(name))")) }
+        if secretTool { places.append((.secretTool, "in the desktop keyring (secret-tool)")) }
+        if pass { places.append((.pass, "in pass (postoffice/\(name))")) }
         places.append((.command(""), "nowhere: I give a command that prints it (e.g. gpg -dq ~/.mail.gpg)"))
         var place = places[0].0
         if interactive && !options.passwordStdin {

@@ -51,7 +51,7 @@ struct AccountSetup {
         }
 
         // Find the server.
-        var trust = try self.trust()
+        var trust = try await self.trust()
         let dns: DNSClient
         if let resolver = options.resolver {
             guard let server = DNSServerAddress(parsing: resolver) else {
@@ -170,10 +170,10 @@ struct AccountSetup {
         }
     }
 
-    private func trust() throws -> POP3ClientConfiguration.Trust {
+    private func trust() async throws -> POP3ClientConfiguration.Trust {
         if let caFile = options.caFile {
             let path = Self.absolute(caFile)
-            guard FileManager.default.isReadableFile(atPath: path) else {
+            guard try await BlockingIO.run({ FileManager.default.isReadableFile(atPath: path) }) else {
                 throw AccountFailure(.configuration, "cannot read the CA file \(path)")
             }
             return .caFile(path)
