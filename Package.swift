@@ -144,6 +144,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Finding the POP3 server of an e-mail address (RFC 6186 SRV, autoconfig, probing) for
+        // `postoffice account add`; a small DNS client and an HTTPS GET on NIO.
+        .target(
+            name: "Discovery",
+            dependencies: [
+                "POP3Client", "FileIO",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Mailbox",
             dependencies: [
@@ -156,7 +173,7 @@ let package = Package(
             name: "postoffice",
             dependencies: [
                 "POP3Core", "SASL", "Accounts", "MailStore", "POP3Server", "POP3Client", "Fetch", "Mailbox",
-                "LMTPServer", "FileIO",
+                "LMTPServer", "Discovery", "FileIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -272,6 +289,22 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DiscoveryTests",
+            dependencies: [
+                "Discovery", "POP3Client", "POP3Server", "POP3TestSupport",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -10,7 +10,9 @@ export DEBIAN_FRONTEND=noninteractive
 
 # Debian packages: what the Swift build links against and the real programs the interop suite
 # drives (fetchmail, mpop, getmail6, curl, Dovecot as the reference server, Postfix in front of
-# the LMTP listener with swaks as its SMTP client, systemd-analyze for the units in contrib/).
+# the LMTP listener with swaks as its SMTP client, systemd-analyze for the units in contrib/ and
+# those `fetch --install-timer` writes, dnsmasq (the binary alone, no service) as the DNS server
+# that account discovery is tested against).
 DEB_PACKAGES=(
     ca-certificates
     curl
@@ -30,6 +32,7 @@ DEB_PACKAGES=(
     postfix
     swaks
     systemd
+    dnsmasq-base
 )
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }

@@ -62,13 +62,15 @@ final class CertificateCheck: Sendable {
             throw POP3ClientError(kind: .certificate, message: "the server sent no certificate")
         }
         let fingerprint = Array(SHA256.hash(data: leafDER))
+        let presented = (try? Certificate(derEncoded: leafDER)).map { POP3ServerCertificate($0, der: leafDER) }
         switch self.mode {
         case .fingerprint(let pinned):
             guard fingerprint == pinned else {
                 throw POP3ClientError(
                     kind: .certificate,
                     message: "the certificate's fingerprint \(Self.format(fingerprint)) does not match the pinned "
-                        + "\(Self.format(pinned))"
+                        + "\(Self.format(pinned))",
+                    certificate: presented
                 )
             }
         case .roots(let roots):
@@ -88,7 +90,8 @@ final class CertificateCheck: Sendable {
                     kind: .certificate,
                     message:
                         "the server's certificate is \(why) not trusted\(selfSigned ? "" : detail) — use --ca-file or "
-                        + "--fingerprint \(Self.format(fingerprint))"
+                        + "--fingerprint \(Self.format(fingerprint))",
+                    certificate: presented
                 )
             }
             let isIP = Self.isIPAddress(self.serverName)
@@ -103,7 +106,8 @@ final class CertificateCheck: Sendable {
                 throw POP3ClientError(
                     kind: .certificate,
                     message: "the server's certificate is for \(Self.names(in: leaf)), not \(self.serverName) — use "
-                        + "--ca-file or --fingerprint \(Self.format(fingerprint))"
+                        + "--ca-file or --fingerprint \(Self.format(fingerprint))",
+                    certificate: presented
                 )
             }
         }
@@ -120,6 +124,13 @@ final class CertificateCheck: Sendable {
 
     /// The names a certificate is for: its DNS and IP subject alternative names, else its subject.
     static func names(in certificate: Certificate) -> String {
+        let names = Self.nameList(in: certificate)
+        if names.isEmpty { return "\(certificate.subject)" }
+        return names.joined(separator: ", ")
+    }
+
+    /// The DNS and IP subject alternative names of a certificate.
+    static func nameList(in certificate: Certificate) -> [String] {
         var names: [String] = []
         if let sans = try? certificate.extensions.subjectAlternativeNames {
             for name in sans {
@@ -130,8 +141,7 @@ final class CertificateCheck: Sendable {
                 }
             }
         }
-        if names.isEmpty { return "\(certificate.subject)" }
-        return names.joined(separator: ", ")
+        return names
     }
 
     static func isIPAddress(_ name: String) -> Bool {

@@ -39,11 +39,19 @@ public struct POP3ClientError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// The RFC 2449 §8 response code of the `-ERR` that caused this, e.g. `IN-USE`, `AUTH`, `SYS/TEMP`.
     public var responseCode: String?
+    /// For ``Kind/certificate``: the certificate the server presented, when it could be read.
+    public var certificate: POP3ServerCertificate?
 
-    public init(kind: Kind, message: String, responseCode: String? = nil) {
+    public init(
+        kind: Kind,
+        message: String,
+        responseCode: String? = nil,
+        certificate: POP3ServerCertificate? = nil
+    ) {
         self.kind = kind
         self.message = message
         self.responseCode = responseCode
+        self.certificate = certificate
     }
 
     public var description: String { self.message }

@@ -9,8 +9,9 @@ import POP3Core
 import SASL
 
 extension POP3Connection {
-    /// Everything between connecting and TRANSACTION.
-    func start(credentials: POP3Credentials) async throws {
+    /// Everything between connecting and TRANSACTION; with no credentials (a probe), everything
+    /// before the login: the greeting, STLS when configured, and CAPA.
+    func start(credentials: POP3Credentials?) async throws {
         guard case .greeting(let greeting) = try await self.nextEvent() else {
             preconditionFailure("the first event is always the greeting")
         }
@@ -51,6 +52,7 @@ extension POP3Connection {
         }
         // RFC 2595 §4: capabilities learnt before TLS are discarded and asked again.
         try await self.askCapabilities()
+        guard let credentials else { return }
         try await self.authenticate(
             credentials,
             greetingTimestamp: self.state.withLockedValue { $0.session.greetingTimestamp }

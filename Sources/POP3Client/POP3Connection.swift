@@ -47,6 +47,17 @@ public final class POP3Connection: Sendable {
         logger: Logger,
         _ body: (POP3Connection) async throws -> R
     ) async throws -> R {
+        try await Self.session(configuration: configuration, credentials: credentials, logger: logger, body)
+    }
+
+    /// ``withConnection(configuration:credentials:logger:_:)``, and with no credentials the
+    /// session stays in AUTHORIZATION (a probe).
+    static func session<R: Sendable>(
+        configuration: POP3ClientConfiguration,
+        credentials: POP3Credentials?,
+        logger: Logger,
+        _ body: (POP3Connection) async throws -> R
+    ) async throws -> R {
         var logger = logger
         logger[metadataKey: "pop3.server"] = "\(configuration.host):\(configuration.port)"
         let transport = try await POP3Transport.connect(configuration: configuration)

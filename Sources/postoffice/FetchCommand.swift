@@ -48,10 +48,13 @@ struct FetchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "auto, user, apop, plain, login, scram-sha-256, xoauth2, oauthbearer.")
     var auth: String = "auto"
 
-    @Option(name: .long, help: "maildir:DIR, mbox:FILE or mda:'COMMAND'.")
+    @Option(
+        name: .long,
+        help: "maildir:DIR, mbox:FILE or mda:'COMMAND' (default: the Maildir `postoffice mail` reads)."
+    )
     var to: String?
 
-    @Option(name: .long, help: "The state file of this account.")
+    @Option(name: .long, help: "The state file of this account (default: under $XDG_STATE_HOME/postoffice).")
     var state: String?
 
     @Flag(name: .long, help: "Leave messages on the server.")
@@ -117,10 +120,23 @@ struct FetchCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print a JSON summary on standard output.")
     var json = false
 
+    @Flag(
+        name: .customLong("install-timer"),
+        help: "Write a systemd user service and timer that run this fetch every --interval (default 5m)."
+    )
+    var installTimer = false
+
+    @Flag(name: .customLong("print"), help: "With --install-timer: print the units instead of writing them.")
+    var printUnits = false
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.")
     var logLevel: String?
 
     func run() async throws {
+        if installTimer || printUnits {
+            try await FetchTimer.run(self)
+            return
+        }
         let accounts: [FetchAccount]
         let fileInterval: Double?
         let options: FetchOptions
@@ -206,7 +222,8 @@ struct FetchCommand: AsyncParsableCommand {
         }
         display.finish()
         let report = FetchReport(accounts: reports)
-        output(report)
+        Self.output(report, json: json, accounts: accounts)
+        if !json { Self.printLocations(of: accounts) }
         return report
     }
 
@@ -231,9 +248,7 @@ struct FetchCommand: AsyncParsableCommand {
         try await Signals.run([service], reload: reload, logger: logger)
     }
 
-    private func output(_ report: FetchReport) { Self.output(report, json: json) }
-
-    static func output(_ report: FetchReport, json: Bool) {
+    static func output(_ report: FetchReport, json: Bool, accounts: [FetchAccount] = []) {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -251,7 +266,10 @@ struct FetchCommand: AsyncParsableCommand {
             if account.interrupted { line += ", interrupted" }
             say(line)
             for warning in account.warnings { Console.printError("\(account.account): warning: \(warning)") }
-            for error in account.errors { Console.printError("\(account.account): \(error.message)") }
+            let settings = accounts.first { $0.name == account.account }
+            for error in account.errors {
+                Console.printError("\(account.account): \(FetchAdvice.message(for: error, account: settings))")
+            }
         }
     }
 
@@ -267,7 +285,8 @@ struct FetchCommand: AsyncParsableCommand {
         let path = config ?? XDG.defaultFetchConfig
         guard config != nil || FileManager.default.fileExists(atPath: path) else {
             throw ValidationError(
-                "nothing to fetch: give --host, --user, --password-file and --to, or write accounts to \(path)"
+                "nothing to fetch: add an account with `postoffice account add ADDRESS` (it writes \(path)), "
+                    + "or give --host, --user and --password-file"
             )
         }
         let (accounts, interval) = try Self.accounts(fromFile: path, selecting: account)
@@ -294,12 +313,6 @@ struct FetchCommand: AsyncParsableCommand {
             throw ValidationError("--tls must be implicit, starttls or none, not '\(tls)'")
         }
         guard let user else { throw ValidationError("--user is required with --host") }
-        guard let to else {
-            throw ValidationError("--to is required with --host (maildir:DIR, mbox:FILE or mda:COMMAND)")
-        }
-        guard let state else {
-            throw ValidationError("--state is required with --host: it is how nothing is fetched twice")
-        }
         let resolvedPort = port ?? (tlsMode == .implicit ? 995 : 110)
         guard (1...65535).contains(resolvedPort) else {
             throw ValidationError("--port \(resolvedPort) is out of range")
@@ -310,8 +323,8 @@ struct FetchCommand: AsyncParsableCommand {
             port: resolvedPort,
             tls: tlsMode,
             user: user,
-            target: try .init(parsing: to),
-            stateFile: state
+            target: try to.map(FetchAccountSettings.Target.init(parsing:)) ?? Self.defaultTarget,
+            stateFile: state ?? XDG.defaultState(user: user, host: host, port: resolvedPort)
         )
         let sources: [FetchAccountSettings.PasswordSource] =
             [

@@ -62,29 +62,7 @@ def stderr_of(result) -> str:
 
 # -- certificates ------------------------------------------------------------------------------
 
-def openssl(*arguments: str) -> None:
-    procs.run(["openssl", *arguments])
-
-
-def certificate(directory: Path, pki: tls.TestPKI | None, names: str, *, stem: str) -> tls.TestPKI:
-    """A server key and certificate for `names` (a subjectAltName value), signed by `pki`'s CA,
-    or self-signed when `pki` is None. Returns a tls.TestPKI whose CA is `pki`'s (or the cert itself)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    key, cert = directory / f"{stem}.key", directory / f"{stem}.pem"
-    openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", str(key))
-    if pki is None:
-        openssl("req", "-x509", "-new", "-key", str(key), "-sha256", "-days", "30", "-subj", "/CN=self-signed",
-                "-addext", f"subjectAltName={names}", "-out", str(cert))
-    else:
-        csr, ext = directory / f"{stem}.csr", directory / f"{stem}.ext"
-        ext.write_text(f"basicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName={names}\n")
-        openssl("req", "-new", "-key", str(key), "-subj", "/CN=" + names.split(":", 1)[1], "-out", str(csr))
-        openssl("x509", "-req", "-in", str(csr), "-CA", str(pki.ca_cert), "-CAkey", str(pki.ca_cert.parent / "ca.key"),
-                "-CAcreateserial", "-days", "30", "-sha256", "-extfile", str(ext), "-out", str(cert))
-    key.chmod(0o644)
-    der = ssl.PEM_cert_to_DER_cert(cert.read_text())
-    return tls.TestPKI(ca_cert=pki.ca_cert if pki else cert, server_cert=cert, server_key=key,
-                   server_sha256=hashlib.sha256(der).hexdigest())
+certificate = tls.issue_certificate
 
 
 def assert_refused(result, *fragments: str) -> str:

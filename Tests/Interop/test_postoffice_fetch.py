@@ -12,6 +12,7 @@ What `postoffice fetch` alters in saved mail, and how the comparison undoes it:
 from __future__ import annotations
 
 import re
+import secrets
 from pathlib import Path
 
 import pytest
@@ -152,11 +153,14 @@ def test_fetch_refuses_an_untrusted_server_and_changes_nothing(fetch, server, cl
 
 def test_fetch_wrong_password_changes_nothing(fetch, server, client_dir):
     server.deliver_all("alice", corpus.standard()[:2])
-    fetch.password_file.write_text("wrong-password\n")
+    # A password no path contains (the test's directory is named after the test, and fetch
+    # prints where its password file and state are).
+    wrong = "not-" + secrets.token_hex(8)
+    fetch.password_file.write_text(wrong + "\n")
     maildir = client_dir / "Maildir"
     result = fetch.run(f"maildir:{maildir}", check=False)
     assert result.returncode != 0, procs.describe_result(result)
-    assert b"wrong-password" not in result.stdout + result.stderr, "the password must not be logged"
+    assert wrong.encode() not in result.stdout + result.stderr, "the password must not be logged"
     assert maildir_messages(maildir) == []
     assert len(server.stored("alice")) == 2
 

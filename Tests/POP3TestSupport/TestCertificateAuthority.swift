@@ -12,7 +12,8 @@ public struct TestCertificateAuthority: Sendable {
     public let serverCertificatePEM: String
     public let serverKeyPEM: String
 
-    public init() throws {
+    /// A CA and a server certificate for `serverDNSNames`, 127.0.0.1 and ::1.
+    public init(serverDNSNames: [String] = ["localhost"]) throws {
         let now = Date()
         let caKey = P256.Signing.PrivateKey()
         let caName = try DistinguishedName { CommonName("PostOffice Test CA") }
@@ -39,17 +40,18 @@ public struct TestCertificateAuthority: Sendable {
             notValidBefore: now - 3600,
             notValidAfter: now + 86400,
             issuer: caName,
-            subject: try DistinguishedName { CommonName("localhost") },
+            subject: try DistinguishedName { CommonName(serverDNSNames.first ?? "localhost") },
             signatureAlgorithm: .ecdsaWithSHA256,
             extensions: try Certificate.Extensions {
                 Critical(BasicConstraints.notCertificateAuthority)
                 Critical(KeyUsage(digitalSignature: true))
                 try ExtendedKeyUsage([.serverAuth])
-                SubjectAlternativeNames([
-                    .dnsName("localhost"),
-                    .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])),
-                    .ipAddress(ASN1OctetString(contentBytes: ArraySlice([UInt8](repeating: 0, count: 15) + [1]))),
-                ])
+                SubjectAlternativeNames(
+                    serverDNSNames.map { .dnsName($0) } + [
+                        .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])),
+                        .ipAddress(ASN1OctetString(contentBytes: ArraySlice([UInt8](repeating: 0, count: 15) + [1]))),
+                    ]
+                )
             },
             issuerPrivateKey: .init(caKey)
         )

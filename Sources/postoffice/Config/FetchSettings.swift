@@ -214,7 +214,19 @@ struct FetchFileSettings: Sendable, Equatable {
     var interval: Double?
 
     init(path: String) throws {
-        let document = try loadTOML(path: path)
+        try self.init(document: try loadTOML(path: path), path: path)
+    }
+
+    /// The settings of `text`, as if read from `path` (to check an edit before it is written).
+    init(text: String, path: String) throws {
+        do {
+            try self.init(document: try TOML.parse(text), path: path)
+        } catch let error as TOMLError {
+            throw ConfigError("\(path): \(error)")
+        }
+    }
+
+    private init(document: TOMLTable, path: String) throws {
         var accounts: [FetchAccountSettings] = []
         switch document["account"] {
         case nil: break

@@ -32,14 +32,9 @@ struct MailStoreOptions: ParsableArguments {
         return try OfflineMailbox(store: .maildir(path))
     }
 
-    /// `$XDG_DATA_HOME/postoffice/mail`, XDG_DATA_HOME defaulting to `~/.local/share`.
-    static func defaultMaildir() -> String {
-        let environment = ProcessInfo.processInfo.environment
-        let home = environment["HOME"] ?? NSHomeDirectory()
-        var base = environment["XDG_DATA_HOME"] ?? ""
-        if base.isEmpty || !base.hasPrefix("/") { base = home + "/.local/share" }
-        return base + "/postoffice/mail"
-    }
+    /// `$XDG_DATA_HOME/postoffice/mail`, XDG_DATA_HOME defaulting to `~/.local/share`: where
+    /// `postoffice fetch` delivers by default.
+    static func defaultMaildir() -> String { XDG.defaultMaildir(account: "") }
 }
 
 /// `--folder NAME`: a Maildir++ folder (`Sent` or `.Sent`), `INBOX` for the root.

@@ -52,3 +52,27 @@ def make_pki(directory: Path) -> TestPKI:
     der = ssl.PEM_cert_to_DER_cert(cert.read_text())
     return TestPKI(ca_cert=ca_cert, server_cert=cert, server_key=key,
                    server_sha256=hashlib.sha256(der).hexdigest())
+
+
+def issue_certificate(directory: Path, pki: TestPKI | None, names: str, *, stem: str) -> TestPKI:
+    """A server key and certificate for `names` (a subjectAltName value such as
+    `DNS:pop.example.test,IP:127.0.0.1`), signed by `pki`'s CA, or self-signed when `pki` is None.
+    Returns a TestPKI whose CA is `pki`'s (or the certificate itself)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    key, cert = directory / f"{stem}.key", directory / f"{stem}.pem"
+    first_name = names.split(",")[0].split(":", 1)[1]
+    run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", str(key)])
+    if pki is None:
+        run(["openssl", "req", "-x509", "-new", "-key", str(key), "-sha256", "-days", "30", "-subj", "/CN=self-signed",
+             "-addext", f"subjectAltName={names}", "-out", str(cert)])
+    else:
+        csr, ext = directory / f"{stem}.csr", directory / f"{stem}.ext"
+        ext.write_text(f"basicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName={names}\n")
+        run(["openssl", "req", "-new", "-key", str(key), "-subj", "/CN=" + first_name, "-out", str(csr)])
+        run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(pki.ca_cert),
+             "-CAkey", str(pki.ca_cert.parent / "ca.key"), "-CAcreateserial", "-days", "30", "-sha256",
+             "-extfile", str(ext), "-out", str(cert)])
+    key.chmod(0o644)
+    der = ssl.PEM_cert_to_DER_cert(cert.read_text())
+    return TestPKI(ca_cert=pki.ca_cert if pki else cert, server_cert=cert, server_key=key,
+                   server_sha256=hashlib.sha256(der).hexdigest())
