@@ -57,9 +57,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // The one POSIX layer and the one way to run blocking work (NIO's thread pool).
+        // glibc calls Swift's Glibc module leaves out (close-on-exec pipes, closefrom in a child).
+        .target(name: "CFileIO"),
         .target(
             name: "FileIO",
             dependencies: [
+                "CFileIO",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -212,6 +215,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "SASLTests", dependencies: ["SASL"], swiftSettings: swiftSettings),
+        .testTarget(name: "FileIOTests", dependencies: ["FileIO"], swiftSettings: swiftSettings),
         .testTarget(
             name: "AccountsTests",
             dependencies: [
@@ -283,7 +287,7 @@ let package = Package(
         .testTarget(
             name: "FetchTests",
             dependencies: [
-                "Fetch", "POP3Client", "POP3Server", "Accounts", "MailStore", "POP3TestSupport",
+                "Fetch", "POP3Client", "POP3Server", "Accounts", "MailStore", "POP3TestSupport", "FileIO",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

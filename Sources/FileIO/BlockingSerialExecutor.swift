@@ -37,7 +37,7 @@ public final class BlockingSerialExecutor: SerialExecutor {
             return true
         }
         guard start else { return }
-        // The singleton pool is never shut down, so the state is always `.active`; a job is run
+        // BlockingIO.pool is never shut down, so the state is always `.active`; a job is run
         // whatever it says, since an actor whose jobs are dropped would never resume.
         BlockingIO.pool.submit { _ in self.drain() }
     }

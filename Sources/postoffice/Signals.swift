@@ -63,11 +63,6 @@ enum Signals {
         guard let result = await outcome.value else { throw CancellationError() }
         return result
     }
-
-    /// A pager that quits early closes its pipe: writing to it must fail, not end the process.
-    static func ignoreBrokenPipes() {
-        signal(SIGPIPE, SIG_IGN)
-    }
 }
 
 /// Calls `reload` on every SIGHUP until the group shuts down.

@@ -1,10 +1,11 @@
+import FileIO
 import Foundation
 import NIOConcurrencyHelpers
 import Testing
 
 @testable import Fetch
 
-/// The name of the calling thread (NIO's blocking pool names its threads `SGLTN-TP-#n`).
+/// The name of the calling thread (`BlockingIO.pool` names its threads `PO-BLOCKING-#n`).
 private func currentThreadName() -> String {
     Thread.current.name ?? ""
 }
@@ -51,7 +52,7 @@ struct BlockingWorkTests {
         #expect(steps.count == 3 * (kind == "mda" ? 5 : 4))
         #expect(seen.count - steps.count == (kind == "mda" ? 3 : 2))
         for entry in seen {
-            #expect(entry.split(separator: " ").last?.hasPrefix("SGLTN-TP-#") == true, "\(entry)")
+            #expect(entry.split(separator: " ").last?.hasPrefix(BlockingIO.threadNamePrefix) == true, "\(entry)")
         }
     }
 }

@@ -1,4 +1,5 @@
 // Where a password comes from: a file, a command (password manager) or an environment variable.
+import FileIO
 import Foundation
 
 /// The source of an account's password or token. Never a literal on the command line.
@@ -30,30 +31,20 @@ public enum PasswordSource: Hashable, Sendable {
             }
             return value
         case .command(let command):
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", command]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardInput = FileHandle.nullDevice
+            let result: ChildProcess.Result
             do {
-                try process.run()
+                result = try ChildProcess.shell(command).run(input: .nullDevice, output: .capture)
             } catch {
                 throw FetchFailure(kind: .authentication, message: "cannot run the password command: \(error)")
             }
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-                throw FetchFailure(
-                    kind: .authentication,
-                    message: "the password command failed (status \(process.terminationStatus))"
-                )
+            guard result.termination.succeeded else {
+                throw FetchFailure(kind: .authentication, message: "the password command \(result.termination)")
             }
-            return Self.firstLine(data)
+            return Self.firstLine(result.output)
         }
     }
 
-    private static func firstLine(_ data: Data) -> String {
+    private static func firstLine(_ data: some Collection<UInt8>) -> String {
         // Bytes, not Characters: "\r\n" is one Character in Swift.
         var line = Array(data.prefix { $0 != 10 })
         if line.last == 13 { line.removeLast() }

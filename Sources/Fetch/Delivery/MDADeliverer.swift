@@ -1,4 +1,5 @@
 // Delivery through a command (procmail, maildrop, dovecot-lda…): message on standard input.
+import FileIO
 import Foundation
 import NIOCore
 
@@ -73,21 +74,13 @@ final class MDADeliverer: Deliverer {
 
         func commit() throws -> String {
             defer { spool.remove() }
-            guard let input = FileHandle(forReadingAtPath: spool.path) else {
-                throw FetchFailure(kind: .localWrite, message: "cannot reopen the spooled message")
-            }
-            defer { try? input.close() }
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", command]
-            process.standardInput = input
             var environment = ProcessInfo.processInfo.environment
             environment["POSTOFFICE_UIDL"] = envelope.key.uniqueID
             environment["POSTOFFICE_KEY"] = envelope.key.hash
             environment["POSTOFFICE_POSSIBLE_DUPLICATE"] = envelope.mayDuplicate ? "1" : nil
-            process.environment = environment
+            let result: ChildProcess.Result
             do {
-                try process.run()
+                result = try ChildProcess.shell(command, environment: environment).run(input: .file(path: spool.path))
             } catch {
                 throw FetchFailure(
                     kind: .localWrite,
@@ -95,15 +88,10 @@ final class MDADeliverer: Deliverer {
                     uniqueID: envelope.key.uniqueID
                 )
             }
-            process.waitUntilExit()
-            guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-                let how =
-                    process.terminationReason == .exit
-                    ? "exited with status \(process.terminationStatus)"
-                    : "was killed by signal \(process.terminationStatus)"
+            guard result.termination.succeeded else {
                 throw FetchFailure(
                     kind: .localWrite,
-                    message: "the delivery command \(how); the message stays on the server",
+                    message: "the delivery command \(result.termination); the message stays on the server",
                     uniqueID: envelope.key.uniqueID
                 )
             }

@@ -65,18 +65,10 @@ enum PasswordKeeper {
     /// Runs `arguments` with `input` on standard input; throws when it fails.
     private static func run(_ arguments: [String], input: String) async throws {
         try await BlockingIO.run {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = arguments
-            let stdin = Pipe()
-            process.standardInput = stdin
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-            stdin.fileHandleForWriting.write(Data(input.utf8))
-            try stdin.fileHandleForWriting.close()
-            process.waitUntilExit()
-            guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-                throw ConfigError("\(arguments[0]) could not store the password (status \(process.terminationStatus))")
+            let child = ChildProcess(executable: "/usr/bin/env", arguments: ["env"] + arguments)
+            let result = try child.run(input: .bytes(Array(input.utf8)), output: .discard)
+            guard result.termination.succeeded else {
+                throw ConfigError("\(arguments[0]) could not store the password: it \(result.termination)")
             }
         }
     }

@@ -1,3 +1,4 @@
+import FileIO
 import Foundation
 
 #if canImport(Glibc)
@@ -55,21 +56,12 @@ struct Terminal {
     private func page(_ text: String) -> Bool {
         let environment = ProcessInfo.processInfo.environment
         let pager = environment["PAGER"].flatMap { $0.isEmpty ? nil : $0 } ?? "less -R"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", pager]
-        let pipe = Pipe()
-        process.standardInput = pipe
+        // A pager that quits early stops reading; ChildProcess survives the broken pipe.
         do {
-            try process.run()
+            _ = try ChildProcess.shell(pager).run(input: .bytes(Array(text.utf8)), output: .inherit)
         } catch {
             return false
         }
-        // A pager that quits early closes the pipe; ignore SIGPIPE for this write.
-        Signals.ignoreBrokenPipes()
-        try? pipe.fileHandleForWriting.write(contentsOf: Data(text.utf8))
-        try? pipe.fileHandleForWriting.close()
-        process.waitUntilExit()
         return true
     }
 }
