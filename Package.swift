@@ -33,14 +33,17 @@ let package = Package(
         // libxcrypt's crypt_r / crypt_gensalt_rn (TOOLCHAIN.md, "Passwords").
         .systemLibrary(name: "CCrypt", path: "Sources/CCrypt"),
 
+        // The vocabulary every module shares (base64), with no dependencies.
+        .target(name: "MailCore", swiftSettings: swiftSettings),
         .target(
             name: "POP3Core",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["MailCore", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "SASL",
             dependencies: [
+                "MailCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
@@ -49,6 +52,7 @@ let package = Package(
         .target(
             name: "Accounts",
             dependencies: [
+                "MailCore",
                 "SASL", "CCrypt",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -82,6 +86,7 @@ let package = Package(
         .target(
             name: "POP3Server",
             dependencies: [
+                "MailCore",
                 "POP3Core", "SASL", "Accounts", "MailStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -208,13 +213,15 @@ let package = Package(
         .testTarget(
             name: "POP3CoreTests",
             dependencies: [
+                "MailCore",
                 "POP3Core", "POP3TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "SASLTests", dependencies: ["SASL"], swiftSettings: swiftSettings),
+        .testTarget(name: "SASLTests", dependencies: ["SASL", "MailCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "MailCoreTests", dependencies: ["MailCore"], swiftSettings: swiftSettings),
         .testTarget(name: "FileIOTests", dependencies: ["FileIO"], swiftSettings: swiftSettings),
         .testTarget(
             name: "AccountsTests",
@@ -236,6 +243,7 @@ let package = Package(
         .testTarget(
             name: "POP3ServerTests",
             dependencies: [
+                "MailCore",
                 "POP3Server", "POP3Core", "Accounts", "MailStore", "SASL", "POP3TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -270,6 +278,7 @@ let package = Package(
         .testTarget(
             name: "POP3ClientTests",
             dependencies: [
+                "MailCore",
                 "POP3Client", "POP3Core", "POP3Server", "Accounts", "MailStore", "SASL", "POP3TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -1,5 +1,6 @@
-// POP3Server: one connection, served on its event loop (the postgres-nio handler shape).
 import Logging
+// POP3Server: one connection, served on its event loop (the postgres-nio handler shape).
+import MailCore
 import MailStore
 import NIOCore
 import POP3Core

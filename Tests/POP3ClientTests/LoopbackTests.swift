@@ -1,5 +1,6 @@
 // The client against a scripted server on 127.0.0.1.
 
+import MailCore
 import NIOCore
 import POP3Client
 import POP3Core
@@ -351,7 +352,7 @@ struct SASLLoopbackTests {
             try await peer.send("+ \r\n")
             let token = try await peer.readLine()
             #expect(
-                token.flatMap { Base64.decode($0.utf8) }.map { String(decoding: $0, as: UTF8.self) }
+                token.flatMap { Base64.decode(bytes: $0.utf8) }.map { String(decoding: $0, as: UTF8.self) }
                     == "n,a=alice,\u{1}auth=Bearer expired\u{1}\u{1}"
             )
             try await peer.send("+ " + Base64.encode(Array(#"{"status":"invalid_token"}"#.utf8)) + "\r\n")
@@ -381,7 +382,7 @@ struct SASLLoopbackTests {
             try await peer.expect("CAPA")
             try await peer.send("+OK\r\nSASL SCRAM-SHA-256\r\n.\r\n")
             let auth = try #require(try await peer.readLine())
-            let initial = try #require(auth.split(separator: " ").last.flatMap { Base64.decode($0.utf8) })
+            let initial = try #require(auth.split(separator: " ").last.flatMap { Base64.decode(bytes: $0.utf8) })
             let nonce = try #require(String(decoding: initial, as: UTF8.self).split(separator: "=").last)
             let first = "r=\(nonce)server,s=" + Base64.encode([1, 2, 3, 4]) + ",i=\(iterations)"
             try await peer.send("+ " + Base64.encode(Array(first.utf8)) + "\r\n")

@@ -1,3 +1,4 @@
+import MailCore
 import NIOCore
 import POP3Core
 import Testing
@@ -43,15 +44,5 @@ struct CommandEncodingTests {
         )
         #expect(Command.retr(2).descriptionWithoutPII == "RETR 2")
         #expect(ClientLine.saslResponse(Array("secret".utf8)).descriptionWithoutPII == "[SASL response, 6 bytes]")
-    }
-
-    @Test(arguments: [[UInt8](), [0], [0, 1], [0, 1, 2], Array("any carnal pleasure.".utf8), Array(0...255)])
-    func base64RoundTrip(_ bytes: [UInt8]) {
-        #expect(Base64.decode(Base64.encode(bytes).utf8) == bytes)
-    }
-
-    @Test(arguments: ["a", "ab=c", "abc*", "ab===", "AB==", "====", "Zm9v\r\n"])
-    func base64Rejects(_ text: String) {
-        #expect(Base64.decode(text.utf8) == nil)
     }
 }

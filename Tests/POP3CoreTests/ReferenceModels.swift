@@ -1,5 +1,6 @@
 // Reference models for differential tests: the earlier, byte-at-a-time forms of the dot-stuffing
 // encoder and the command grammar, kept as the specification the fast forms must match.
+import MailCore
 import NIOCore
 import POP3Core
 
@@ -218,7 +219,7 @@ enum ReferenceCommandParser {
 
     private static func parseInitialResponse(_ bytes: ArraySlice<UInt8>) throws -> [UInt8] {
         if bytes.elementsEqual("=".utf8) { return [] }
-        guard let decoded = Base64.decode(bytes), !decoded.isEmpty else {
+        guard let decoded = Base64.decode(bytes: bytes), !decoded.isEmpty else {
             throw POP3ParserError(hint: "invalid base64 in initial response")
         }
         return decoded

@@ -1,3 +1,4 @@
+import MailCore
 import NIOCore
 import POP3Core
 import POP3TestSupport

@@ -1,3 +1,4 @@
+import MailCore
 import POP3Core
 import POP3Server
 import POP3TestSupport
@@ -14,7 +15,7 @@ final class SASLClientBox {
 
     /// The client's answer to the base64 challenge captured as `challenge`, base64-encoded.
     func answer(_ captures: [String: String], challenge: String) throws -> String {
-        let bytes = try #require(Base64.decode(Array((captures[challenge] ?? "").utf8)))
+        let bytes = try #require(Base64.decode(bytes: Array((captures[challenge] ?? "").utf8)))
         return Base64.encode(try mechanism.respond(to: bytes))
     }
 }

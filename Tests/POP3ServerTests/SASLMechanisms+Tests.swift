@@ -1,3 +1,4 @@
+import MailCore
 import POP3Core
 import POP3Server
 import POP3TestSupport
@@ -21,7 +22,7 @@ extension POP3LineClient {
         var line = try await self.command(command)
         for _ in 0..<10 {
             guard line.hasPrefix("+ ") else { return (line, mechanism) }
-            let challenge = try #require(Base64.decode(Array(line.utf8.dropFirst(2))))
+            let challenge = try #require(Base64.decode(bytes: Array(line.utf8.dropFirst(2))))
             line = try await self.command(Base64.encode(try mechanism.respond(to: challenge)))
         }
         Issue.record("the SASL exchange did not end within 10 challenges")

@@ -1,3 +1,4 @@
+import MailCore
 @_spi(POP3Internal) import SASL
 import Testing
 

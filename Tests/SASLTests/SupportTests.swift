@@ -3,36 +3,8 @@ import Testing
 
 @testable import SASL
 
-@Suite("Base64, constant-time comparison, SASLprep")
+@Suite("Constant-time comparison, SASLprep")
 struct SupportTests {
-    @Test(
-        "RFC 4648 §10 vectors",
-        arguments: [
-            ("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ]
-    )
-    func base64Vectors(plain: String, encoded: String) {
-        #expect(Base64.encode(Array(plain.utf8)) == encoded)
-        #expect(Base64.decode(encoded) == Array(plain.utf8))
-    }
-
-    @Test("base64 round trip over all byte values")
-    func base64RoundTrip() {
-        for length in 0..<70 {
-            let input = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
-            #expect(Base64.decode(Base64.encode(input)) == input)
-        }
-    }
-
-    @Test(
-        "malformed base64 is refused",
-        arguments: ["Zg=", "Z===", "=Zg=", "Zg==Zg==", "Zm9v!", "Zm 9", "Zg=a", "Zm9\u{0}"]
-    )
-    func base64Malformed(_ text: String) {
-        #expect(Base64.decode(text) == nil)
-    }
-
     @Test("constant-time equality")
     func constantTime() {
         #expect(ConstantTime.equals([1, 2, 3], [1, 2, 3]))

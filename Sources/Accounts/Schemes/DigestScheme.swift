@@ -1,5 +1,6 @@
-// SHA and SSHA schemes: a digest of the password, or of password + salt followed by the salt.
 internal import Crypto
+// SHA and SSHA schemes: a digest of the password, or of password + salt followed by the salt.
+import MailCore
 @_spi(POP3Internal) internal import SASL
 
 /// Dovecot's SHA1/SHA256/SHA512 (unsalted) and SSHA/SSHA256/SSHA512 (salted) schemes.

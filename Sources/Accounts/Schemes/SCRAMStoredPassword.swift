@@ -1,4 +1,5 @@
 // Dovecot's stored SCRAM-SHA-256 form: `iterations,base64(salt),base64(StoredKey),base64(ServerKey)`.
+import MailCore
 @_spi(POP3Internal) internal import SASL
 
 /// The SCRAM-SHA-256 verifier Dovecot stores (RFC 5802 §3 keys, never the password).

@@ -2,6 +2,8 @@
 // which commands may go out now, what shape each reply has, and what the replies mean.
 // Pure: no I/O, no clock.
 
+import MailCore
+
 import struct NIOCore.CircularBuffer
 
 /// A pure state machine for a POP3 client.
@@ -143,7 +145,7 @@ public struct ClientSession: Sendable {
             guard case .auth = command, !self.challengePending else {
                 throw .peer("unexpected continuation line")
             }
-            guard let bytes = Base64.decode(text.utf8) else {
+            guard let bytes = Base64.decode(bytes: text.utf8) else {
                 throw .peer("the SASL challenge is not valid base64")
             }
             self.challengePending = true

@@ -1,4 +1,6 @@
 // POP3Core: command encoding, for clients and tests (RFC 1939 §3, RFC 5034 §4).
+import MailCore
+
 public import struct NIOCore.ByteBuffer
 
 extension ByteBuffer {

@@ -5,6 +5,8 @@
 /// The keyword is upper-cased into a packed integer and matched without making a `String`;
 /// parameters are ranges of the line until a command turns them into its typed arguments.
 /// ``CommandParser/parseCommand(line:)`` is the entry point and documents the grammar.
+import MailCore
+
 struct CommandLineBytes {
     private let bytes: UnsafeRawBufferPointer
 
@@ -228,7 +230,7 @@ struct CommandLineBytes {
     private func initialResponse(_ range: Range<Int>) throws -> [UInt8] {
         let bytes = self.slice(range)
         if bytes.elementsEqual("=".utf8) { return [] }
-        guard let decoded = Base64.decode(bytes), !decoded.isEmpty else {
+        guard let decoded = Base64.decode(bytes: bytes), !decoded.isEmpty else {
             throw POP3ParserError(hint: "invalid base64 in initial response")
         }
         return decoded

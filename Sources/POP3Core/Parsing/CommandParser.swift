@@ -1,4 +1,6 @@
 // POP3Core: the command grammar (RFC 1939 §3, RFC 2449 §3, RFC 5034 §5).
+import MailCore
+
 public import struct NIOCore.ByteBuffer
 
 /// Parses client lines, incrementally and restartably.
@@ -69,7 +71,7 @@ public struct CommandParser: Hashable, Sendable {
     public static func parseSASLResponse(line: ByteBuffer) throws -> ClientLine {
         let bytes = line.readableBytesView
         if bytes.elementsEqual("*".utf8) { return .saslCancel }
-        guard let decoded = Base64.decode(bytes) else {
+        guard let decoded = Base64.decode(bytes: bytes) else {
             throw POP3ParserError(hint: "invalid base64 in SASL response")
         }
         return .saslResponse(decoded)

@@ -16,6 +16,8 @@
 /// exchange with ``SASLClientError/Code/excessiveIterationCount``.
 ///
 /// - SeeAlso: [RFC 5802 §5](https://datatracker.ietf.org/doc/html/rfc5802#section-5)
+import MailCore
+
 public struct SCRAMSHA256ClientMechanism: SASLClientMechanism {
     private enum State: Hashable, Sendable {
         case initial

@@ -1,5 +1,6 @@
-// SCRAM-SHA-256 key derivation (RFC 5802 §3 with SHA-256 per RFC 7677).
 internal import Crypto
+// SCRAM-SHA-256 key derivation (RFC 5802 §3 with SHA-256 per RFC 7677).
+import MailCore
 internal import _CryptoExtras
 
 /// SCRAM-SHA-256 key derivation, shared by the mechanisms and the account store.

@@ -18,6 +18,8 @@
 ///
 /// - SeeAlso: [RFC 5802 §5](https://datatracker.ietf.org/doc/html/rfc5802#section-5),
 ///   [RFC 7677](https://datatracker.ietf.org/doc/html/rfc7677)
+import MailCore
+
 public struct SCRAMSHA256ServerMechanism: SASLServerMechanism {
     private struct ClientFirst: Hashable, Sendable {
         var gs2Header: [UInt8]
