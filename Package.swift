@@ -56,7 +56,6 @@ let package = Package(
                 "SASL", "CCrypt",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -186,8 +185,6 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -198,7 +195,7 @@ let package = Package(
         .target(
             name: "POP3TestSupport",
             dependencies: [
-                "POP3Core", "MailStore", "Accounts", "SASL",
+                "MailStore", "Accounts", "SASL",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -226,16 +223,14 @@ let package = Package(
         .testTarget(
             name: "AccountsTests",
             dependencies: [
-                "Accounts", "SASL", "POP3TestSupport",
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                "Accounts", "SASL", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "MailStoreTests",
             dependencies: [
-                "MailStore", "POP3TestSupport",
-                .product(name: "NIOCore", package: "swift-nio"),
+                "MailStore", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings
@@ -246,7 +241,6 @@ let package = Package(
                 "MailCore",
                 "POP3Server", "POP3Core", "Accounts", "MailStore", "SASL", "POP3TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -269,7 +263,6 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -279,12 +272,10 @@ let package = Package(
             name: "POP3ClientTests",
             dependencies: [
                 "MailCore",
-                "POP3Client", "POP3Core", "POP3Server", "Accounts", "MailStore", "SASL", "POP3TestSupport",
-                .product(name: "NIOCore", package: "swift-nio"),
+                "POP3Client", "POP3Core", "SASL", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 // A test CA and server certificates generated at test time.
                 .product(name: "X509", package: "swift-certificates"),
@@ -296,10 +287,9 @@ let package = Package(
         .testTarget(
             name: "FetchTests",
             dependencies: [
-                "Fetch", "POP3Client", "POP3Server", "Accounts", "MailStore", "POP3TestSupport", "FileIO",
+                "Fetch", "POP3Client", "FileIO",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ],
@@ -331,7 +321,7 @@ let package = Package(
         ),
         .testTarget(
             name: "postofficeTests",
-            dependencies: ["postoffice", "POP3TestSupport"],
+            dependencies: ["postoffice"],
             swiftSettings: swiftSettings
         ),
     ]
