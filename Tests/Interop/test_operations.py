@@ -472,6 +472,7 @@ def test_check_config_prints_settings_and_every_problem(make_site, workdir):
 
     (site.work / "passwd").write_text(site.passwd.read_text() + "broken line without a colon\n")
     wrong_key = issue_certificate(workdir / "other", None, "DNS:other.test", stem="other").server_key
+    wrong_key.chmod(0o644)
     bad = site.command("check-config", *site.args(), "--tls-cert", str(site.cert), "--tls-key", str(wrong_key),
                        "--run-as", "no-such-user-here")
     output = bad.stdout.decode()

@@ -231,6 +231,8 @@ class PostOfficeServer(MailServer):
             self.passwd_file.touch()
         else:
             self.passwd_file.write_text(self.passwd_text)
+        # `serve` refuses a passwd-file every user may read.
+        self.passwd_file.chmod(0o600)
 
     def start(self) -> None:
         self._ensure_passwd_file()
