@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
@@ -82,15 +84,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The server's metrics (swift-metrics): every metric name in one file, one value the
+        // POP3 and LMTP listeners (and the abuse controls) record through.
+        .target(
+            name: "ServerMetrics",
+            dependencies: [.product(name: "CoreMetrics", package: "swift-metrics")],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "POP3Server",
             dependencies: [
                 "MailCore",
-                "POP3Core", "SASL", "Accounts", "MailStore",
+                "POP3Core", "SASL", "Accounts", "MailStore", "ServerMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -113,7 +123,7 @@ let package = Package(
         .target(
             name: "LMTPServer",
             dependencies: [
-                "LMTPCore", "Accounts", "MailStore", "FileIO",
+                "LMTPCore", "Accounts", "MailStore", "FileIO", "ServerMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -180,8 +190,11 @@ let package = Package(
             name: "postoffice",
             dependencies: [
                 "POP3Core", "SASL", "Accounts", "MailStore", "POP3Server", "POP3Client", "Fetch", "Mailbox",
-                "LMTPServer", "Discovery", "FileIO",
+                "LMTPServer", "Discovery", "FileIO", "ServerMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -236,10 +249,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "ServerMetricsTests",
+            dependencies: [
+                "ServerMetrics",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "POP3ServerTests",
             dependencies: [
                 "MailCore",
-                "POP3Server", "POP3Core", "Accounts", "MailStore", "SASL", "POP3TestSupport",
+                "POP3Server", "POP3Core", "Accounts", "MailStore", "SASL", "POP3TestSupport", "ServerMetrics",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -321,7 +343,10 @@ let package = Package(
         ),
         .testTarget(
             name: "postofficeTests",
-            dependencies: ["postoffice"],
+            dependencies: [
+                "postoffice", "ServerMetrics",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -12,7 +12,8 @@ export DEBIAN_FRONTEND=noninteractive
 # drives (fetchmail, mpop, getmail6, curl, Dovecot as the reference server, Postfix in front of
 # the LMTP listener with swaks as its SMTP client, systemd-analyze for the units in contrib/ and
 # those `fetch --install-timer` writes, dnsmasq (the binary alone, no service) as the DNS server
-# that account discovery is tested against).
+# that account discovery is tested against), and Prometheus's promtool to check the metrics
+# endpoint's output.
 DEB_PACKAGES=(
     ca-certificates
     curl
@@ -33,6 +34,7 @@ DEB_PACKAGES=(
     swaks
     systemd
     dnsmasq-base
+    prometheus
 )
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
@@ -115,6 +117,8 @@ disable_system_service() {
 }
 disable_system_service dovecot /run/dovecot/master.pid
 disable_system_service postfix /var/spool/postfix/pid/master.pid
+# Only promtool is used; the Prometheus server the package brings must not run.
+disable_system_service prometheus /run/prometheus.pid
 
 # The unprivileged user that owns test mailboxes: Dovecot refuses mail processes with uid 0 and
 # getmail6 refuses to deliver as root.

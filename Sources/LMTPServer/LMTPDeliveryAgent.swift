@@ -3,6 +3,7 @@ import Accounts
 import LMTPCore
 import Logging
 import MailStore
+import ServerMetrics
 
 #if canImport(Glibc)
     import Glibc
@@ -18,6 +19,7 @@ struct LMTPDeliveryAgent: Sendable {
     let accounts: any AccountProvider
     let store: any MailStore
     let logger: Logger
+    var metrics = ServerMetrics()
 
     /// The first of the recipient's ``Mailbox/candidateUsers`` that has an account. A
     /// database that cannot be read is a temporary failure, never "unknown": that would bounce
@@ -45,6 +47,7 @@ struct LMTPDeliveryAgent: Sendable {
         do {
             let file = try await store.deliver(user: request.user, message: bytes)
             logger.info("\(LMTPLog.delivered(request, size: bytes.count, file: file))")
+            metrics.lmtpDelivery(.stored)
             return .stored
         } catch {
             let outcome = Self.outcome(for: error)
@@ -56,6 +59,14 @@ struct LMTPDeliveryAgent: Sendable {
                 case .noSuchUser: 550
                 }
             logger.error("\(LMTPLog.deliveryFailed(request, reply: reply, reason: Self.reason(error)))")
+            let result: ServerMetrics.LMTPResult =
+                switch outcome {
+                case .stored: .stored
+                case .temporaryFailure: .temporaryFailure
+                case .storageFull: .storageFull
+                case .noSuchUser: .noSuchUser
+                }
+            metrics.lmtpDelivery(result)
             return outcome
         }
     }

@@ -46,6 +46,8 @@ public actor LMTPServer: Service {
     private var state = LifecycleState.initial
     private var endpointWaiters: [CheckedContinuation<[LMTPServerConfiguration.Endpoint], any Error>] = []
     private nonisolated let connections = LMTPConnections()
+    /// Listeners ``bind()`` opened, not yet accepting; ``run()`` takes them.
+    private nonisolated let prebound = NIOLockedValueBox<[(any Channel, LMTPServerConfiguration.Endpoint)]?>(nil)
 
     public init(configuration: LMTPServerConfiguration) {
         self.configuration = configuration
@@ -83,7 +85,14 @@ public actor LMTPServer: Service {
         let logger = configuration.logger
         let listeners: [(any Channel, LMTPServerConfiguration.Endpoint)]
         do {
-            listeners = try await bind()
+            if let bound = prebound.withLockedValue({ bound in
+                defer { bound = nil }; return bound
+            }) {
+                listeners = bound
+            } else {
+                listeners = try await bindListeners()
+            }
+            for (channel, _) in listeners { try await channel.setOption(.autoRead, value: true).get() }
         } catch {
             await transition(to: .failed(String(describing: error)))
             throw error
@@ -116,7 +125,16 @@ public actor LMTPServer: Service {
         logger.info("LMTP server stopped")
     }
 
-    private nonisolated func bind() async throws -> [(any Channel, LMTPServerConfiguration.Endpoint)] {
+    /// Binds every endpoint without accepting yet, and returns them (TCP port 0 resolved). A
+    /// process started as root calls this, drops its privileges, then runs the server.
+    /// Without it, ``run()`` binds itself.
+    public nonisolated func bind() async throws -> [LMTPServerConfiguration.Endpoint] {
+        let listeners = try await bindListeners()
+        prebound.withLockedValue { $0 = listeners }
+        return listeners.map(\.1)
+    }
+
+    private nonisolated func bindListeners() async throws -> [(any Channel, LMTPServerConfiguration.Endpoint)] {
         let configuration = self.configuration
         guard !configuration.endpoints.isEmpty else { throw StartupError(description: "no LMTP listeners configured") }
         let connections = self.connections
@@ -124,12 +142,15 @@ public actor LMTPServer: Service {
         let agent = LMTPDeliveryAgent(
             accounts: configuration.accountProvider,
             store: configuration.mailStore,
-            logger: configuration.logger
+            logger: configuration.logger,
+            metrics: configuration.metrics
         )
         // A bootstrap per listener: TCP options must not reach a Unix-domain socket.
         func makeBootstrap() -> ServerBootstrap {
             ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.backlog, value: 256)
+                // Accepting starts in run(), after a privilege drop (bind()).
+                .serverChannelOption(.autoRead, value: false)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try Self.initializeConnection(
@@ -150,7 +171,7 @@ public actor LMTPServer: Service {
                 case .tcp(let host, let port):
                     let channel = try await makeBootstrap()
                         .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                        .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                        .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                         .bind(host: host, port: port).get()
                     bound.append((channel, .tcp(host: host, port: channel.localAddress?.port ?? port)))
                 case .unix(let path):

@@ -3,6 +3,7 @@ public import Accounts
 public import LMTPCore
 public import Logging
 public import MailStore
+public import ServerMetrics
 
 /// The configuration of an ``LMTPServer``.
 public struct LMTPServerConfiguration: Sendable {
@@ -37,6 +38,8 @@ public struct LMTPServerConfiguration: Sendable {
     /// Where messages are stored, once per account, through ``MailStore/deliver(user:message:)``.
     public var mailStore: any MailStore
     public var logger: Logger
+    /// Where deliveries are counted (``MetricNames/lmtpDeliveries``).
+    public var metrics: ServerMetrics
 
     public init(
         endpoints: [Endpoint],
@@ -46,7 +49,8 @@ public struct LMTPServerConfiguration: Sendable {
         shutdownGracePeriod: Duration = .seconds(10),
         accountProvider: any AccountProvider,
         mailStore: any MailStore,
-        logger: Logger
+        logger: Logger,
+        metrics: ServerMetrics = ServerMetrics()
     ) {
         self.endpoints = endpoints
         self.hostname = hostname
@@ -56,5 +60,6 @@ public struct LMTPServerConfiguration: Sendable {
         self.accountProvider = accountProvider
         self.mailStore = mailStore
         self.logger = logger
+        self.metrics = metrics
     }
 }

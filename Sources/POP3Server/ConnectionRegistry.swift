@@ -1,13 +1,32 @@
-// POP3Server: the open connections, for the connection limit and the shutdown drain.
+// POP3Server: the open connections, for the connection limit, the shutdown drain and the admin socket.
 import NIOConcurrencyHelpers
 import NIOCore
+
+/// One open POP3 session as `postoffice who` lists it.
+public struct SessionSummary: Hashable, Sendable {
+    /// The account, once logged in.
+    public var user: String?
+    public var peer: PeerAddress
+    /// Whether the connection came in on an implicit-TLS listener.
+    public var implicitTLS: Bool
+    /// How long the connection has been open.
+    public var connectedFor: Duration
+}
 
 /// The open connections: counted against the limit, closed at the shutdown deadline, and
 /// waited for until each has released its maildrop.
 final class ConnectionRegistry: Sendable {
+    private struct Entry {
+        var channel: any Channel
+        var peer: PeerAddress
+        var implicitTLS: Bool
+        var since: ContinuousClock.Instant
+        var user: String?
+    }
+
     private struct State {
         var next = 0
-        var channels: [Int: any Channel] = [:]
+        var channels: [Int: Entry] = [:]
         var nextWaiter = 0
         var waiters: [Int: CheckedContinuation<Bool, Never>] = [:]
         /// Waiters that gave up before they parked.
@@ -24,12 +43,41 @@ final class ConnectionRegistry: Sendable {
     private let state = NIOLockedValueBox(State())
 
     /// Registers `channel`; returns its id and the number of connections open with it.
-    func add(_ channel: any Channel) -> (id: Int, open: Int) {
-        self.state.withLockedValue { state in
+    func add(_ channel: any Channel, implicitTLS: Bool = false) -> (id: Int, open: Int) {
+        let entry = Entry(
+            channel: channel,
+            peer: PeerAddress(channel.remoteAddress),
+            implicitTLS: implicitTLS,
+            since: .now
+        )
+        return self.state.withLockedValue { state in
             state.next += 1
-            state.channels[state.next] = channel
+            state.channels[state.next] = entry
             return (state.next, state.channels.count)
         }
+    }
+
+    /// Connection `id` logged in as `user`.
+    func loggedIn(_ id: Int, user: String) {
+        self.state.withLockedValue { $0.channels[id]?.user = user }
+    }
+
+    /// The open sessions, oldest first.
+    func sessions(now: ContinuousClock.Instant = .now) -> [SessionSummary] {
+        let entries = self.state.withLockedValue { state in state.channels.sorted { $0.key < $1.key }.map(\.value) }
+        return entries.map {
+            SessionSummary(user: $0.user, peer: $0.peer, implicitTLS: $0.implicitTLS, connectedFor: now - $0.since)
+        }
+    }
+
+    /// Closes every session logged in as `user` (without UPDATE: nothing is deleted); returns
+    /// how many there were.
+    func close(user: String) -> Int {
+        let channels = self.state.withLockedValue { state in
+            state.channels.values.filter { $0.user == user }.map(\.channel)
+        }
+        for channel in channels { channel.close(promise: nil) }
+        return channels.count
     }
 
     /// Forgets connection `id` (idempotent); wakes those waiting when none is left.
@@ -50,7 +98,7 @@ final class ConnectionRegistry: Sendable {
 
     /// Closes every open connection; returns how many there were.
     func closeAll() -> Int {
-        let channels = self.state.withLockedValue { Array($0.channels.values) }
+        let channels = self.state.withLockedValue { $0.channels.values.map(\.channel) }
         for channel in channels { channel.close(promise: nil) }
         return channels.count
     }

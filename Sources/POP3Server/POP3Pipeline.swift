@@ -4,12 +4,15 @@ import NIOCore
 import NIOSSL
 import POP3Core
 import SASL
+import ServerMetrics
 
 /// Everything a connection needs from its server, shared by all connections.
 struct POP3ConnectionEnvironment: Sendable {
     var configuration: POP3ServerConfiguration
     var sslContext: NIOSSLContext?
     var failureDelays: AuthFailureDelays
+    /// Connections served at once (the configured limit, or what the descriptors allow).
+    var maximumConnections: Int
     /// The session configuration every connection starts from, built once per server.
     private var sessionTemplate: ServerSession.Configuration
 
@@ -17,6 +20,7 @@ struct POP3ConnectionEnvironment: Sendable {
         self.configuration = configuration
         self.sslContext = sslContext
         self.failureDelays = failureDelays
+        self.maximumConnections = configuration.maximumConnections ?? ConnectionLimit.default
         let mechanisms = configuration.saslMechanisms.filter { configuration.makeMechanism($0) != nil }.map(\.rawValue)
         self.sessionTemplate = ServerSession.Configuration(
             limits: configuration.limits,
@@ -49,11 +53,13 @@ func configurePOP3ServerPipeline(
     channel: any Channel,
     implicitTLS sslContext: NIOSSLContext?,
     environment: POP3ConnectionEnvironment,
+    onLogin: @escaping @Sendable (String) -> Void = { _ in },
     onFinished: @escaping @Sendable () -> Void
 ) throws {
     let operations = channel.pipeline.syncOperations
+    let metrics = environment.configuration.metrics
     if let sslContext {
-        try operations.addHandler(NIOSSLServerHandler(context: sslContext))
+        try POP3ServerTLS.addServerHandlers(operations, context: sslContext, listener: .pop3s, metrics: metrics)
     }
     try operations.addHandler(
         POP3ServerHandler(
@@ -61,6 +67,7 @@ func configurePOP3ServerPipeline(
             eventLoop: channel.eventLoop,
             peer: PeerAddress(channel.remoteAddress),
             implicitTLS: sslContext != nil,
+            onLogin: onLogin,
             onFinished: onFinished
         )
     )

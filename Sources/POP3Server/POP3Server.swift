@@ -1,10 +1,12 @@
 // POP3Server: listeners, connections and graceful shutdown as a swift-service-lifecycle Service.
 import Logging
+import NIOConcurrencyHelpers
 public import NIOCore
 import NIOPosix
 import NIOSSL
 import POP3Core
 import SASL
+import ServerMetrics
 public import ServiceLifecycle
 
 /// A POP3 server (RFC 1939 with RFC 2449, RFC 2595, RFC 5034): binds its listeners, serves
@@ -26,6 +28,10 @@ public import ServiceLifecycle
 /// On graceful shutdown it stops accepting, lets sessions go on for
 /// ``POP3ServerConfiguration/shutdownGracePeriod``, then closes those left: sessions that did
 /// not QUIT delete nothing (RFC 1939 §6).
+///
+/// As root, ``bind()`` first takes the ports; the caller drops privileges, and ``run()`` then
+/// starts accepting. ``reload(_:)`` changes what new connections get (certificate, accounts,
+/// policy) while the sessions already open go on with what they started with.
 public actor POP3Server: Service {
     /// Why the server could not start.
     public struct StartupError: Error, CustomStringConvertible {
@@ -45,6 +51,10 @@ public actor POP3Server: Service {
     private var state = LifecycleState.initial
     private var addressWaiters: [CheckedContinuation<[SocketAddress], any Error>] = []
     private nonisolated let connections = ConnectionRegistry()
+    /// What the next accepted connection is served with; ``reload(_:)`` replaces it.
+    private nonisolated let environment = NIOLockedValueBox<POP3ConnectionEnvironment?>(nil)
+    /// Listeners ``bind()`` opened, not yet accepting; ``run()`` takes them.
+    private nonisolated let prebound = NIOLockedValueBox<[any Channel]?>(nil)
 
     public init(configuration: POP3ServerConfiguration) {
         self.configuration = configuration
@@ -90,7 +100,15 @@ public actor POP3Server: Service {
         await transition(to: .starting)
         let listeners: [any Channel]
         do {
-            listeners = try await bind()
+            if let bound = prebound.withLockedValue({ bound in
+                defer { bound = nil }; return bound
+            }) {
+                listeners = bound
+            } else {
+                listeners = try await bindListeners()
+            }
+            // Accepting starts only now (after a privilege drop, when the caller bound first).
+            for listener in listeners { try await listener.setOption(.autoRead, value: true).get() }
         } catch {
             await transition(to: .failed(String(describing: error)))
             throw error
@@ -125,40 +143,102 @@ public actor POP3Server: Service {
         logger.info("POP3 server stopped")
     }
 
-    private nonisolated func bind() async throws -> [any Channel] {
-        let configuration = self.configuration
-        guard !configuration.listeners.isEmpty else { throw StartupError(description: "no listeners configured") }
-        // One context for the server's lifetime: only the handshake costs per session.
+    /// Binds every listener without accepting yet, and returns the bound addresses (port 0
+    /// resolved). A process started as root calls this, drops its privileges, then runs the
+    /// server, so no connection is ever served as root. Without it, ``run()`` binds itself.
+    public nonisolated func bind() async throws -> [SocketAddress] {
+        let listeners = try await bindListeners()
+        prebound.withLockedValue { $0 = listeners }
+        return listeners.compactMap(\.localAddress)
+    }
+
+    /// Serves new connections with `configuration` from now on: the certificate and key are
+    /// read again, and the authentication policy, limits and failure delays are taken from
+    /// it. Sessions already open are not touched. The listeners cannot change this way (they
+    /// need a restart). Throws, keeping the current setup, if the certificate or key cannot
+    /// be loaded.
+    public nonisolated func reload(_ configuration: POP3ServerConfiguration) throws {
+        let sslContext = try Self.makeSSLContext(configuration)
+        environment.withLockedValue { current in
+            let delays =
+                current.map { old in
+                    old.failureDelays.base == configuration.authFailureDelay
+                        && old.failureDelays.cap == configuration.authFailureDelayCap
+                } == true
+                ? current!.failureDelays  // safe: checked just above
+                : AuthFailureDelays(base: configuration.authFailureDelay, cap: configuration.authFailureDelayCap)
+            current = POP3ConnectionEnvironment(
+                configuration: configuration,
+                sslContext: sslContext,
+                failureDelays: delays
+            )
+        }
+        if configuration.listeners != self.configuration.listeners {
+            configuration.logger.notice("the listeners changed: they take effect at the next restart")
+        }
+    }
+
+    /// The sessions open now (`postoffice who`).
+    public nonisolated func sessions() -> [SessionSummary] {
+        connections.sessions()
+    }
+
+    /// Ends every session of `user` at once, without deleting anything (`postoffice kick`);
+    /// returns how many there were.
+    public nonisolated func closeSessions(user: String) -> Int {
+        connections.close(user: user)
+    }
+
+    /// Loads `files` as the server would (PEM chain and key, that they match, TLS 1.2 or
+    /// newer); throws what is wrong (`postoffice check-config`).
+    public static func checkTLS(_ files: POP3ServerConfiguration.TLSFiles) throws {
+        _ = try POP3ServerTLS.makeContext(files)
+    }
+
+    private static func makeSSLContext(_ configuration: POP3ServerConfiguration) throws -> NIOSSLContext? {
+        // One context per configuration: only the handshake costs per session.
         let sslContext = try configuration.tls.map(POP3ServerTLS.makeContext)
         if sslContext == nil, configuration.listeners.contains(where: \.implicitTLS) {
             throw StartupError(description: "an implicit-TLS listener needs a certificate and key")
         }
-        let environment = POP3ConnectionEnvironment(
-            configuration: configuration,
-            sslContext: sslContext,
-            failureDelays: AuthFailureDelays(
-                base: configuration.authFailureDelay,
-                cap: configuration.authFailureDelayCap
+        return sslContext
+    }
+
+    private nonisolated func bindListeners() async throws -> [any Channel] {
+        let configuration = self.configuration
+        guard !configuration.listeners.isEmpty else { throw StartupError(description: "no listeners configured") }
+        let sslContext = try Self.makeSSLContext(configuration)
+        let environment = self.environment
+        environment.withLockedValue {
+            $0 = POP3ConnectionEnvironment(
+                configuration: configuration,
+                sslContext: sslContext,
+                failureDelays: AuthFailureDelays(
+                    base: configuration.authFailureDelay,
+                    cap: configuration.authFailureDelayCap
+                )
             )
-        )
-        let maximumConnections = configuration.maximumConnections ?? ConnectionLimit.default
+        }
         let connections = self.connections
         var servers: [any Channel] = []
         do {
             for listener in configuration.listeners {
-                let listenerTLS = listener.implicitTLS ? sslContext : nil
+                let implicitTLS = listener.implicitTLS
                 let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                     .serverChannelOption(.backlog, value: 256)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                    // Accepting starts in run(), after a privilege drop (bind()).
+                    .serverChannelOption(.autoRead, value: false)
+                    .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                     .childChannelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
+                            // safe: set above, before any listener exists, and only ever replaced.
+                            let environment = environment.withLockedValue { $0! }
                             try Self.accept(
                                 channel,
-                                tls: listenerTLS,
+                                implicitTLS: implicitTLS,
                                 environment: environment,
-                                connections: connections,
-                                maximumConnections: maximumConnections
+                                connections: connections
                             )
                         }
                     }
@@ -176,12 +256,13 @@ public actor POP3Server: Service {
     /// Sets up an accepted connection: a session, or a refusal past the limit.
     private static func accept(
         _ channel: any Channel,
-        tls: NIOSSLContext?,
+        implicitTLS: Bool,
         environment: POP3ConnectionEnvironment,
-        connections: ConnectionRegistry,
-        maximumConnections: Int
+        connections: ConnectionRegistry
     ) throws {
-        let (id, open) = connections.add(channel)
+        let tls = implicitTLS ? environment.sslContext : nil
+        let maximumConnections = environment.maximumConnections
+        let (id, open) = connections.add(channel, implicitTLS: implicitTLS)
         guard open <= maximumConnections else {
             environment.configuration.logger.warning(
                 "refusing connection peer=\(PeerAddress(channel.remoteAddress)): \(open - 1) connections open"
@@ -190,13 +271,19 @@ public actor POP3Server: Service {
             try configureRefusalPipeline(channel: channel, implicitTLS: tls)
             return
         }
+        let metrics = environment.configuration.metrics
         do {
             try configurePOP3ServerPipeline(
                 channel: channel,
                 implicitTLS: tls,
                 environment: environment,
-                onFinished: { connections.remove(id) }
+                onLogin: { connections.loggedIn(id, user: $0) },
+                onFinished: {
+                    metrics.sessionClosed()
+                    connections.remove(id)
+                }
             )
+            metrics.sessionOpened(listener: implicitTLS ? .pop3s : .pop3)
         } catch {
             connections.remove(id)
             throw error

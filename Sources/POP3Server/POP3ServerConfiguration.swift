@@ -4,6 +4,7 @@ public import Logging
 public import MailStore
 public import POP3Core
 public import SASL
+public import ServerMetrics
 
 /// How a ``POP3Server`` runs: where it listens, TLS, authentication policy, limits, and the
 /// account database and store it serves.
@@ -88,6 +89,8 @@ public struct POP3ServerConfiguration: Sendable {
     public var accountProvider: any AccountProvider
     public var mailStore: any MailStore
     public var logger: Logger
+    /// Where sessions, logins, TLS handshakes and transfers are counted (``MetricNames``).
+    public var metrics: ServerMetrics
 
     public init(
         listeners: [Listener],
@@ -108,7 +111,8 @@ public struct POP3ServerConfiguration: Sendable {
         expireDays: Int?? = nil,
         accountProvider: any AccountProvider,
         mailStore: any MailStore,
-        logger: Logger = Logger(label: "postoffice.pop3")
+        logger: Logger = Logger(label: "postoffice.pop3"),
+        metrics: ServerMetrics = ServerMetrics()
     ) {
         self.listeners = listeners
         self.tls = tls
@@ -129,6 +133,7 @@ public struct POP3ServerConfiguration: Sendable {
         self.accountProvider = accountProvider
         self.mailStore = mailStore
         self.logger = logger
+        self.metrics = metrics
     }
 
     /// Plain (`host:port`, STLS) and implicit-TLS listener lists, as the CLI has them.

@@ -5,10 +5,12 @@ import Logging
 import NIOCore
 import POP3Core
 import SASL
+import ServerMetrics
 
 extension POP3ServerHandler {
     func verifyPassword(user: String, password: [UInt8]) {
         let accounts = self.environment.configuration.accountProvider
+        self.loginStarted = .now
         self.run({ await accounts.verifyPassword(user: user, password: password) }) { handler, result in
             switch result {
             case .success(let canonical):
@@ -34,6 +36,7 @@ extension POP3ServerHandler {
 
     func verifyAPOP(user: String, digest: String, timestamp: String) {
         let accounts = self.environment.configuration.accountProvider
+        self.loginStarted = .now
         self.run({ () -> APOPOutcome in
             guard let secret = await accounts.apopSecret(user: user) else { return .noSecret }
             return APOP.verify(digest: digest, timestamp: timestamp, secret: secret) ? .match : .mismatch
@@ -102,6 +105,7 @@ extension POP3ServerHandler {
                 self.loginFailed(user: nil, mechanism: name, reason: "invalid-user-name", failure: .invalidCredentials)
                 return
             }
+            self.loginStarted = .now
             let check: @Sendable () async -> AuthenticationResult = {
                 await accounts.verifyPassword(user: authenticationID, password: password)
             }
@@ -130,6 +134,7 @@ extension POP3ServerHandler {
                 return
             }
             self.saslCanonicalUser = user
+            self.loginStarted = .now
             self.run({ await accounts.scramCredentials(user: user) }) { handler, credentials in
                 var mechanism = mechanism
                 let next = mechanism.credentialsLookedUp(credentials)
@@ -164,6 +169,12 @@ extension POP3ServerHandler {
         self.logger.notice(
             "\(LoginLog.success(user: user, peer: self.peer, tls: self.session.tlsActive, mechanism: mechanism))"
         )
+        self.environment.configuration.metrics.login(
+            result: .success,
+            mechanism: mechanism,
+            duration: self.takeLoginDuration()
+        )
+        self.onLogin(user)
         self.perform(self.session.authenticationSucceeded(user: user))
     }
 
@@ -178,10 +189,20 @@ extension POP3ServerHandler {
         self.logger.notice(
             "\(LoginLog.failure(user: user, peer: self.peer, tls: self.session.tlsActive, mechanism: mechanism, reason: reason))"
         )
+        let metrics = self.environment.configuration.metrics
+        let result: ServerMetrics.LoginResult =
+            switch failure {
+            case .invalidCredentials, .cancelled: .invalidCredentials
+            case .malformed: .malformed
+            case .temporary: .temporaryFailure
+            case .mechanismUnavailable: .mechanismUnavailable
+            }
+        metrics.login(result: result, mechanism: mechanism, duration: self.takeLoginDuration())
         switch failure {
         case .invalidCredentials, .malformed:
             let delay = self.environment.failureDelays.recordFailure(address: self.peer.clientKey)
             if delay > .zero {
+                metrics.authFailureDelayed()
                 self.afterDelay(TimeAmount(delay)) { handler in
                     handler.perform(handler.session.authenticationFailed(failure))
                 }
@@ -191,6 +212,12 @@ extension POP3ServerHandler {
             break
         }
         self.perform(self.session.authenticationFailed(failure))
+    }
+
+    /// The time since the current login's check started, once.
+    private func takeLoginDuration() -> Duration? {
+        defer { self.loginStarted = nil }
+        return self.loginStarted.map { ContinuousClock.now - $0 }
     }
 }
 

@@ -4,6 +4,7 @@ import MailStore
 import NIOCore
 import NIOSSL
 import POP3Core
+import ServerMetrics
 
 extension POP3ServerHandler {
     // MARK: - Open and touch
@@ -161,6 +162,7 @@ extension POP3ServerHandler {
             if bodyLineLimit == nil, let message = self.maildrop?.messages[index], octets != message.size {
                 self.logger.warning("size mismatch uid=\(message.uniqueID) listed=\(message.size) sent=\(octets)")
             }
+            if bodyLineLimit == nil { self.environment.configuration.metrics.messageRetrieved(octets: octets) }
             self.session.messageStreamFinished(octets: octets, wholeMessage: bodyLineLimit == nil)
         case .storeFailed(let error):
             // The header may be out already; a multi-line body cannot be taken back.
@@ -199,6 +201,7 @@ extension POP3ServerHandler {
             return
         }
         guard let maildrop = self.maildrop else { preconditionFailure("UPDATE without a maildrop") }
+        let octets = indices.reduce(0) { $0 + maildrop.messages[$1].size }
         self.run({ () -> String? in
             do {
                 try await maildrop.commitDeletions(indices)
@@ -211,6 +214,8 @@ extension POP3ServerHandler {
                 handler.logger.error(
                     "deleting messages failed user=\(handler.session.statistics.user ?? "-"): \(failure)"
                 )
+            } else {
+                handler.environment.configuration.metrics.messagesDeleted(count: indices.count, octets: octets)
             }
             handler.perform(handler.session.deletionsCommitted(success: failure == nil))
         }
@@ -232,7 +237,12 @@ extension POP3ServerHandler {
         self.output.writePOP3Response(response)
         self.flushOutput(context: context)
         do {
-            try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext), position: .first)
+            try POP3ServerTLS.addServerHandlers(
+                context.pipeline.syncOperations,
+                context: sslContext,
+                listener: .pop3,
+                metrics: self.environment.configuration.metrics
+            )
         } catch {
             self.logger.error("STLS failed: \(String(describing: error))")
             context.close(promise: nil)

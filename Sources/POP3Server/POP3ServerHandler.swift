@@ -88,6 +88,8 @@ final class POP3ServerHandler: ChannelDuplexHandler {
     /// The account a SASL exchange checked, as the account database spells it.
     var saslCanonicalUser: String?
     var loginTime: ContinuousClock.Instant?
+    /// When the current login's check started (the login-latency histogram).
+    var loginStarted: ContinuousClock.Instant?
 
     // Slow work in flight.
     private var operationID = 0
@@ -104,14 +106,18 @@ final class POP3ServerHandler: ChannelDuplexHandler {
     private var releaseFinished = false
     private var finished = false
     private let onFinished: @Sendable () -> Void
+    let onLogin: @Sendable (String) -> Void
 
-    /// - Parameter onFinished: called once, after the connection has closed and its maildrop
-    ///   is released.
+    /// - Parameters:
+    ///   - onLogin: called with the account name when a login succeeded.
+    ///   - onFinished: called once, after the connection has closed and its maildrop is
+    ///     released.
     init(
         environment: POP3ConnectionEnvironment,
         eventLoop: any EventLoop,
         peer: PeerAddress,
         implicitTLS: Bool,
+        onLogin: @escaping @Sendable (String) -> Void = { _ in },
         onFinished: @escaping @Sendable () -> Void
     ) {
         let configuration = environment.configuration
@@ -128,6 +134,7 @@ final class POP3ServerHandler: ChannelDuplexHandler {
         self.maximumBufferedInput = max(limits.maximumBufferedInputBytes, limits.maximumLineLength * 2)
         self.idleTimeout = .seconds(Int64(limits.idleTimeoutSeconds))
         self.onFinished = onFinished
+        self.onLogin = onLogin
         self.taskExecutor = EventLoopTaskExecutor(eventLoop)
     }
 

@@ -1,5 +1,8 @@
-// POP3Server: the server's TLS context (RFC 8314: TLS 1.2 or newer).
+// POP3Server: the server's TLS context (RFC 8314: TLS 1.2 or newer) and its handshake count.
+import NIOCore
 import NIOSSL
+import NIOTLS
+import ServerMetrics
 
 enum POP3ServerTLS {
     /// Loads the PEM certificate chain and key; TLS 1.2 is the minimum.
@@ -14,5 +17,57 @@ enum POP3ServerTLS {
         )
         configuration.minimumTLSVersion = .tlsv12
         return try NIOSSLContext(configuration: configuration)
+    }
+
+    /// Adds the TLS handler and, after it, the handshake counter to `pipeline` at `.first`
+    /// (implicit TLS before anything else, STLS under the live session).
+    static func addServerHandlers(
+        _ operations: ChannelPipeline.SynchronousOperations,
+        context: NIOSSLContext,
+        listener: ServerMetrics.Listener,
+        metrics: ServerMetrics
+    ) throws {
+        let tls = NIOSSLServerHandler(context: context)
+        try operations.addHandler(tls, position: .first)
+        try operations.addHandler(
+            TLSHandshakeCounter(listener: listener, metrics: metrics),
+            position: .after(tls)
+        )
+    }
+}
+
+/// Counts one TLS handshake: a success when NIOSSL reports it complete, a failure when an
+/// error or the end of the connection comes first; passes everything on.
+final class TLSHandshakeCounter: ChannelInboundHandler {
+    typealias InboundIn = NIOAny
+
+    private let listener: ServerMetrics.Listener
+    private let metrics: ServerMetrics
+    private var counted = false
+
+    init(listener: ServerMetrics.Listener, metrics: ServerMetrics) {
+        self.listener = listener
+        self.metrics = metrics
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event { count(context: context, succeeded: true) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        count(context: context, succeeded: false)
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        count(context: context, succeeded: false)
+        context.fireChannelInactive()
+    }
+
+    private func count(context: ChannelHandlerContext, succeeded: Bool) {
+        guard !counted else { return }
+        counted = true
+        metrics.tlsHandshake(listener: listener, succeeded: succeeded)
     }
 }

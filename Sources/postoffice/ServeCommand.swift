@@ -6,11 +6,19 @@ import LMTPCore
 import LMTPServer
 import Logging
 import MailStore
+import Metrics
 import NIOCore
 import POP3Core
 import POP3Server
+import Prometheus
 import SASL
+import ServerMetrics
 import ServiceLifecycle
+
+/// A listener that could not be opened at start-up.
+struct ServeStartupError: Error, CustomStringConvertible {
+    var description: String
+}
 
 /// `postoffice serve`: the POP3 server.
 struct ServeCommand: AsyncParsableCommand {
@@ -26,16 +34,23 @@ struct ServeCommand: AsyncParsableCommand {
         // may run on (NIO counts the machine's), and as many descriptors as the hard limit allows.
         NIOSingletons.groupLoopCountSuggestion = ProcessorCount.available
         ConnectionLimit.raiseFileDescriptorLimit()
+        Signals.ignoreReloadUntilTrapped()
         let settings: ServerSettings
+        let identity: ServiceIdentity?
         do {
             settings = try options.resolve(canBindPrivilegedPorts: geteuid() == 0)
             _ = try LoggingSetup.bootstrap(level: settings.logLevel)
+            identity = try Self.identityToServeAs(settings: settings)
+            try Self.checkSecretFiles(settings: settings, identity: identity)
         } catch {
             throw ValidationError("\(error)")
         }
         let logger = Logger(label: "postoffice")
         do {
-            try await Self.serve(settings: settings, logger: logger)
+            try await Self.serve(settings: settings, identity: identity, options: options, logger: logger)
+        } catch let error as ServeStartupError {
+            Console.printError("the server could not start: \(error.description)")
+            throw ExitCode(2)
         } catch let error as POP3Server.StartupError {
             Console.printError("the server could not start: \(error.description)")
             throw ExitCode(2)
@@ -45,7 +60,43 @@ struct ServeCommand: AsyncParsableCommand {
         }
     }
 
-    static func serve(settings: ServerSettings, logger: Logger) async throws {
+    /// Whom to become after binding: nil to stay as we are (not root, or `--run-as root`).
+    static func identityToServeAs(settings: ServerSettings) throws -> ServiceIdentity? {
+        guard geteuid() == 0 else {
+            if let runAs = settings.runAs {
+                let identity = try ServiceIdentity.lookUp(runAs)
+                guard identity.uid == geteuid() else {
+                    throw ConfigError("--run-as \(runAs) needs root: this process runs as uid \(geteuid())")
+                }
+            }
+            return nil
+        }
+        if let runAs = settings.runAs {
+            let identity = try ServiceIdentity.lookUp(runAs)
+            return identity.isRoot ? nil : identity
+        }
+        guard let identity = ServiceIdentity.defaultIdentity(dataDirectory: settings.site.dataDirectory) else {
+            throw ConfigError(
+                "refusing to serve as root: create the system user (useradd --system --no-create-home --shell /usr/sbin/nologin \(ServiceIdentity.defaultUserName)), or give --run-as USER[:GROUP] (--run-as root serves as root anyway)"
+            )
+        }
+        return identity
+    }
+
+    /// Refuses secrets open to others; the message says how to fix each.
+    static func checkSecretFiles(settings: ServerSettings, identity: ServiceIdentity?) throws {
+        var files = [(settings.site.passwdFile, "passwd-file")]
+        if let key = settings.tlsKey { files.append((key, "TLS key")) }
+        let problems = files.compactMap { SecretFilePermissions.problem(path: $0.0, what: $0.1) }
+        guard problems.isEmpty else { throw ConfigError(problems.joined(separator: "\n")) }
+    }
+
+    static func serve(
+        settings: ServerSettings,
+        identity: ServiceIdentity?,
+        options: ServeOptions,
+        logger: Logger
+    ) async throws {
         let site = settings.site
         let store: MaildirStore
         do {
@@ -53,18 +104,121 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("the maildir template is not usable: \(error)")
         }
-        try FileManager.default.createDirectory(atPath: site.dataDirectory, withIntermediateDirectories: true)
+        try prepareDataDirectory(settings: settings, identity: identity)
         let tls = try tlsFiles(settings: settings, logger: logger)
-        if !FileManager.default.fileExists(atPath: site.passwdFile) {
-            // An empty passwd-file: the server runs, and `user add` fills it.
-            _ = FileManager.default.createFile(
-                atPath: site.passwdFile,
-                contents: nil,
-                attributes: [.posixPermissions: 0o600]
-            )
+        if let identity {
+            try handOver(generated: tls, settings: settings, to: identity)
+            warnIfUnreadable(settings: settings, tls: tls, identity: identity, logger: logger)
         }
-        let accounts = PasswdFileAccounts(path: site.passwdFile)
+        let accounts = ReloadableAccounts(PasswdFileAccounts(path: site.passwdFile))
 
+        let (metrics, metricsEndpoint) = makeMetrics(settings: settings, logger: logger)
+        var configuration = makePOP3Configuration(
+            settings: settings,
+            tls: tls,
+            accounts: accounts,
+            store: store,
+            metrics: metrics
+        )
+
+        // Everything that needs root binds first; then the drop; then serving starts.
+        var server = POP3Server(configuration: configuration)
+        var addresses: [SocketAddress]
+        do {
+            addresses = try await server.bind()
+        } catch {
+            // The embedded default prefers 110/995 when it may bind them; when they are taken
+            // it falls back to 1110/1995 rather than failing.
+            guard settings.usesDefaultListeners, configuration.listeners.contains(where: { $0.port == 110 }) else {
+                throw ServeStartupError(description: "\(error)")
+            }
+            logger.notice("ports 110/995 are not available (\(error)); using 1110 and 1995")
+            configuration.listeners = [
+                .init(host: "127.0.0.1", port: 1110, implicitTLS: false),
+                .init(host: "127.0.0.1", port: 1995, implicitTLS: true),
+            ]
+            server = POP3Server(configuration: configuration)
+            do {
+                addresses = try await server.bind()
+            } catch {
+                throw ServeStartupError(description: "\(error)")
+            }
+        }
+        let lmtp = makeLMTPServer(settings: settings, accounts: accounts, store: store, metrics: metrics)
+        let lmtpEndpoints = try await lmtp?.bind() ?? []
+        var metricsAddress: SocketAddress?
+        if let metricsEndpoint {
+            do {
+                metricsAddress = try await metricsEndpoint.bind()
+            } catch {
+                let address = "\(metricsEndpoint.host):\(metricsEndpoint.port)"
+                throw ServeStartupError(description: "cannot listen for metrics on \(address): \(error)")
+            }
+        }
+        let admin = AdminSocket(path: settings.adminSocket, server: server, logger: logger)
+        do {
+            try await admin.bind()
+        } catch {
+            throw ServeStartupError(description: "cannot create the admin socket \(settings.adminSocket): \(error)")
+        }
+        if let identity {
+            try handOver(lmtpEndpoints: lmtpEndpoints, to: identity)
+            do {
+                try identity.become()
+            } catch {
+                throw ServeStartupError(description: "\(error)")
+            }
+            logger.notice("serving as \(identity)")
+        } else if geteuid() == 0 {
+            logger.warning("serving as root (--run-as root): a flaw in the server would give away the whole host")
+        }
+
+        let reloader = Reloader(
+            options: options,
+            canBindPrivilegedPorts: settings.listen.contains { $0.port < 1024 }
+                || settings.listenTLS.contains { $0.port < 1024 },
+            started: settings,
+            server: server,
+            accounts: accounts,
+            store: store,
+            metrics: metrics,
+            logger: logger
+        )
+        var services: [any Service] = [server] + lmtpServices(lmtp) + [admin]
+        if let metricsEndpoint { services.append(metricsEndpoint) }
+        let group = Signals.group(services, reload: { Task { await reloader.reload() } }, logger: logger)
+        let running = Task { try await group.run() }
+
+        let plainCount = configuration.listeners.filter { !$0.implicitTLS }.count
+        for (index, address) in addresses.enumerated() {
+            let kind = index < plainCount ? "pop3, STLS" : "pop3s"
+            say("listening on \(display(address)) (\(kind))")
+        }
+        for endpoint in lmtpEndpoints {
+            say("listening on \(endpoint) (lmtp)")
+        }
+        if let metricsAddress { say("metrics on http://\(display(metricsAddress))/metrics") }
+        say("mail: \(site.maildirTemplate)   accounts: \(site.passwdFile)")
+        if (try? String(contentsOfFile: site.passwdFile, encoding: .utf8))?.contains(":") != true {
+            say("no accounts yet: add one with `postoffice user add NAME` (same --config/--passwd-file as serve)")
+        }
+        try await running.value
+    }
+
+    static func display(_ address: SocketAddress) -> String {
+        let port = address.port.map(String.init) ?? "?"
+        let host = address.ipAddress ?? "?"
+        return "\(host.contains(":") ? "[\(host)]" : host):\(port)"
+    }
+
+    /// The server's configuration from `settings` (at start and at each reload).
+    static func makePOP3Configuration(
+        settings: ServerSettings,
+        tls: POP3ServerConfiguration.TLSFiles,
+        accounts: any AccountProvider,
+        store: any MailStore,
+        metrics: ServerMetrics
+    ) -> POP3ServerConfiguration {
         var limits = POP3Limits()
         limits.idleTimeoutSeconds = Int(settings.idleTimeout.rounded(.up))
         var listeners = settings.listen.map {
@@ -74,7 +228,7 @@ struct ServeCommand: AsyncParsableCommand {
             POP3ServerConfiguration.Listener(host: $0.host, port: $0.port, implicitTLS: true)
         }
         let expire: Int?? = settings.expire.map { $0 == "NEVER" ? .some(nil) : .some(Int($0)) } ?? nil
-        var configuration = POP3ServerConfiguration(
+        return POP3ServerConfiguration(
             listeners: listeners,
             tls: tls,
             allowCleartextAuth: settings.allowCleartextAuth,
@@ -90,59 +244,30 @@ struct ServeCommand: AsyncParsableCommand {
             expireDays: expire,
             accountProvider: accounts,
             mailStore: store,
-            logger: Logger(label: "pop3")
+            logger: Logger(label: "pop3"),
+            metrics: metrics
         )
+    }
 
-        let server = POP3Server(configuration: configuration)
-        let startup = Task { try await server.boundAddresses() }
-        var lmtp = makeLMTPServer(settings: settings, accounts: accounts, store: store)
-        let group = Signals.group([server] + lmtpServices(lmtp), reload: nil, logger: logger)
-        var running = Task { try await group.run() }
-        var addresses: [SocketAddress]
-        do {
-            addresses = try await startup.value
-        } catch {
-            // The embedded default prefers 110/995 when it may bind them; when they are taken
-            // it falls back to 1110/1995 rather than failing.
-            guard settings.usesDefaultListeners, listeners.contains(where: { $0.port == 110 }) else {
-                _ = try? await running.value
-                throw error
-            }
-            _ = try? await running.value
-            logger.notice("ports 110/995 are not available (\(error)); using 1110 and 1995")
-            configuration.listeners = [
-                .init(host: "127.0.0.1", port: 1110, implicitTLS: false),
-                .init(host: "127.0.0.1", port: 1995, implicitTLS: true),
-            ]
-            let retryServer = POP3Server(configuration: configuration)
-            lmtp = makeLMTPServer(settings: settings, accounts: accounts, store: store)
-            let retry = Signals.group([retryServer] + lmtpServices(lmtp), reload: nil, logger: logger)
-            running = Task { try await retry.run() }
-            addresses = try await retryServer.boundAddresses()
+    /// The server's metrics, and the Prometheus endpoint when `--metrics` asks for one.
+    static func makeMetrics(settings: ServerSettings, logger: Logger) -> (ServerMetrics, MetricsEndpoint?) {
+        guard let address = settings.metrics else {
+            return (ServerMetrics(factory: NOOPMetricsHandler.instance), nil)
         }
-        // Both services are up (or one failed) before anything is announced.
-        let lmtpEndpoints = try await lmtp?.boundEndpoints() ?? []
-        let plainCount = configuration.listeners.filter { !$0.implicitTLS }.count
-        for (index, address) in addresses.enumerated() {
-            let kind = index < plainCount ? "pop3, STLS" : "pop3s"
-            let port = address.port.map(String.init) ?? "?"
-            let host = address.ipAddress ?? "?"
-            say("listening on \(host.contains(":") ? "[\(host)]" : host):\(port) (\(kind))")
-        }
-        for endpoint in lmtpEndpoints {
-            say("listening on \(endpoint) (lmtp)")
-        }
-        say("mail: \(site.maildirTemplate)   accounts: \(site.passwdFile)")
-        if (try? String(contentsOfFile: site.passwdFile, encoding: .utf8))?.contains(":") != true {
-            say("no accounts yet: add one with `postoffice user add NAME` (same --config/--passwd-file as serve)")
-        }
-        try await running.value
+        let registry = PrometheusCollectorRegistry()
+        let factory = DescribedPrometheusFactory(registry: registry)
+        MetricsSystem.bootstrap(factory)
+        let endpoint = MetricsEndpoint(host: address.host, port: address.port, registry: registry, logger: logger)
+        return (ServerMetrics(factory: factory), endpoint)
     }
 
     /// The LMTP listener for the MTA, when `--lmtp` or `[server].lmtp` asks for one.
-    static func makeLMTPServer(settings: ServerSettings, accounts: any AccountProvider, store: any MailStore)
-        -> LMTPServer?
-    {
+    static func makeLMTPServer(
+        settings: ServerSettings,
+        accounts: any AccountProvider,
+        store: any MailStore,
+        metrics: ServerMetrics
+    ) -> LMTPServer? {
         guard !settings.lmtp.isEmpty else { return nil }
         var limits = LMTPLimits()
         if let size = settings.lmtpMaxMessageSize { limits.maximumMessageSize = size }
@@ -154,7 +279,8 @@ struct ServeCommand: AsyncParsableCommand {
                 shutdownGracePeriod: .milliseconds(Int64(settings.shutdownTimeout * 1000)),
                 accountProvider: accounts,
                 mailStore: store,
-                logger: Logger(label: "lmtp")
+                logger: Logger(label: "lmtp"),
+                metrics: metrics
             )
         )
     }

@@ -40,6 +40,18 @@ struct ServeOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.")
     var logLevel: String?
 
+    @Option(
+        name: .customLong("run-as"),
+        help:
+            "Started as root: bind the ports, then serve as USER[:GROUP] (default: the data directory's owner, else the 'postoffice' user; 'root' to stay root)."
+    )
+    var runAs: String?
+
+    @Option(name: .long, help: "Serve Prometheus metrics at http://HOST:PORT/metrics.")
+    var metrics: ListenAddress?
+
+    @OptionGroup var admin: AdminSocketOption
+
     /// Defaults, then `[server]` in the config file, then flags.
     func resolve(canBindPrivilegedPorts: Bool) throws -> ServerSettings {
         var section = try site.loadServerSection()
@@ -103,6 +115,23 @@ struct ServeOptions: ParsableArguments {
             settings.expire = expire
         }
         try resolveLMTP(section: &section, into: &settings)
+        let fileRunAs = try section?.string("run_as")
+        if let text = runAs ?? fileRunAs {
+            guard let parsed = RunAs(parsing: text) else {
+                throw ConfigError("--run-as: '\(text)' is not USER or USER:GROUP")
+            }
+            settings.runAs = parsed
+        }
+        let fileMetrics = try section?.string("metrics")
+        if let metrics {
+            settings.metrics = metrics
+        } else if let text = fileMetrics {
+            guard let address = ListenAddress(parsing: text) else {
+                throw ConfigError("[server].metrics: '\(text)' is not HOST:PORT")
+            }
+            settings.metrics = address
+        }
+        settings.adminSocket = try admin.resolve(section: &section, site: siteSettings)
         let fileLogLevel = try section?.string("log_level")
         if let v = logLevel ?? fileLogLevel { settings.logLevel = v }
         try section?.rejectUnknownKeys()

@@ -63,6 +63,12 @@ enum Signals {
         guard let result = await outcome.value else { throw CancellationError() }
         return result
     }
+
+    /// A SIGHUP that arrives before the group traps it (while the server binds and announces its
+    /// listeners) must not end the process, which is SIGHUP's default action: ignore it until then.
+    static func ignoreReloadUntilTrapped() {
+        signal(SIGHUP, SIG_IGN)
+    }
 }
 
 /// Calls `reload` on every SIGHUP until the group shuts down.

@@ -25,10 +25,14 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 WALKTHROUGH = "## Five minutes with PostOffice"
 SERVE = "swift run postoffice serve"
 
-#: `swift run postoffice ARGS` in the README runs the binary under test.
+#: `swift run postoffice ARGS` in the README runs the binary under test. The replay runs as
+#: root (for the standard ports in its namespace), where `serve` refuses to serve as root
+#: unless told to: a reader runs it as themself, so the replay says `--run-as root` for them.
 PRELUDE = """
 swift() {
-  if [ "$1" = run ] && [ "$2" = postoffice ]; then shift 2; "$POSTOFFICE_BIN" "$@"
+  if [ "$1" = run ] && [ "$2" = postoffice ] && [ "$3" = serve ] && [ "$(id -u)" = 0 ]; then
+    shift 3; "$POSTOFFICE_BIN" serve --run-as root "$@"
+  elif [ "$1" = run ] && [ "$2" = postoffice ]; then shift 2; "$POSTOFFICE_BIN" "$@"
   else echo "README replay: expected 'swift run postoffice ...', got: swift $*" >&2; return 2; fi
 }
 postoffice() { "$POSTOFFICE_BIN" "$@"; }

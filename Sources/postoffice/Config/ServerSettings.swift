@@ -91,6 +91,25 @@ struct ServerSettings: Sendable, Equatable {
     var lmtp: [LMTPServerConfiguration.Endpoint] = []
     /// The LMTP size limit in bytes (`[server].lmtp_max_message_size`); LMTPLimits' default if nil.
     var lmtpMaxMessageSize: Int?
+    /// Whom a root `serve` becomes after binding (`--run-as`, `[server].run_as`).
+    var runAs: RunAs?
+    /// The Prometheus endpoint's listener (`--metrics`, `[server].metrics`); none by default.
+    var metrics: ListenAddress?
+    /// The admin socket of `who` and `kick` (`--admin-socket`, `[server].admin_socket`).
+    var adminSocket: String = SiteSettings.defaults().dataDirectory + "/" + AdminSocketOption.defaultName
+}
+
+/// `--admin-socket PATH`: taken by `serve`, `who` and `kick`; beside the data by default.
+struct AdminSocketOption: ParsableArguments {
+    static let defaultName = "admin.sock"
+
+    @Option(name: .customLong("admin-socket"), help: "The admin socket of who/kick (default: DATA_DIR/admin.sock).")
+    var adminSocket: String?
+
+    func resolve(section: inout ConfigSection?, site: SiteSettings) throws -> String {
+        let fromFile = try section?.string("admin_socket")
+        return adminSocket ?? fromFile ?? site.dataDirectory + "/" + Self.defaultName
+    }
 }
 
 /// `--config`, `--maildir`, `--passwd-file`: the site options of `serve`, `deliver` and `user`.

@@ -210,6 +210,11 @@ class PostOfficeServer(MailServer):
         self.binary = binary
         self.extra_args = list(extra_args or [])
 
+    def run_as_args(self) -> list[str]:
+        """The suite's fixtures and their files belong to root when it runs as root: say so, as
+        `serve` refuses to serve as root otherwise (test_operations.py covers the drop)."""
+        return ["--run-as", "root"] if procs.is_root() else []
+
     def site_options(self) -> list[str]:
         return ["--maildir", self.maildir_template, "--passwd-file", str(self.passwd_file)]
 
@@ -226,6 +231,8 @@ class PostOfficeServer(MailServer):
             self.passwd_file.touch()
         else:
             self.passwd_file.write_text(self.passwd_text)
+        # `serve` refuses a passwd-file every user may read.
+        self.passwd_file.chmod(0o600)
 
     def start(self) -> None:
         self._ensure_passwd_file()
@@ -233,7 +240,7 @@ class PostOfficeServer(MailServer):
             [str(self.binary), "serve", *self.site_options(),
              "--listen", f"{HOST}:{self.pop3_port}", "--listen-tls", f"{HOST}:{self.pop3s_port}",
              "--tls-cert", str(self.pki.server_cert), "--tls-key", str(self.pki.server_key),
-             "--auth-failure-delay", "0", *self.extra_args],
+             "--auth-failure-delay", "0", *self.run_as_args(), *self.extra_args],
             self.work / "postoffice-serve.log", cwd=self.work)
         self._wait_ready()
 

@@ -32,7 +32,7 @@ class NamespacedPostOffice(PostOfficeServer):
     def start(self) -> None:
         self._ensure_passwd_file()
         argv = [str(self.binary), "serve", *self.site_options(), "--tls-cert", str(self.pki.server_cert),
-                "--tls-key", str(self.pki.server_key), "--auth-failure-delay", "0"]
+                "--tls-key", str(self.pki.server_key), "--auth-failure-delay", "0", *self.run_as_args()]
         if self.plain_port:
             argv += ["--listen", f"127.0.0.1:{self.plain_port}"]
         if self.implicit_port:

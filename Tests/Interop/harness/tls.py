@@ -7,7 +7,18 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import procs
 from .procs import run
+
+
+def protect_key(key: Path) -> None:
+    """A private key readable by root and the mail user's group only (mode 0640): `postoffice
+    serve` refuses a key every user may read, and Dovecot's and the clients' processes run as
+    root or as the mail user."""
+    key.chmod(0o640)
+    if procs.is_root():
+        import os
+        os.chown(key, 0, procs.mail_user().pw_gid)
 
 
 @dataclass(frozen=True)
@@ -47,8 +58,9 @@ def make_pki(directory: Path) -> TestPKI:
     run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca_cert), "-CAkey", str(ca_key),
          "-CAcreateserial", "-days", "30", "-sha256", "-extfile", str(ext), "-out", str(cert)])
     # Readable by Dovecot's processes and by clients running as the mail user.
-    for path in (ca_cert, cert, key):
+    for path in (ca_cert, cert):
         path.chmod(0o644)
+    protect_key(key)
     der = ssl.PEM_cert_to_DER_cert(cert.read_text())
     return TestPKI(ca_cert=ca_cert, server_cert=cert, server_key=key,
                    server_sha256=hashlib.sha256(der).hexdigest())
@@ -72,7 +84,7 @@ def issue_certificate(directory: Path, pki: TestPKI | None, names: str, *, stem:
         run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(pki.ca_cert),
              "-CAkey", str(pki.ca_cert.parent / "ca.key"), "-CAcreateserial", "-days", "30", "-sha256",
              "-extfile", str(ext), "-out", str(cert)])
-    key.chmod(0o644)
+    protect_key(key)
     der = ssl.PEM_cert_to_DER_cert(cert.read_text())
     return TestPKI(ca_cert=pki.ca_cert if pki else cert, server_cert=cert, server_key=key,
                    server_sha256=hashlib.sha256(der).hexdigest())
