@@ -13,7 +13,12 @@ let package = Package(
     name: "PostOffice",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "postoffice", targets: ["postoffice"])
+        .executable(name: "postoffice", targets: ["postoffice"]),
+        // The parsers of untrusted input, for the fuzz package in Fuzzing/ (docs/RELIABILITY.md).
+        .library(
+            name: "PostOfficeParsers",
+            targets: ["POP3Core", "SASL", "Accounts", "MailStore", "LMTPCore", "Mailbox", "FileFormats"]
+        ),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
@@ -142,7 +147,7 @@ let package = Package(
         .target(
             name: "Fetch",
             dependencies: [
-                "POP3Client", "POP3Core", "SASL", "MailStore", "FileIO",
+                "POP3Client", "POP3Core", "SASL", "MailStore", "FileIO", "FileFormats",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -168,6 +173,9 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Text files written by people and other programs: the TOML configuration reader and the
+        // state files of other POP3 clients (`--import-state`). Pure parsing, no I/O.
+        .target(name: "FileFormats", swiftSettings: swiftSettings),
         .target(
             name: "Mailbox",
             dependencies: [
@@ -180,7 +188,7 @@ let package = Package(
             name: "postoffice",
             dependencies: [
                 "POP3Core", "SASL", "Accounts", "MailStore", "POP3Server", "POP3Client", "Fetch", "Mailbox",
-                "LMTPServer", "Discovery", "FileIO",
+                "LMTPServer", "Discovery", "FileIO", "FileFormats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -287,7 +295,7 @@ let package = Package(
         .testTarget(
             name: "FetchTests",
             dependencies: [
-                "Fetch", "POP3Client", "FileIO",
+                "Fetch", "POP3Client", "FileIO", "FileFormats",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -311,6 +319,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "FileFormatsTests", dependencies: ["FileFormats"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MailboxTests",
             dependencies: [
@@ -321,7 +330,7 @@ let package = Package(
         ),
         .testTarget(
             name: "postofficeTests",
-            dependencies: ["postoffice"],
+            dependencies: ["postoffice", "FileFormats"],
             swiftSettings: swiftSettings
         ),
     ]
