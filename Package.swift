@@ -13,7 +13,12 @@ let package = Package(
     name: "PostOffice",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "postoffice", targets: ["postoffice"])
+        .executable(name: "postoffice", targets: ["postoffice"]),
+        // The parsers of untrusted input, for the fuzz package in Fuzzing/ (docs/RELIABILITY.md).
+        .library(
+            name: "PostOfficeParsers",
+            targets: ["POP3Core", "SASL", "Accounts", "MailStore", "LMTPCore", "Mailbox", "FileFormats"]
+        ),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
@@ -152,7 +157,7 @@ let package = Package(
         .target(
             name: "Fetch",
             dependencies: [
-                "POP3Client", "POP3Core", "SASL", "MailStore", "FileIO",
+                "POP3Client", "POP3Core", "SASL", "MailStore", "FileIO", "FileFormats",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -178,6 +183,9 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Text files written by people and other programs: the TOML configuration reader and the
+        // state files of other POP3 clients (`--import-state`). Pure parsing, no I/O.
+        .target(name: "FileFormats", swiftSettings: swiftSettings),
         .target(
             name: "Mailbox",
             dependencies: [
@@ -190,7 +198,7 @@ let package = Package(
             name: "postoffice",
             dependencies: [
                 "POP3Core", "SASL", "Accounts", "MailStore", "POP3Server", "POP3Client", "Fetch", "Mailbox",
-                "LMTPServer", "Discovery", "FileIO", "ServerMetrics",
+                "LMTPServer", "Discovery", "FileIO", "ServerMetrics", "FileFormats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -309,7 +317,7 @@ let package = Package(
         .testTarget(
             name: "FetchTests",
             dependencies: [
-                "Fetch", "POP3Client", "FileIO",
+                "Fetch", "POP3Client", "FileIO", "FileFormats",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -333,6 +341,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "FileFormatsTests", dependencies: ["FileFormats"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MailboxTests",
             dependencies: [
@@ -344,7 +353,7 @@ let package = Package(
         .testTarget(
             name: "postofficeTests",
             dependencies: [
-                "postoffice", "ServerMetrics",
+                "postoffice", "ServerMetrics", "FileFormats",
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings

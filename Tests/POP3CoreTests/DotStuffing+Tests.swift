@@ -86,6 +86,19 @@ struct DotStuffingTests {
         #expect(encoded == Array(wire.utf8))
     }
 
+    /// After `finish`, the octet count includes the line end an unterminated last line is sent
+    /// with, as the store's listed size does (DESIGN.md invariant 5); the server compares the two
+    /// after every RETR. Found by the dot-stuffing-roundtrip fuzz target (docs/RELIABILITY.md).
+    @Test(arguments: [("abc", 5), ("a\r", 3), ("a\n", 3), ("a\r\n", 3), (".", 3), ("", 0)])
+    func finishedOctetsCountTheLineEndAdded(body: String, octets: Int) {
+        var encoder = DotStuffingEncoder()
+        var output = ByteBuffer()
+        encoder.encode(ByteBuffer(string: body), into: &output)
+        encoder.finish(into: &output)
+        #expect(encoder.messageOctets == octets)
+        #expect(output.readableBytes == octets + (body.hasPrefix(".") ? 1 : 0) + 3)
+    }
+
     @Test func eightBitBytesPassUnchanged() {
         let body: [UInt8] = [0x00, 0x80, 0xFF, 0x0A, 0x2E, 0xC3, 0x0A]
         let (encoded, octets) = encode(body, chunks: [1, 1, 1, 1, 1, 1, 1])

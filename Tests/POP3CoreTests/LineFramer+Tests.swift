@@ -32,6 +32,25 @@ struct LineFramerTests {
         )
     }
 
+    /// An overlong line read together with the lines after it drops only itself. Found by the
+    /// pop3-line-framer fuzz target (docs/RELIABILITY.md): the framer dropped the whole buffer,
+    /// then the next line as the overlong one's tail, so a pipelining client lost commands.
+    @Test func anOverlongLineDropsOnlyItselfWhenMoreLinesAreBuffered() {
+        var framer = LineFramer(maximumLineLength: 8)
+        var buffer = ByteBuffer(string: String(repeating: "a", count: 30) + "\r\nok\r\nSTAT\r\n" + "bbbbbbbbbbbb")
+        var frames: [LineFramer.Frame] = []
+        while let frame = framer.next(buffer: &buffer) { frames.append(frame) }
+        #expect(
+            frames == [
+                .overlong(ExceededLineLengthLimit(actual: 32, maximum: 8)),
+                .line(ByteBuffer(string: "ok")),
+                .line(ByteBuffer(string: "STAT")),
+                .overlong(ExceededLineLengthLimit(actual: 12, maximum: 8)),
+            ]
+        )
+        #expect(buffer.readableBytes == 0)
+    }
+
     /// A partial line searched before, then moved by `discardReadBytes` and extended.
     @Test func partialLineSurvivesDiscardingReadBytes() {
         var framer = LineFramer(maximumLineLength: 100)

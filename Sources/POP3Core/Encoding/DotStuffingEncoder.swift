@@ -11,7 +11,8 @@ public import struct NIOCore.ByteBuffer
 ///
 /// State lives across chunks, so any split of the input gives the same output.
 /// ``messageOctets`` counts the octets of the message as sent before stuffing and without
-/// the termination, which is how the store computes `size` (DESIGN invariant 5).
+/// the terminating `.CRLF` (but with a line end ``finish(into:)`` adds), which is how the
+/// store computes `size` (DESIGN invariant 5).
 ///
 /// With `bodyLineLimit` set (TOP n k, RFC 1939 §7) only the header, the blank line and the
 /// first k body lines are sent; ``isComplete`` then turns true and further input is ignored.
@@ -22,7 +23,9 @@ public struct DotStuffingEncoder: Hashable, Sendable {
     private var inHeader = true
     private var remainingBodyLines: Int?
     private var finished = false
-    /// Message octets produced so far, CRLF-normalised, before stuffing.
+    /// Message octets produced so far, CRLF-normalised, before stuffing. After ``finish(into:)``
+    /// it includes the line end an unterminated last line is sent with, so it equals the size
+    /// the store lists (`CRLFSizeCounter`).
     public private(set) var messageOctets = 0
     /// True once a TOP limit is reached: further input would be dropped.
     public private(set) var isComplete = false
@@ -146,10 +149,14 @@ public struct DotStuffingEncoder: Hashable, Sendable {
     public mutating func finish(into output: inout ByteBuffer) {
         guard !self.finished else { return }
         self.finished = true
+        // The added line end is part of the message as sent, and of its listed size
+        // (DESIGN.md invariant 5).
         if self.sawCR {
             output.writeStaticString("\n")
+            self.messageOctets += 1
         } else if !self.atLineStart {
             output.writeStaticString("\r\n")
+            self.messageOctets += 2
         }
         output.writeStaticString(".\r\n")
     }

@@ -48,6 +48,15 @@ public struct LineFramer: Hashable, Sendable {
         let searchStart = view.startIndex + min(self.searchedBytes, searchEnd - view.startIndex)
         guard let lf = view[searchStart..<searchEnd].firstIndex(of: UInt8(ascii: "\n")) else {
             if view.count >= self.maximumLineLength {
+                // When the overlong line's LF is already buffered, drop the line up to it and
+                // no further: the lines after it are the peer's next commands.
+                if let end = view[searchEnd...].firstIndex(of: UInt8(ascii: "\n")) {
+                    buffer.moveReaderIndex(to: end + 1)
+                    self.searchedBytes = 0
+                    return .overlong(
+                        ExceededLineLengthLimit(actual: end + 1 - view.startIndex, maximum: self.maximumLineLength)
+                    )
+                }
                 let seen = view.count
                 buffer.moveReaderIndex(forwardBy: seen)
                 self.isDiscarding = true

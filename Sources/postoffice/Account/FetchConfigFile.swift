@@ -1,6 +1,7 @@
 // Adding and removing `[[account]]` tables in the fetch configuration file while keeping
 // everything else a person wrote in it (comments, order, other accounts) as it was.
 
+import FileFormats
 import FileIO
 import Foundation
 import Mailbox

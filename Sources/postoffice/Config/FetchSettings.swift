@@ -1,4 +1,5 @@
 import Fetch
+import FileFormats
 import Foundation
 
 /// One account as `postoffice fetch` understands it, from flags or an `[[account]]` table,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FileFormats
 import Foundation
 import LMTPServer
 

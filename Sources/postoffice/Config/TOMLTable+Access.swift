@@ -1,3 +1,4 @@
+import FileFormats
 import Foundation
 
 /// Typed access to configuration keys, with errors that name the key and the file.

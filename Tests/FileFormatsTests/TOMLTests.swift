@@ -1,6 +1,5 @@
+import FileFormats
 import Testing
-
-@testable import postoffice
 
 @Suite("TOML reader")
 struct TOMLTests {
@@ -67,23 +66,5 @@ struct TOMLTests {
             guard let error = error as? TOMLError else { return false }
             return error.line == line && error.message.contains(fragment)
         }
-    }
-
-    @Test("durations", arguments: [("30", 30.0), ("90s", 90), ("5m", 300), ("2h", 7200), ("1d", 86400), ("1.5m", 90)])
-    func durations(text: String, seconds: Double) {
-        #expect(parseDuration(text) == seconds)
-    }
-
-    @Test("bad durations", arguments: ["", "m", "-5s", "5x", "abc"])
-    func badDurations(text: String) {
-        #expect(parseDuration(text) == nil)
-    }
-
-    @Test("unknown keys are reported, not ignored")
-    func unknownKeys() throws {
-        let doc = try TOML.parse("listen = \"a\"\nlsten = \"b\"")
-        var section = ConfigSection(table: doc, name: "[server]")
-        _ = try section.strings("listen")
-        #expect(throws: ConfigError.self) { try section.rejectUnknownKeys() }
     }
 }

@@ -8,7 +8,7 @@ import Foundation
 // lines). Anything else is reported with its line number rather than guessed at.
 
 /// A TOML value.
-enum TOMLValue: Equatable, Sendable {
+public enum TOMLValue: Equatable, Sendable {
     case string(String)
     case integer(Int)
     case float(Double)
@@ -16,7 +16,7 @@ enum TOMLValue: Equatable, Sendable {
     case array([TOMLValue])
     case table(TOMLTable)
 
-    var typeName: String {
+    public var typeName: String {
         switch self {
         case .string: "a string"
         case .integer: "an integer"
@@ -29,11 +29,13 @@ enum TOMLValue: Equatable, Sendable {
 }
 
 /// A TOML table: keys in file order.
-struct TOMLTable: Equatable, Sendable {
-    private(set) var keys: [String] = []
+public struct TOMLTable: Equatable, Sendable {
+    public private(set) var keys: [String] = []
     private var values: [String: TOMLValue] = [:]
 
-    subscript(key: String) -> TOMLValue? {
+    public init() {}
+
+    public subscript(key: String) -> TOMLValue? {
         get { values[key] }
         set {
             if values[key] == nil, newValue != nil { keys.append(key) }
@@ -43,15 +45,15 @@ struct TOMLTable: Equatable, Sendable {
     }
 }
 
-struct TOMLError: Error, CustomStringConvertible, Equatable {
-    var line: Int
-    var message: String
-    var description: String { "line \(line): \(message)" }
+public struct TOMLError: Error, CustomStringConvertible, Equatable {
+    public var line: Int
+    public var message: String
+    public var description: String { "line \(line): \(message)" }
 }
 
-enum TOML {
+public enum TOML {
     /// Parses a whole document.
-    static func parse(_ text: String) throws(TOMLError) -> TOMLTable {
+    public static func parse(_ text: String) throws(TOMLError) -> TOMLTable {
         var parser = Parser(text: Array(text.utf8))
         return try parser.document()
     }
