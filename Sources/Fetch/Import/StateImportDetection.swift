@@ -1,4 +1,5 @@
 // Telling fetchmail, getmail, mpop and Thunderbird state files apart by their contents.
+import FileFormats
 import Foundation
 
 extension StateImport {
