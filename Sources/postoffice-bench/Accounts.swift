@@ -41,10 +41,10 @@ enum AccountList {
     }
 
     /// Accounts numbered `first ..< first + count` from a pattern such as `s%d:pw`: each `%d`
-    /// becomes the number.
+    /// becomes the number. A pattern without `%d` names one account.
     static func expand(pattern: String, first: Int, count: Int) throws(Invalid) -> [Account] {
-        guard pattern.contains("%d") else {
-            throw Invalid(description: "account pattern \(pattern) has no %d")
+        guard pattern.contains("%d") || count == 1 else {
+            throw Invalid(description: "account pattern \(pattern) has no %d for \(count) accounts")
         }
         guard count > 0 else { throw Invalid(description: "account count must be positive") }
         var accounts: [Account] = []

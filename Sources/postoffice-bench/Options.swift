@@ -120,6 +120,11 @@ struct MeasuringWindow: Sendable {
 
     var seconds: Double { Double((self.end - self.start).nanoseconds) / 1e9 }
 
+    /// Seconds of the window gone by now (all of it once it has ended).
+    func elapsed(now: NIODeadline = .now()) -> Double {
+        max(0, Double((min(now, self.end) - self.start).nanoseconds) / 1e9)
+    }
+
     func contains(_ instant: NIODeadline) -> Bool {
         instant >= self.start && instant <= self.end
     }

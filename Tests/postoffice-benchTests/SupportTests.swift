@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Testing
 
 @testable import postoffice_bench
@@ -19,6 +20,7 @@ struct SupportTests {
         #expect(accounts.map(\.user) == ["s9", "s10", "s11"])
         #expect(accounts.map(\.password) == ["pw9", "pw10", "pw11"])
         #expect(throws: AccountList.Invalid.self) { try AccountList.expand(pattern: "s:pw", first: 1, count: 2) }
+        #expect(try AccountList.expand(pattern: "big:pw", first: 1, count: 1) == [Account(user: "big", password: "pw")])
     }
 
     @Test(
@@ -38,6 +40,17 @@ struct SupportTests {
         #expect(median([3, 1, 2]) == 2)
         #expect(median([4, 1, 2, 3]) == 2.5)
         #expect(median([]) == nil)
+    }
+
+    @Test("the measuring window's elapsed time stops at its end")
+    func window() {
+        let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+        let window = MeasuringWindow(start: start, end: start + .seconds(2))
+        #expect(window.seconds == 2)
+        #expect(window.elapsed(now: start + .milliseconds(500)) == 0.5)
+        #expect(window.elapsed(now: start + .seconds(5)) == 2)
+        #expect(window.elapsed(now: start - .seconds(1)) == 0)
+        #expect(window.contains(start + .seconds(1)) && !window.contains(start + .seconds(3)))
     }
 
     @Test("/proc/PID/stat: the command name may hold spaces and parentheses")

@@ -55,11 +55,11 @@ struct RetrCommand: ParsableCommand {
         var cpu = CPUMeter(server: self.output.serverTree)
         MeasuringWindow.sleep(until: window.start)
         cpu.start()
-        MeasuringWindow.sleep(until: window.end)
         var failures: [String] = []
         for future in finished {
             do { try future.wait() } catch { failures.append("\(error)") }
         }
+        let seconds = window.elapsed()
 
         var record = ResultRecord(workload: self.workload, label: self.output.label)
         let octets = readers.reduce(0) { $0 + $1.octetsInWindow }
@@ -68,7 +68,7 @@ struct RetrCommand: ParsableCommand {
         record.add("tls", .bool(self.target.tls))
         record.add("messages", messages)
         record.add("verified", readers.reduce(0) { $0 + $1.verified })
-        record.add("mb_per_s", Double(octets) / 1e6 / window.seconds)
+        record.add("mb_per_s", seconds > 0 ? Double(octets) / 1e6 / seconds : 0)
         record.add("errors", failures.count)
         cpu.stop(into: &record, per: octets / 1_000_000, unit: "mb")
         if let first = failures.first { record.add("first_error", first) }

@@ -55,9 +55,10 @@ struct SessionsCommand: ParsableCommand {
         var cpu = CPUMeter(server: self.output.serverTree)
         MeasuringWindow.sleep(until: window.start)
         cpu.start()
-        MeasuringWindow.sleep(until: window.end)
-        var record = ResultRecord(workload: self.workload, label: self.output.label)
+        // The clients stop at the window's end, or earlier once they have run --max-sessions.
         for future in finished { try future.wait() }
+        let seconds = window.elapsed()
+        var record = ResultRecord(workload: self.workload, label: self.output.label)
 
         var samples = LatencySamples()
         var errors = 0
@@ -70,7 +71,7 @@ struct SessionsCommand: ParsableCommand {
         record.add("concurrency", self.concurrency)
         record.add("tls", .bool(self.target.tls))
         record.add("sessions", samples.count)
-        record.add("sessions_per_s", Double(samples.count) / window.seconds)
+        record.add("sessions_per_s", seconds > 0 ? Double(samples.count) / seconds : 0)
         if let ranks = samples.percentiles([50, 99]) {
             record.add("p50_ms", ranks[0])
             record.add("p99_ms", ranks[1])
