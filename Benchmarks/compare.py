@@ -50,16 +50,20 @@ PASSWORD = corpus_module.PASSWORD
 RELAY_DELAY_MS = 10
 
 #: Dovecot's documented high-performance login mode (one long-lived login process serving many
-#: connections, https://doc.dovecot.org/2.3/admin_manual/login_processes/), and process limits
-#: high enough for 10,000 logged-in sessions: Dovecot runs one pop3 process per session.
+#: connections, https://doc.dovecot.org/2.3/admin_manual/login_processes/), and limits high enough
+#: for 10,000 logged-in sessions: Dovecot runs one pop3 process per session (its own default caps
+#: them at 1,024), and each connects to the stats and auth services.
 DOVECOT_FAST = """
 service pop3-login {
   service_count = 0
   process_min_avail = 1
   client_limit = 20000
 }
+service pop3 {
+  process_limit = 12000
+}
 default_process_limit = 12000
-default_client_limit = 25000
+default_client_limit = 15000
 """
 
 
@@ -162,10 +166,56 @@ def make_server(kind: str, work: Path, pki: TestPKI, corpus: Path, postoffice: P
     return PostOfficeServer(work, pki, {}, postoffice, passwd_text=passwd, launcher=launcher)
 
 
+def remove_tree(path: Path) -> None:
+    """Removes a copy of the corpus (hundreds of thousands of entries: rm is faster than Python)."""
+    subprocess.run(["rm", "-rf", "--one-file-system", str(path)], check=False)
+
+
+def descendants(pid: int) -> set[int]:
+    """The live processes below `pid` (Dovecot's children)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat[stat.rindex(")") + 2:].split()[1])
+        parents.setdefault(parent, []).append(int(entry.name))
+    found: set[int] = set()
+    queue = [pid]
+    while queue:
+        for child in parents.get(queue.pop(), []):
+            if child not in found:
+                found.add(child)
+                queue.append(child)
+    return found
+
+
+def stop_server(server: MailServer, timeout: float = 120) -> None:
+    """Stops the server and waits until every process of its tree has gone, so the next
+    measurement does not share the core with thousands of exiting mail processes."""
+    tree = descendants(server.process.pid) if server.process else set()
+    server.stop()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(alive(pid) for pid in tree):
+        time.sleep(0.2)
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie waiting to be reaped does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
 def fresh_dir(parent: Path, name: str) -> Path:
     path = parent / name
     if path.exists():
-        shutil.rmtree(path)
+        remove_tree(path)
     path.mkdir(parents=True)
     path.chmod(0o755)
     return path
@@ -213,7 +263,7 @@ def server_run(kind: str, plan: Plan, bench: Bench, out: Path, corpus: Path, pki
             bench("idle", kind, *plain, "--account-pattern", f"i%d:{PASSWORD}", "--account-count", str(count),
                   "--count", str(count), "--concurrency", "32", server=server, pid=pid)
     finally:
-        server.stop()
+        stop_server(server)
     # The same TLS workload with an ECDSA P-256 certificate.
     settle(2)
     server = make_server(kind, work, pkis["ecdsa"], corpus, postoffice)
@@ -223,8 +273,8 @@ def server_run(kind: str, plan: Plan, bench: Bench, out: Path, corpus: Path, pki
               *sessions, *timing, "--concurrency", str(plan.tls_concurrency), "--workload", "tls-ecdsa",
               server=server, pid=server.process.pid)
     finally:
-        server.stop()
-    shutil.rmtree(work, ignore_errors=True)
+        stop_server(server)
+    remove_tree(work)
 
 
 def responder_run(plan: Plan, bench: Bench, out: Path, corpus: Path, pki: TestPKI) -> None:
@@ -388,7 +438,7 @@ def client_phase(plan: Plan, results: Results, out: Path, corpus: Path, pki: Tes
             order = CLIENTS[run % len(CLIENTS):] + CLIENTS[:run % len(CLIENTS)]
             for path, port in (("loopback", server.pop3_port), ("10ms", relay_port)):
                 for client in order:
-                    shutil.rmtree(work / "mail" / "f1", ignore_errors=True)
+                    remove_tree(work / "mail" / "f1")
                     copy_mail(corpus, work, ["f1"])
                     procs.chown_to_mail_user(work / "mail" / "f1")
                     home = fresh_dir(out, f"client-{client}")
@@ -413,11 +463,11 @@ def client_phase(plan: Plan, results: Results, out: Path, corpus: Path, pki: Tes
                     if not ok:
                         results.fail(f"{client} over {path}: exit {code}, saved {len(saved)} of {len(expected)}, "
                                      f"{len(left)} left on the server\n{output[-1500:]}")
-                    shutil.rmtree(home, ignore_errors=True)
+                    remove_tree(home)
     finally:
         relay.stop()
-        server.stop()
-    shutil.rmtree(work, ignore_errors=True)
+        stop_server(server)
+    remove_tree(work)
 
 
 # -- summary -----------------------------------------------------------------------------------
@@ -458,8 +508,10 @@ def server_lines(plan: Plan) -> list[Line]:
              "sessions_per_s", "higher"),
     ]
     for count in plan.idle_counts:
+        # Per session only when all were held: a server that refused most has nothing to divide.
         lines.append(Line(f"memory per idle logged-in session (PSS), {count:,} sessions",
-                          {"workload": "idle", "sessions": count}, "pss_per_session_kib", "lower", " KiB"))
+                          {"workload": "idle", "sessions": count, "refused": 0}, "pss_per_session_kib", "lower",
+                          " KiB"))
         lines.append(Line(f"idle sessions held, of {count:,}", {"workload": "idle", "sessions": count}, "held",
                           "higher"))
     lines += [
@@ -550,6 +602,18 @@ def summarize(plan: Plan, results: Results, out: Path, meta: dict) -> dict:
     return summary
 
 
+def summarize_again(out: Path, plot: Path | None) -> int:
+    """The tables (and charts) of an earlier run, from its results.jsonl and meta.json."""
+    meta = json.loads((out / "meta.json").read_text())
+    plan = Plan.make(meta["quick"], meta["runs"])
+    results = Results(out / "results.jsonl")
+    results.records = [json.loads(line) for line in results.path.read_text().splitlines() if line.strip()]
+    summarize(plan, results, out, meta)
+    if plot:
+        subprocess.run([sys.executable, str(HERE / "plot.py"), str(out / "summary.json"), str(plot)], check=True)
+    return 0
+
+
 def machine() -> dict:
     def output(argv: list[str]) -> str:
         try:
@@ -579,11 +643,15 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help="where results go (default: a new temporary directory)")
     parser.add_argument("--corpus", type=Path, help="corpus directory (default: a cache under the system's temp dir)")
     parser.add_argument("--only", choices=["servers", "clients"])
+    parser.add_argument("--summarize", type=Path, metavar="DIR",
+                        help="only print (and --plot) the tables of an earlier run's results in DIR")
     parser.add_argument("--no-realtime", action="store_true",
                         help="run at normal priority (figures then suffer from any other load on the machine)")
     parser.add_argument("--plot", type=Path, nargs="?", const=ROOT / "docs" / "benchmarks",
                         help="write PNG charts to this directory (default docs/benchmarks)")
     args = parser.parse_args()
+    if args.summarize:
+        return summarize_again(args.summarize, args.plot)
     if os.geteuid() != 0:
         parser.error("run as root: Dovecot's mail processes and the fetchers run as the vmail user")
 
@@ -610,6 +678,7 @@ def main() -> int:
     meta = {**machine(), "quick": plan.quick, "runs": plan.runs, "duration_s": plan.duration, "counts": plan.counts,
             "priority": " ".join(REALTIME) or "normal"}
     print(json.dumps(meta), flush=True)
+    (out / "meta.json").write_text(json.dumps(meta) + "\n")
 
     started = time.monotonic()
     if args.only in (None, "servers"):

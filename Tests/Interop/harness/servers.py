@@ -189,8 +189,9 @@ service pop3-login {{
     ssl = yes
   }}
 }}
+{self.extra_config}
 """)
-        self.process = ManagedProcess([tool("dovecot"), "-F", "-c", str(config)],
+        self.process = ManagedProcess([*self.launcher, tool("dovecot"), "-F", "-c", str(config)],
                                       self.work / "dovecot-stdout.log")
         self._wait_ready()
 
