@@ -21,6 +21,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -48,6 +49,7 @@ LOAD_CORE = "1"
 REALTIME = ["chrt", "-r", "10"]
 PASSWORD = corpus_module.PASSWORD
 RELAY_DELAY_MS = 10
+CLIENTS = ["postoffice", "mpop", "fetchmail", "getmail6", "poplib"]
 
 #: Dovecot's documented high-performance login mode (one long-lived login process serving many
 #: connections, https://doc.dovecot.org/2.3/admin_manual/login_processes/), and limits high enough
@@ -80,14 +82,24 @@ class Plan:
     noops: int
     login_repeats: int
     counts: dict = field(default_factory=dict)
+    #: The fetchers run (--clients; all by default).
+    clients: list[str] = field(default_factory=lambda: list(CLIENTS))
 
     @staticmethod
     def make(quick: bool, runs: int | None) -> "Plan":
         counts = corpus_module.QUICK if quick else corpus_module.FULL
         if quick:
-            return Plan(True, runs or 1, 0.6, 0.2, [1, 16], 16, [1, 8], [100, counts["idle"]], 10_000, 3, counts)
+            return Plan(True, runs or 1, 0.3, 0.1, [1, 8], 8, [1, 2], [counts["idle"]], 5_000, 2, counts)
         return Plan(False, runs or 3, 8.0, 1.0, [1, 16, 64], 16, [1, 8], [1_000, counts["idle"]], 100_000, 4,
                     counts)
+
+
+STARTED = time.monotonic()
+
+
+def elapsed() -> str:
+    """Time since compare.py started, for the progress lines."""
+    return f"t+{time.monotonic() - STARTED:.0f} s"
 
 
 def pinned(core: str) -> list[str]:
@@ -128,6 +140,7 @@ class Bench:
         argv = [*pinned(LOAD_CORE), str(self.binary), workload, *args, "--label", label, "--json", "-"]
         if pid is not None:
             argv += ["--server-pid", str(pid)]
+        started = time.monotonic()
         try:
             result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
                                     stdin=subprocess.DEVNULL)
@@ -137,10 +150,11 @@ class Bench:
         lines = [line for line in result.stdout.decode().splitlines() if line.startswith("{")]
         record = json.loads(lines[-1]) if lines else None
         if record is not None:
-            record.update({"run": self.run_index, **extra})
+            record.update({"run": self.run_index, "load1": os.getloadavg()[0], **extra})
             self.results.add(record)
             shown = {k: v for k, v in record.items() if k not in ("workload", "label", "run")}
-            print(f"  {record['workload']:<10} {label:<11} {json.dumps(shown)}", flush=True)
+            print(f"  {record['workload']:<10} {label:<11} {json.dumps(shown)} ({time.monotonic() - started:.1f} s)",
+                  flush=True)
         if result.returncode != 0 or record is None:
             log = server.log_text()[-600:] if server is not None else ""
             self.results.fail(f"{label} {workload} {' '.join(args)} exited {result.returncode}: "
@@ -229,7 +243,7 @@ def server_run(kind: str, plan: Plan, bench: Bench, out: Path, corpus: Path, pki
     server = make_server(kind, work, pkis["rsa"], corpus, postoffice)
     server.start()
     pid = server.process.pid
-    print(f"{kind}: pid {pid}, ports {server.pop3_port}/{server.pop3s_port}", flush=True)
+    print(f"{kind}: pid {pid}, ports {server.pop3_port}/{server.pop3s_port} ({elapsed()})", flush=True)
     plain = ["--port", str(server.pop3_port)]
     tls = ["--port", str(server.pop3s_port), "--tls", "--ca-file", str(pkis["rsa"].ca_cert)]
     timing = ["--duration", str(plan.duration), "--warmup", str(plan.warmup)]
@@ -244,28 +258,33 @@ def server_run(kind: str, plan: Plan, bench: Bench, out: Path, corpus: Path, pki
         bench("sessions", kind, *plain, *sessions, "--concurrency", "4", "--max-sessions", str(counts["sessions"]),
               "--duration", "300", "--warmup", "0", "--workload", "prime", server=server)
         for concurrency in plan.concurrencies:
-            settle()
+            settle(plan)
             bench("sessions", kind, *plain, *sessions, *timing, "--concurrency", str(concurrency), server=server,
                   pid=pid)
-        settle()
+        settle(plan)
         bench("sessions", kind, *tls, *sessions, *timing, "--concurrency", str(plan.tls_concurrency),
               "--workload", "tls-rsa", server=server, pid=pid)
         for count in plan.retr_sessions:
-            settle()
+            settle(plan)
             bench("retr", kind, *plain, "--account-pattern", f"r%d:{PASSWORD}", "--account-count",
                   str(counts["retr"]), "--manifest", str(bench.manifest), "--sessions", str(count), *timing,
                   server=server, pid=pid)
-        settle()
+        settle(plan)
         bench("noop", kind, *plain, "--account-pattern", f"s1:{PASSWORD}", "--count", str(plan.noops),
               server=server)
         for count in plan.idle_counts:
-            settle(2)
+            settle(plan, 2)
             bench("idle", kind, *plain, "--account-pattern", f"i%d:{PASSWORD}", "--account-count", str(count),
-                  "--count", str(count), "--concurrency", "32", server=server, pid=pid)
+                  "--count", str(count), "--concurrency", "32", "--hold", "0.5" if plan.quick else "2", server=server,
+                  pid=pid)
     finally:
         stop_server(server)
+    if plan.quick:
+        # The smoke skips the restart with the other certificate: the same workload again.
+        remove_tree(work)
+        return
     # The same TLS workload with an ECDSA P-256 certificate.
-    settle(2)
+    settle(plan, 2)
     server = make_server(kind, work, pkis["ecdsa"], corpus, postoffice)
     server.start()
     try:
@@ -310,14 +329,14 @@ def responder_run(plan: Plan, bench: Bench, out: Path, corpus: Path, pki: TestPK
         process.stop()
 
 
-def settle(seconds: float = 1.0) -> None:
-    """Lets the server finish closing the last workload's sessions (and Dovecot its processes)."""
-    time.sleep(seconds)
+def settle(plan: Plan, seconds: float = 1.0) -> None:
+    """Lets the server finish closing the last workload's sessions (and Dovecot its processes);
+    a tenth of that with --quick, whose few sessions close at once."""
+    time.sleep(seconds / 10 if plan.quick else seconds)
 
 
 # -- clients -----------------------------------------------------------------------------------
 
-CLIENTS = ["postoffice", "mpop", "fetchmail", "getmail6", "poplib"]
 
 MDA_SCRIPT = """#!/bin/sh
 # fetchmail's MDA: one message on stdin into the Maildir $1 (tmp/, then new/).
@@ -435,7 +454,8 @@ def client_phase(plan: Plan, results: Results, out: Path, corpus: Path, pki: Tes
     try:
         procs.wait_for_port(relay_port, process=relay.process, describe=relay.log_text)
         for run in range(plan.runs):
-            order = CLIENTS[run % len(CLIENTS):] + CLIENTS[:run % len(CLIENTS)]
+            clients = [client for client in CLIENTS if client in plan.clients]
+            order = clients[run % len(clients):] + clients[:run % len(clients)]
             for path, port in (("loopback", server.pop3_port), ("10ms", relay_port)):
                 for client in order:
                     remove_tree(work / "mail" / "f1")
@@ -456,6 +476,7 @@ def client_phase(plan: Plan, results: Results, out: Path, corpus: Path, pki: Tes
                     left = message_ids(work / "mail" / "f1" / "Maildir")
                     ok = code == 0 and saved == expected and not left
                     record = {"workload": "fetch", "label": client, "path": path, "run": run, "seconds": seconds,
+                              "load1": os.getloadavg()[0],
                               "messages": len(saved), "left_on_server": len(left), "ok": ok}
                     results.add(record)
                     print(f"  fetch      {client:<11} {path:<9} {seconds:8.2f} s  saved {len(saved)}/{len(expected)}"
@@ -524,6 +545,17 @@ def server_lines(plan: Plan) -> list[Line]:
     return lines
 
 
+#: The table each workload's lines go in (compare.py prints one table per workload).
+GROUPS = {"sessions": "Sessions (plain POP3)", "retr": "RETR throughput", "tls-rsa": "TLS sessions",
+          "tls-ecdsa": "TLS sessions", "idle": "Idle logged-in sessions", "noop": "Pipelined commands",
+          "login": "Login to a large maildrop"}
+
+
+def last_of_group(lines: list[Line], line: Line) -> Line:
+    """The last of the lines in `line`'s table."""
+    return [other for other in lines if GROUPS[other.match["workload"]] == GROUPS[line.match["workload"]]][-1]
+
+
 def values(records: list[dict], label: str, match: dict, metric: str) -> list[float]:
     found = []
     for record in records:
@@ -559,10 +591,20 @@ def summarize(plan: Plan, results: Results, out: Path, meta: dict) -> dict:
     records = results.records
     summary: dict = {"meta": meta, "servers": [], "clients": []}
     md = []
+    loads = [r["load1"] for r in records if "load1" in r]
+    if loads:
+        # The machine may be shared: the 1-minute load average as each measurement ended.
+        md += [f"Load average (1 min) during the measurements: median {statistics.median(loads):.1f}, "
+               f"{min(loads):.1f}–{max(loads):.1f}.", ""]
+        summary["load1"] = {"median": statistics.median(loads), "min": min(loads), "max": max(loads)}
     if any(r.get("label") in ("postoffice", "dovecot") for r in records):
-        md.append("| workload | Dovecot | PostOffice | ratio | responder (generator ceiling) |")
-        md.append("| --- | --- | --- | --- | --- |")
-        for line in server_lines(plan):
+        group = None
+        lines = server_lines(plan)
+        for line in lines:
+            if GROUPS[line.match["workload"]] != group:
+                group = GROUPS[line.match["workload"]]
+                md += [f"#### {group}", "", "| line | Dovecot | PostOffice | ratio | responder (generator ceiling) |",
+                       "| --- | --- | --- | --- | --- |"]
             row = {label: values(records, label, line.match, line.metric)
                    for label in ("dovecot", "postoffice", "responder")}
             text, value = ratio(row["postoffice"], row["dovecot"], line.better)
@@ -571,9 +613,12 @@ def summarize(plan: Plan, results: Results, out: Path, meta: dict) -> dict:
                       f"{spread(row['responder'], line.digits, line.unit) if row['responder'] else ''} |")
             summary["servers"].append({"title": line.title, "metric": line.metric, "better": line.better,
                                        "unit": line.unit, "ratio": value, **row})
-        md.append("")
+            if line is last_of_group(lines, line):
+                md.append("")
     fetches = [r for r in records if r.get("workload") == "fetch"]
     if fetches:
+        md.append("#### Fetching (the client)")
+        md.append("")
         md.append(f"Downloading and deleting {plan.counts['fetch']:,} messages of about 4 KB from Dovecot "
                   "into a Maildir (seconds):")
         md.append("")
@@ -632,6 +677,7 @@ def machine() -> dict:
         "swift": output(["swift", "--version"]).splitlines()[0] if shutil.which("swift") else "?",
         "commit": output(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "uptime": output(["uptime"]),
     }
 
 
@@ -643,6 +689,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help="where results go (default: a new temporary directory)")
     parser.add_argument("--corpus", type=Path, help="corpus directory (default: a cache under the system's temp dir)")
     parser.add_argument("--only", choices=["servers", "clients"])
+    parser.add_argument("--clients", default=",".join(CLIENTS),
+                        help=f"the fetchers to run, comma-separated (default: all of {','.join(CLIENTS)})")
     parser.add_argument("--summarize", type=Path, metavar="DIR",
                         help="only print (and --plot) the tables of an earlier run's results in DIR")
     parser.add_argument("--no-realtime", action="store_true",
@@ -650,12 +698,17 @@ def main() -> int:
     parser.add_argument("--plot", type=Path, nargs="?", const=ROOT / "docs" / "benchmarks",
                         help="write PNG charts to this directory (default docs/benchmarks)")
     args = parser.parse_args()
+    # A SIGTERM (scripts/test's time bound) unwinds through the `finally`s that stop the servers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.summarize:
         return summarize_again(args.summarize, args.plot)
     if os.geteuid() != 0:
         parser.error("run as root: Dovecot's mail processes and the fetchers run as the vmail user")
 
     plan = Plan.make(args.quick, args.runs)
+    plan.clients = [client.strip() for client in args.clients.split(",") if client.strip()]
+    if unknown := set(plan.clients) - set(CLIENTS):
+        parser.error(f"unknown fetcher(s) {', '.join(sorted(unknown))}; known: {', '.join(CLIENTS)}")
     global REALTIME
     if args.no_realtime or subprocess.run([*REALTIME, "true"], stderr=subprocess.DEVNULL).returncode != 0:
         REALTIME = []
@@ -685,19 +738,21 @@ def main() -> int:
         for run in range(plan.runs):
             bench.run_index = run
             order = ["postoffice", "dovecot"] if run % 2 == 0 else ["dovecot", "postoffice"]
-            print(f"\n== run {run + 1} of {plan.runs}", flush=True)
+            print(f"\n== run {run + 1} of {plan.runs} ({elapsed()})", flush=True)
             for kind in order:
                 server_run(kind, plan, bench, out, corpus, pkis, postoffice)
+            print(f"responder ({elapsed()})", flush=True)
             responder_run(plan, bench, out, corpus, pkis["rsa"])
     if args.only in (None, "clients"):
-        print("\n== relay check", flush=True)
+        print(f"\n== relay check ({elapsed()})", flush=True)
         check = subprocess.run([*pinned(LOAD_CORE), sys.executable, str(HERE / "relay.py"), "--check",
                                 "--delay-ms", str(RELAY_DELAY_MS)])
         if check.returncode != 0:
             results.fail("the relay check failed: the 10 ms figures would not mean what they say")
-        print("\n== clients", flush=True)
+        print(f"\n== clients ({elapsed()})", flush=True)
         client_phase(plan, results, out, corpus, pkis["rsa"], postoffice)
     meta["elapsed_s"] = round(time.monotonic() - started)
+    meta["uptime_end"] = subprocess.run(["uptime"], stdout=subprocess.PIPE, text=True).stdout.strip()
     summary = summarize(plan, results, out, meta)
     if args.plot:
         subprocess.run([sys.executable, str(HERE / "plot.py"), str(out / "summary.json"), str(args.plot)], check=True)

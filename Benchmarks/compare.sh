@@ -3,12 +3,13 @@
 # (client), from a fresh machine, in one command:
 #
 #   Benchmarks/compare.sh [--quick] [--plot [DIR]] [--runs N] [--out DIR] [--only servers|clients]
-#                         [--bin-dir DIR]
+#                         [--bin-dir DIR] [--no-install] [--clients postoffice,mpop,...]
 #
 # Installs what it needs (idempotently: Dovecot and the fetchers from Debian through
 # scripts/install-deps.sh, matplotlib from PyPI for --plot), builds PostOffice and postoffice-bench
 # in release mode (unless --bin-dir names binaries already built), then runs Benchmarks/compare.py,
-# which prints one table of ratios. --quick takes seconds instead of half an hour (CI's smoke).
+# which prints one table of ratios per workload. --quick takes half a minute instead of an hour
+# (CI's smoke); --no-install skips the installation (scripts/test has just done it).
 # Needs root and 2 cores: servers run pinned to core 0, the load on core 1.
 set -euo pipefail
 
@@ -17,12 +18,14 @@ cd "$ROOT"
 
 bin_dir=""
 plot=false
+install=true
 args=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --bin-dir) bin_dir=$2; shift 2 ;;
         --bin-dir=*) bin_dir=${1#--bin-dir=}; shift ;;
         --plot) plot=true; args+=("$1"); shift ;;
+        --no-install) install=false; shift ;;
         *) args+=("$1"); shift ;;
     esac
 done
@@ -34,7 +37,9 @@ if [ "$(nproc)" -lt 2 ]; then
     exit 1
 fi
 
-scripts/install-deps.sh
+if [ "$install" = true ]; then
+    scripts/install-deps.sh
+fi
 
 if [ "$plot" = true ] && ! python3 -c 'import matplotlib' >/dev/null 2>&1; then
     log "installing matplotlib"

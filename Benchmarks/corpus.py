@@ -41,8 +41,8 @@ SEED = 20260307
 
 FULL = {"sessions": 64, "session_messages": 100, "retr": 8, "retr_messages": 20, "idle": 10_000,
         "big": 100_000, "fetch": 1_000}
-QUICK = {"sessions": 16, "session_messages": 30, "retr": 8, "retr_messages": 6, "idle": 300,
-         "big": 5_000, "fetch": 60}
+QUICK = {"sessions": 8, "session_messages": 20, "retr": 2, "retr_messages": 4, "idle": 100,
+         "big": 2_000, "fetch": 20}
 
 WORDS = ("meeting report budget invoice lunch project deadline review travel holiday contract server "
          "backup release draft schedule coffee weekend family photo garden music ticket order delivery "
