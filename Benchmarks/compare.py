@@ -597,7 +597,7 @@ def summarize(plan: Plan, results: Results, out: Path, meta: dict) -> dict:
         md += [f"Load average (1 min) during the measurements: median {statistics.median(loads):.1f}, "
                f"{min(loads):.1f}–{max(loads):.1f}.", ""]
         summary["load1"] = {"median": statistics.median(loads), "min": min(loads), "max": max(loads)}
-    if any(r.get("label") in ("postoffice", "dovecot") for r in records):
+    if any(r.get("label") in ("postoffice", "dovecot") and r.get("workload") != "fetch" for r in records):
         group = None
         lines = server_lines(plan)
         for line in lines:
@@ -753,6 +753,7 @@ def main() -> int:
         client_phase(plan, results, out, corpus, pkis["rsa"], postoffice)
     meta["elapsed_s"] = round(time.monotonic() - started)
     meta["uptime_end"] = subprocess.run(["uptime"], stdout=subprocess.PIPE, text=True).stdout.strip()
+    (out / "meta.json").write_text(json.dumps(meta) + "\n")
     summary = summarize(plan, results, out, meta)
     if args.plot:
         subprocess.run([sys.executable, str(HERE / "plot.py"), str(out / "summary.json"), str(args.plot)], check=True)

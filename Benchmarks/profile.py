@@ -66,6 +66,7 @@ def main() -> None:
         return
     server = compare.make_server(args.server, work, pki, corpus, bin_dir / "postoffice")
     server.start()
+    server_pid = server.process.pid
     bench = [*compare.pinned(compare.LOAD_CORE), str(bin_dir / "postoffice-bench")]
     pattern = "r%d:bench" if args.workload == "retr" else "s%d:bench"
     accounts = ["--account-pattern", pattern, "--account-count", str(len(users))]
@@ -92,9 +93,10 @@ def main() -> None:
         load.wait(timeout=600)
     finally:
         server.stop()
-    comms = "postoffice" if args.server == "postoffice" else DOVECOT_COMMS
-    print_report(perf_data, comms, f"{args.server} under {args.workload}: top symbols on core {compare.SERVER_CORE}",
-                 "comm" if args.server == "dovecot" else "tid")
+    # PostOffice's threads carry their own names (NIO-ELT-…, the blocking pool's), so its samples
+    # are picked by process id; Dovecot's processes by name.
+    only = ["--pid", str(server_pid)] if args.server == "postoffice" else ["--comms", DOVECOT_COMMS]
+    print_report(perf_data, only, f"{args.server} under {args.workload}: top symbols on core {compare.SERVER_CORE}")
     compare.remove_tree(work)
 
 
@@ -113,19 +115,20 @@ def profile_fetch(out: Path, work: Path, pki, corpus: Path, bin_dir: Path) -> No
         print(f"fetch took {time.perf_counter() - started:.2f} s under perf")
     finally:
         server.stop()
-    print_report(perf_data, "postoffice", "postoffice fetch from Dovecot (loopback): top symbols", "tid")
+    print_report(perf_data, [], "postoffice fetch from Dovecot (loopback): top symbols")
     compare.remove_tree(work)
 
 
-def print_report(perf_data: Path, comms: str, title: str, thread_sort: str) -> None:
-    report = ["perf", "report", "-i", str(perf_data), "--no-children", "--stdio", "--comms", comms]
+def print_report(perf_data: Path, only: list[str], title: str) -> None:
+    """The top symbols, then the split by thread (or, for Dovecot, by process) name."""
+    report = ["perf", "report", "-i", str(perf_data), "--no-children", "--stdio", *only]
     by_symbol = subprocess.run([*report, "--sort", "sym", "-g", "none"], stdout=subprocess.PIPE, text=True).stdout
     demangled = subprocess.run(["swift", "demangle", "--simplified"], input=by_symbol, stdout=subprocess.PIPE,
                                text=True).stdout
     print(f"== {title}")
     print("\n".join([line for line in demangled.splitlines() if line and not line.startswith("#")][:30]))
-    by_thread = subprocess.run([*report, "--sort", thread_sort, "-g", "none"], stdout=subprocess.PIPE, text=True).stdout
-    print(f"\n== by {'process' if thread_sort == 'comm' else 'thread'}")
+    by_thread = subprocess.run([*report, "--sort", "comm", "-g", "none"], stdout=subprocess.PIPE, text=True).stdout
+    print("\n== by thread (process) name")
     print("\n".join([line for line in by_thread.splitlines() if line and not line.startswith("#")][:12]))
     print(f"\nperf data: {perf_data}")
 
