@@ -66,7 +66,9 @@ def main() -> None:
         return
     server = compare.make_server(args.server, work, pki, corpus, bin_dir / "postoffice")
     server.start()
-    server_pid = server.process.pid
+    # The process that runs postoffice (the launcher may have left a parent in between).
+    server_pid = next((pid for pid in [server.process.pid, *sorted(compare.descendants(server.process.pid))]
+                       if Path(f"/proc/{pid}/exe").resolve().name == "postoffice"), server.process.pid)
     bench = [*compare.pinned(compare.LOAD_CORE), str(bin_dir / "postoffice-bench")]
     pattern = "r%d:bench" if args.workload == "retr" else "s%d:bench"
     accounts = ["--account-pattern", pattern, "--account-count", str(len(users))]
