@@ -19,6 +19,11 @@ let package = Package(
             name: "PostOfficeParsers",
             targets: ["POP3Core", "SASL", "Accounts", "MailStore", "LMTPCore", "Mailbox", "FileFormats"]
         ),
+        // The load generator and in-memory responder of Benchmarks/compare.sh.
+        .executable(name: "postoffice-bench", targets: ["postoffice-bench"]),
+        // For the micro-benchmarks package in Benchmarks/, which depends on this one by path.
+        .library(name: "POP3Core", targets: ["POP3Core"]),
+        .library(name: "MailStore", targets: ["MailStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
@@ -211,6 +216,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The benchmark harness (docs/BENCHMARKS.md): a load generator for any POP3 server and a
+        // trivial in-memory responder. It shares no code with the server it measures.
+        .executableTarget(
+            name: "postoffice-bench",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
 
         // Tests mirror the targets one to one (DESIGN.md).
         .target(
@@ -347,6 +365,15 @@ let package = Package(
             dependencies: [
                 "Mailbox",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "postoffice-benchTests",
+            dependencies: [
+                "postoffice-bench",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -25,13 +25,15 @@ class MailServer:
     kind = "abstract"
 
     def __init__(self, work: Path, pki: TestPKI, users: dict[str, str], *,
-                 passwd_text: str | None = None) -> None:
+                 passwd_text: str | None = None, launcher: list[str] | None = None) -> None:
         """`users` maps names to passwords; the passwd-file is made from them unless
-        `passwd_text` (ready-made passwd-file lines) is given."""
+        `passwd_text` (ready-made passwd-file lines) is given. `launcher` prefixes the server's
+        command line (the benchmarks pin it to a core with `taskset -c 0`)."""
         self.work = work
         self.pki = pki
         self.users = dict(users)
         self.passwd_text = passwd_text
+        self.launcher = list(launcher or [])
         self.host = HOST
         self.pop3_port = procs.free_port()
         self.pop3s_port = procs.free_port()
@@ -93,9 +95,12 @@ class DovecotServer(MailServer):
     kind = "dovecot"
 
     def __init__(self, work: Path, pki: TestPKI, users: dict[str, str], *,
-                 mechanisms: str = "plain login", **options) -> None:
+                 mechanisms: str = "plain login", extra_config: str = "", **options) -> None:
+        """`extra_config` is appended to the generated configuration (settings and service
+        blocks there add to or override the ones above)."""
         super().__init__(work, pki, users, **options)
         self.mechanisms = mechanisms
+        self.extra_config = extra_config
         self._sequence = 0
         self._run_dir: Path | None = None
 
@@ -184,8 +189,9 @@ service pop3-login {{
     ssl = yes
   }}
 }}
+{self.extra_config}
 """)
-        self.process = ManagedProcess([tool("dovecot"), "-F", "-c", str(config)],
+        self.process = ManagedProcess([*self.launcher, tool("dovecot"), "-F", "-c", str(config)],
                                       self.work / "dovecot-stdout.log")
         self._wait_ready()
 
@@ -237,7 +243,7 @@ class PostOfficeServer(MailServer):
     def start(self) -> None:
         self._ensure_passwd_file()
         self.process = ManagedProcess(
-            [str(self.binary), "serve", *self.site_options(),
+            [*self.launcher, str(self.binary), "serve", *self.site_options(),
              "--listen", f"{HOST}:{self.pop3_port}", "--listen-tls", f"{HOST}:{self.pop3s_port}",
              "--tls-cert", str(self.pki.server_cert), "--tls-key", str(self.pki.server_key),
              "--auth-failure-delay", "0", *self.run_as_args(), *self.extra_args],

@@ -35,7 +35,8 @@ class TestPKI:
         return context
 
 
-def make_pki(directory: Path) -> TestPKI:
+def make_pki(directory: Path, server_key: str = "ec") -> TestPKI:
+    """A CA and a server certificate; the server's key is EC P-256, or RSA-2048 with `"rsa"`."""
     directory.mkdir(parents=True, exist_ok=True)
     ca_key = directory / "ca.key"
     ca_cert = directory / "ca.pem"
@@ -49,7 +50,9 @@ def make_pki(directory: Path) -> TestPKI:
          "-subj", "/CN=PostOffice Interop Test CA", "-out", str(ca_cert),
          "-addext", "basicConstraints=critical,CA:TRUE",
          "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
-    run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", str(key)])
+    key_options = (["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"] if server_key == "rsa"
+                   else ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"])
+    run(["openssl", "genpkey", *key_options, "-out", str(key)])
     run(["openssl", "req", "-new", "-key", str(key), "-subj", "/CN=localhost", "-out", str(csr)])
     ext.write_text("basicConstraints=critical,CA:FALSE\n"
                    "keyUsage=critical,digitalSignature,keyEncipherment\n"
