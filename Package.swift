@@ -285,7 +285,7 @@ let package = Package(
             name: "POP3ClientTests",
             dependencies: [
                 "MailCore",
-                "POP3Client", "POP3Core", "SASL", .product(name: "NIOCore", package: "swift-nio"),
+                "POP3Client", "POP3Core", "SASL", "POP3TestSupport", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
