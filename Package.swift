@@ -117,6 +117,7 @@ let package = Package(
             dependencies: [
                 "LMTPCore", "Accounts", "MailStore", "FileIO",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
