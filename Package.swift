@@ -34,7 +34,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
-        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
@@ -65,9 +64,10 @@ let package = Package(
             name: "Accounts",
             dependencies: [
                 "MailCore",
-                "SASL", "CCrypt",
+                "SASL", "CCrypt", "FileIO",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -90,7 +90,9 @@ let package = Package(
             dependencies: [
                 "FileIO",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -135,6 +137,7 @@ let package = Package(
             dependencies: [
                 "LMTPCore", "Accounts", "MailStore", "FileIO", "ServerMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -164,6 +167,7 @@ let package = Package(
             dependencies: [
                 "POP3Client", "POP3Core", "SASL", "MailStore", "FileIO", "FileFormats",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -194,8 +198,10 @@ let package = Package(
         .target(
             name: "Mailbox",
             dependencies: [
+                "FileIO", "MailStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -213,6 +219,7 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -258,7 +265,11 @@ let package = Package(
         ),
         .testTarget(name: "SASLTests", dependencies: ["SASL", "MailCore"], swiftSettings: swiftSettings),
         .testTarget(name: "MailCoreTests", dependencies: ["MailCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "FileIOTests", dependencies: ["FileIO"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "FileIOTests",
+            dependencies: ["FileIO", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "AccountsTests",
             dependencies: [
@@ -269,7 +280,10 @@ let package = Package(
         .testTarget(
             name: "MailStoreTests",
             dependencies: [
-                "MailStore", .product(name: "NIOCore", package: "swift-nio"),
+                "MailStore", "FileIO",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings
@@ -320,7 +334,7 @@ let package = Package(
             name: "POP3ClientTests",
             dependencies: [
                 "MailCore",
-                "POP3Client", "POP3Core", "SASL", .product(name: "NIOCore", package: "swift-nio"),
+                "POP3Client", "POP3Core", "SASL", "POP3TestSupport", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -340,6 +354,7 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -363,7 +378,9 @@ let package = Package(
         .testTarget(
             name: "MailboxTests",
             dependencies: [
-                "Mailbox",
+                "Mailbox", "MailStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings
@@ -382,6 +399,7 @@ let package = Package(
             dependencies: [
                 "postoffice", "ServerMetrics", "FileFormats",
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),

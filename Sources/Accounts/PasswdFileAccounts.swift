@@ -1,6 +1,8 @@
 // The passwd-file account provider the server uses.
+import FileIO
 import NIOConcurrencyHelpers
 public import SASL
+import SystemPackage
 
 /// An ``AccountProvider`` backed by a Dovecot-format passwd-file.
 ///
@@ -18,7 +20,8 @@ public import SASL
 public final class PasswdFileAccounts: AccountProvider {
     private struct Cache: Sendable {
         var file: PasswdFile?
-        var identity: FileIdentity?
+        /// The status of the file the cache was read from (device, inode, size, mtime).
+        var identity: FileStatus?
         var loadError: String?
         var lastCheck: ContinuousClock.Instant?
     }
@@ -26,7 +29,7 @@ public final class PasswdFileAccounts: AccountProvider {
     /// The passwd-file's path.
     public let path: String
     private let reloadInterval: Duration
-    private let pool: HashingPool
+    private let pool: BlockingThreadPool
     private let reportProblem: @Sendable (String) -> Void
     // NIOLockedValueBox (a pthread mutex) rather than Synchronization.Mutex: the thread
     // sanitizer sees pthread locks.
@@ -50,7 +53,7 @@ public final class PasswdFileAccounts: AccountProvider {
     ) {
         self.path = path
         self.reloadInterval = reloadInterval
-        self.pool = .shared
+        self.pool = HashingPool.shared
         self.reportProblem = onProblem
     }
 
@@ -147,12 +150,14 @@ public final class PasswdFileAccounts: AccountProvider {
             }
             cache.lastCheck = now
             if let file = cache.file, let identity = cache.identity,
-                let current = try? PosixFile.identity(of: path), current == identity
+                let current = try? FileSystem.status(FilePath(path)), current.isSameVersion(as: identity)
             {
                 return .success(file)
             }
             do {
-                let (bytes, identity) = try PosixFile.readAll(path)
+                guard
+                    let (bytes, identity) = try FileSystem.readFileIfExists(FilePath(path), limit: Self.maximumFileSize)
+                else { throw FileIOError("open", FilePath(path), .noSuchFileOrDirectory) }
                 let file = PasswdFile(parsing: String(decoding: bytes, as: UTF8.self))
                 cache.file = file
                 cache.identity = identity
@@ -171,6 +176,9 @@ public final class PasswdFileAccounts: AccountProvider {
         problemsToReport.forEach(reportProblem)
         return result
     }
+
+    /// The largest passwd-file read (64 MiB).
+    static let maximumFileSize = 64 << 20
 
     /// A yescrypt computation with the default cost, for users that do not exist.
     private static func doDummyWork(_ password: [UInt8]) {

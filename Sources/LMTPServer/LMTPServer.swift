@@ -6,6 +6,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 public import ServiceLifecycle
+import SystemPackage
 
 #if canImport(Glibc)
     import Glibc
@@ -221,7 +222,7 @@ public actor LMTPServer: Service {
         }
         guard !paths.isEmpty else { return }
         _ = try? await BlockingIO.run {
-            for path in paths { unlink(path) }
+            for path in paths { _ = try? FileSystem.remove(FilePath(path)) }
         }
     }
 }

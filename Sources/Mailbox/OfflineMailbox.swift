@@ -1,3 +1,7 @@
+import FileIO
+import MailStore
+import SystemPackage
+
 /// The offline mailbox: a Maildir (with Maildir++ folders) or an mbox file, plus its
 /// full-text index. The store is the source of truth; the index beside it is a cache that
 /// every operation first brings up to date (cheaply: directory mtimes, then names and sizes).
@@ -13,9 +17,9 @@ public final class OfflineMailbox {
 
         /// The store at `path`: a directory is a Maildir, a regular file an mbox.
         public static func detect(_ path: String) throws -> Store {
-            guard let status = FileSystem.status(path) else { throw MailboxError.notAStore(path) }
+            guard let status = try? FileSystem.status(FilePath(path)) else { throw MailboxError.notAStore(path) }
             if status.isDirectory {
-                guard Maildir.looksLikeMaildir(path) else { throw MailboxError.notAStore(path) }
+                guard Maildir(path: path).looksLikeMaildir else { throw MailboxError.notAStore(path) }
                 return .maildir(path)
             }
             return .mbox(path)
@@ -36,11 +40,13 @@ public final class OfflineMailbox {
     public init(store: Store, indexPath: String? = nil) throws {
         switch store {
         case .maildir(let root):
-            guard FileSystem.status(root)?.isDirectory == true, Maildir.looksLikeMaildir(root) else {
+            guard FileSystem.isDirectory(FilePath(root)), Maildir(path: root).looksLikeMaildir else {
                 throw MailboxError.notAStore(root)
             }
         case .mbox(let path):
-            guard FileSystem.status(path)?.isRegularFile == true else { throw MailboxError.notAStore(path) }
+            guard (try? FileSystem.status(FilePath(path)))?.isRegularFile == true else {
+                throw MailboxError.notAStore(path)
+            }
         }
         self.store = store
         let path = indexPath ?? Self.defaultIndexPath(for: store)
@@ -51,7 +57,7 @@ public final class OfflineMailbox {
     /// The index path used when none is given.
     public static func defaultIndexPath(for store: Store) -> String {
         switch store {
-        case .maildir(let root): return FileSystem.join(root, maildirIndexName)
+        case .maildir(let root): return root.hasSuffix("/") ? root + maildirIndexName : root + "/" + maildirIndexName
         case .mbox(let path): return sidecarPath(forMbox: path, suffix: "postoffice-index.sqlite")
         }
     }
@@ -108,26 +114,19 @@ public final class OfflineMailbox {
     public func rawMessage(_ summary: MessageSummary) throws -> [UInt8] {
         switch (store, summary.location) {
         case (.maildir(let root), .maildir(let folder, let subdirectory, let fileName)):
-            let path = FileSystem.join(
-                FileSystem.join(Maildir.path(root: root, folder: folder), subdirectory),
-                fileName
-            )
-            if let bytes = try? FileSystem.readFile(path) { return bytes }
-            // Renamed since the last look (flags changed): find it by unique name.
+            // Found again by unique name if another program renamed it since the last look.
             let reference = try MaildirFileReference(
                 maildir: root,
-                fileName: (folder.isEmpty ? "" : ".\(folder)/") + fileName
+                fileName: (folder.isEmpty ? "" : ".\(folder)/") + subdirectory + "/" + fileName
             )
-            guard let (foundIn, foundName) = reference.locate() else { throw MailboxError.messageVanished(fileName) }
-            return try FileSystem.readFile(
-                FileSystem.join(FileSystem.join(reference.folderPath, foundIn), foundName)
-            )
+            guard let location = reference.locate(),
+                let (bytes, _) = try FileSystem.readFileIfExists(reference.maildir.path(of: location))
+            else { throw MailboxError.messageVanished(fileName) }
+            return bytes
         case (.mbox(let path), .mbox(let offset, let length)):
-            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-            guard descriptor >= 0 else { throw FileSystemError(path: path, operation: "open", code: errno) }
-            defer { close(descriptor) }
-            let stored = try FileSystem.readAll(descriptor, path: path, offset: offset, length: length)
-            return Mbox.unquote(stored[...])
+            let file = try File.open(FilePath(path), .readOnly)
+            defer { file.closeQuietly() }
+            return Mbox.unquote(try file.read(count: length, at: offset))
         default:
             throw MailboxError.unknownID(summary.id)
         }
@@ -138,9 +137,3 @@ public final class OfflineMailbox {
         MessageParser.parse(try rawMessage(summary))
     }
 }
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif

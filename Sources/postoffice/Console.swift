@@ -34,24 +34,6 @@ enum Console {
         return line
     }
 
-    /// All of standard input, up to `limit` bytes.
-    static func readStandardInput(limit: Int) throws -> [UInt8] {
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ConfigError("cannot read standard input: \(String(cString: strerror(errno)))")
-            }
-            if n == 0 { return bytes }
-            bytes.append(contentsOf: chunk[0..<n])
-            guard bytes.count <= limit else {
-                throw ConfigError("the message is larger than \(limit / (1024 * 1024)) MiB")
-            }
-        }
-    }
-
     /// A line on standard output, unbuffered (scripts wait for the "listening on" lines).
     static func say(_ line: String) {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))

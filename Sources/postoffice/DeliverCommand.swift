@@ -1,5 +1,6 @@
 import Accounts
 import ArgumentParser
+import FileIO
 import Foundation
 import MailStore
 
@@ -29,7 +30,8 @@ struct DeliverCommand: AsyncParsableCommand {
             Console.printError("\(error)")
             throw ExitCode(78)  // EX_CONFIG
         }
-        guard FileManager.default.isReadableFile(atPath: settings.passwdFile) else {
+        let passwdFile = settings.passwdFile
+        guard try await BlockingIO.run({ FileManager.default.isReadableFile(atPath: passwdFile) }) else {
             Console.printError("cannot read the passwd-file \(settings.passwdFile)")
             throw ExitCode(75)
         }
@@ -40,9 +42,16 @@ struct DeliverCommand: AsyncParsableCommand {
         }
         let message: [UInt8]
         do {
-            message = try Console.readStandardInput(limit: Self.maximumMessageSize)
+            message = try await BlockingIO.run {
+                try File.standardInput.readToEnd(limit: Self.maximumMessageSize)
+            }
+        } catch let error as FileIOError where error.isTooLarge {
+            Console.printError(
+                "the message is larger than \(Self.maximumMessageSize / (1024 * 1024)) MiB; nothing was delivered"
+            )
+            throw ExitCode(65)
         } catch {
-            Console.printError("\(error); nothing was delivered")
+            Console.printError("cannot read standard input: \(error); nothing was delivered")
             throw ExitCode(65)
         }
         guard !message.isEmpty else {

@@ -1,5 +1,6 @@
 import Accounts
 import ArgumentParser
+import FileIO
 import Foundation
 
 /// `postoffice user add|passwd|remove|list`: manages the passwd-file.
@@ -51,7 +52,7 @@ struct UserCommand: AsyncParsableCommand {
             try prepareDirectory(for: settings.passwdFile)
             let editor = PasswdFileEditor(path: settings.passwdFile)
             let scheme = try password.resolvedScheme()
-            try perform { try editor.add(user: name, password: try password.readPassword(), scheme: scheme) }
+            try await perform { try editor.add(user: name, password: try password.readPassword(), scheme: scheme) }
             say(
                 "added \(name) to \(settings.passwdFile) (\(scheme.rawValue)); mail goes to \(settings.maildirTemplate.replacingOccurrences(of: "%u", with: name))"
             )
@@ -68,7 +69,9 @@ struct UserCommand: AsyncParsableCommand {
             let settings = try site.resolveSite()
             let editor = PasswdFileEditor(path: settings.passwdFile)
             let scheme = try password.resolvedScheme()
-            try perform { try editor.setPassword(user: name, password: try password.readPassword(), scheme: scheme) }
+            try await perform {
+                try editor.setPassword(user: name, password: try password.readPassword(), scheme: scheme)
+            }
             say("changed the password of \(name)")
         }
     }
@@ -81,7 +84,7 @@ struct UserCommand: AsyncParsableCommand {
         func run() async throws {
             let settings = try site.resolveSite()
             let editor = PasswdFileEditor(path: settings.passwdFile)
-            try perform { try editor.remove(user: name) }
+            try await perform { try editor.remove(user: name) }
             say(
                 "removed \(name); the Maildir at \(settings.maildirTemplate.replacingOccurrences(of: "%u", with: name)) is untouched"
             )
@@ -96,15 +99,16 @@ struct UserCommand: AsyncParsableCommand {
             let settings = try site.resolveSite()
             guard FileManager.default.fileExists(atPath: settings.passwdFile) else { return }
             let editor = PasswdFileEditor(path: settings.passwdFile)
-            try perform { for user in try editor.list() { say(user) } }
+            try await perform { for user in try editor.list() { say(user) } }
         }
     }
 }
 
-/// Runs an editor operation, turning its error into a clear message and exit code 1.
-private func perform(_ body: () throws -> Void) throws {
+/// Runs an editor operation (file I/O, locking and password hashing) on the blocking pool,
+/// turning its error into a clear message and exit code 1.
+private func perform(_ body: @escaping @Sendable () throws -> Void) async throws {
     do {
-        try body()
+        try await BlockingIO.run(body)
     } catch let error as PasswdFileEditorError {
         Console.printError(error.message)
         throw ExitCode.failure

@@ -1,15 +1,19 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import POP3TestSupport
 import Testing
 
 @testable import Discovery
 
 /// Debian's dnsmasq, started by the test on a free loopback port with a configuration of its
-/// own (no system resolver, no hosts file, no upstream), stopped by its PID.
+/// own (no system resolver, no hosts file, no upstream), stopped by its PID. Started with
+/// `spawnChild`, not Foundation's Process: dnsmasq closes its inherited descriptors, which
+/// would leave Foundation's reaper thread blocked on it and every other Process of the run
+/// waiting forever.
 final class Dnsmasq {
     let port: Int
-    private let process = Process()
+    private var pid: pid_t = 0
     private let directory: String
 
     /// Starts dnsmasq; a port taken meanwhile by someone else (tests run in parallel) means
@@ -42,20 +46,19 @@ final class Dnsmasq {
             atomically: true,
             encoding: .utf8
         )
-        self.process.executableURL = URL(fileURLWithPath: "/usr/sbin/dnsmasq")
-        self.process.arguments = ["--keep-in-foreground", "--pid-file=", "--conf-file=\(self.directory)/dnsmasq.conf"]
-        _ = FileManager.default.createFile(atPath: self.directory + "/log", contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: self.directory + "/log"))
-        self.process.standardError = log
-        self.process.standardOutput = log
-        try self.process.run()
+        self.pid = try spawnChild(
+            "/usr/sbin/dnsmasq",
+            arguments: ["--keep-in-foreground", "--pid-file=", "--conf-file=\(self.directory)/dnsmasq.conf"],
+            output: self.directory + "/log"
+        )
         // Ready when it answers (bounded: about 10 s).
         let probe = DNSClient(servers: [self.server], attemptTimeout: .milliseconds(200))
-        for _ in 0..<50 where self.process.isRunning {
+        for _ in 0..<50 where childIsRunning(self.pid) {
             if (try? await probe.query("ready.test", type: .a)) != nil { return }
             try await Task.sleep(for: .milliseconds(100))
         }
         let output = (try? String(contentsOfFile: self.directory + "/log", encoding: .utf8)) ?? ""
+        if !childIsRunning(self.pid) { self.pid = 0 }  // already reaped: nothing to kill
         self.stop()
         throw DNSError("dnsmasq did not start on port \(self.port): \(output)")
     }
@@ -64,10 +67,10 @@ final class Dnsmasq {
     var client: DNSClient { DNSClient(servers: [self.server], attemptTimeout: .seconds(2)) }
 
     func stop() {
-        if self.process.isRunning {
+        if self.pid > 0 {
             // SIGKILL: a child of a Swift test inherits a signal mask that blocks SIGTERM.
-            kill(self.process.processIdentifier, SIGKILL)
-            self.process.waitUntilExit()
+            stopChild(self.pid)
+            self.pid = 0
         }
         try? FileManager.default.removeItem(atPath: self.directory)
     }

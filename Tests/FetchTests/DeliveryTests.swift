@@ -6,42 +6,6 @@ import Testing
 
 @Suite("Delivery")
 struct DeliveryTests {
-    static func transform(_ input: String, quote: Bool, chunk: Int) -> String {
-        var transform = LocalTextTransform(quoteFromLines: quote)
-        var output: [UInt8] = []
-        let bytes = Array(input.utf8)
-        var start = 0
-        while start < bytes.count {
-            let end = min(start + chunk, bytes.count)
-            transform.transform(bytes[start..<end], into: &output)
-            start = end
-        }
-        transform.finish(into: &output)
-        return String(decoding: output, as: UTF8.self)
-    }
-
-    @Test(
-        "CRLF to LF and mboxrd quoting, at every chunk size",
-        arguments: [
-            ("a\r\nb\r\n", false, "a\nb\n"),
-            ("a\rb\r\n\r", false, "a\rb\n\r"),
-            ("From x\r\n", true, ">From x\n"),
-            ("From x\r\n", false, "From x\n"),
-            (
-                "x\r\n>From y\r\n>>From z\r\nFrom\r\nFro\r\n From a\r\n", true,
-                "x\n>>From y\n>>>From z\nFrom\nFro\n From a\n"
-            ),
-            (">>>", true, ">>>"),
-            ("From", true, "From"),
-            ("a From b\r\nFrom: header\r\n", true, "a From b\nFrom: header\n"),
-        ]
-    )
-    func transformCases(input: String, quote: Bool, expected: String) {
-        for chunk in 1...8 {
-            #expect(Self.transform(input, quote: quote, chunk: chunk) == expected, "chunk \(chunk)")
-        }
-    }
-
     @Test("the delivery key hash is fixed")
     func keyHash() {
         let key = DeliveryKey(account: "alice@pop.example.org", uniqueID: "uid-1")
@@ -212,7 +176,6 @@ struct DeliveryTests {
             text
                 == "Received: from pop.example.org by postoffice (POP3) for <alice_smith>; Thu, 01 Jan 1970 00:00:00 +0000\nX-PostOffice-UIDL: u-1\n"
         )
-        #expect(TraceHeader.asctime(0) == "Thu Jan  1 00:00:00 1970")
     }
 
     @Test("delivery targets parse from the command line form")

@@ -1,3 +1,4 @@
+import FileIO
 import Testing
 
 @testable import MailStore
@@ -15,7 +16,7 @@ struct MaildirDeliveryTests {
             #expect(parsed.size == message.count)
             #expect(parsed.virtualSize == TestFiles.crlfConverted(message).count)
             #expect(parsed.info == nil)
-            #expect(parsed.host == "test.example")
+            #expect(parsed.host.map(text) == "test.example")
             #expect(parsed.processID != nil)
             #expect(try TestFiles.list(fixture.root() + "/new") == [name])
             #expect(try TestFiles.list(fixture.root() + "/tmp") == [])
@@ -100,7 +101,7 @@ struct MaildirTemporaryCleanupTests {
             try fixture.put("1000.M1P1.stale", "left over", in: "tmp")
             try fixture.put("1000.M1P1.fresh", "being written", in: "tmp")
             try fixture.put("1000.M1P1.edge", "35 hours", in: "tmp")
-            let now = Int(Posix.currentTimeSeconds())
+            let now = FileTime.now().seconds
             try TestFiles.setModificationTime(fixture.root() + "/tmp/1000.M1P1.stale", seconds: now - 37 * 3600)
             try TestFiles.setModificationTime(fixture.root() + "/tmp/1000.M1P1.edge", seconds: now - 35 * 3600)
             let maildrop = try await fixture.open()

@@ -160,7 +160,7 @@ struct MaildirStoreTests {
 
             let cache = SizeCache(parsing: try TestFiles.readFile(fixture.root() + "/postoffice-sizes"))
             #expect(cache.entries.count == 3)
-            #expect(cache.entries[Array("1001.M1P1.h".utf8)]?.crlfSize == 6, "keyed by base name, not flags")
+            #expect(cache.entries[ArraySlice("1001.M1P1.h".utf8)]?.crlfSize == 6, "keyed by base name, not flags")
 
             let second = try await fixture.open()
             #expect(second.sizesComputed == 0)
@@ -224,7 +224,7 @@ struct MaildirStoreTests {
             #expect(maildrop.sizesComputed == 1)
             await maildrop.close()
             let rewritten = SizeCache(parsing: try TestFiles.readFile(fixture.root() + "/postoffice-sizes"))
-            #expect(rewritten.entries[Array("1000.M1P1.h".utf8)]?.crlfSize == 6)
+            #expect(rewritten.entries[ArraySlice("1000.M1P1.h".utf8)]?.crlfSize == 6)
         }
     }
 

@@ -1,3 +1,4 @@
+import SystemPackage
 import Testing
 
 @testable import MailStore
@@ -52,9 +53,9 @@ struct MaildropLockTests {
             defer { close(outside) }
             #expect(flock(outside, LOCK_EX | LOCK_NB) == 0)
             // The process-wide registry does not know this descriptor: only flock can refuse.
-            #expect(try MaildropLockFile.acquire(path: RawPath(path)) == nil)
+            #expect(try MaildropLockFile.acquire(path: FilePath(path)) == nil)
             #expect(flock(outside, LOCK_UN) == 0)
-            let lock = try #require(try MaildropLockFile.acquire(path: RawPath(path)))
+            let lock = try #require(try MaildropLockFile.acquire(path: FilePath(path)))
             #expect(flock(outside, LOCK_EX | LOCK_NB) != 0, "our lock excludes the other descriptor")
             lock.release()
             #expect(flock(outside, LOCK_EX | LOCK_NB) == 0)

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SystemPackage
 import Testing
 
 @testable import Mailbox
@@ -114,11 +115,11 @@ struct ExportVerifyTests {
         #expect(!FileManager.default.fileExists(atPath: manifestPath))
         let listing = try OfflineMailbox(store: .maildir(maildir.root)).synchronize()
         #expect(listing.digestsRecorded == names.count)
-        let manifest = try Manifest.read(manifestPath)
+        let manifest = try Manifest.read(FilePath(manifestPath))
         #expect(manifest.count == names.count)
         for (_, relative) in names {
             let bytes = try Data(contentsOf: URL(fileURLWithPath: maildir.path(relative)))
-            #expect(manifest[Maildir.uniqueName(relative)] == Bytes.hex(SHA256.hash(data: bytes)))
+            #expect(manifest[MaildirFolder.uniqueName(relative)] == Bytes.hex(SHA256.hash(data: bytes)))
         }
         // A reader marks one seen (renamed into cur/ with flags): still the same message.
         let seen = names["plain"]!
@@ -139,7 +140,7 @@ struct ExportVerifyTests {
         #expect(!report.findings.contains { $0.kind == .notInManifest })
         // Seeing them again records nothing new, and never overwrites the first digest.
         #expect(try OfflineMailbox(store: .maildir(maildir.root)).synchronize(force: true).digestsRecorded == 0)
-        #expect(try Manifest.read(manifestPath) == manifest)
+        #expect(try Manifest.read(FilePath(manifestPath)) == manifest)
     }
 
     @Test func anMboxIsProtectedFromFirstSightToo() throws {

@@ -1,5 +1,7 @@
 import Crypto
 import Foundation
+import MailStore
+import SystemPackage
 import Testing
 
 @testable import Mailbox
@@ -14,7 +16,7 @@ struct OfflineMailboxTests {
     }
 
     static func expectedID(_ relativeName: String) -> String {
-        String(Bytes.hex(SHA256.hash(data: Array(Maildir.uniqueName(relativeName).utf8))).prefix(8))
+        String(Bytes.hex(SHA256.hash(data: Array(MaildirFolder.uniqueName(relativeName).utf8))).prefix(8))
     }
 
     @Test func listsNewestFirstWithDecodedFields() throws {
@@ -142,7 +144,7 @@ struct OfflineMailboxTests {
         let mailbox = try OfflineMailbox(store: .maildir(maildir.root))
         #expect(try mailbox.list().count == 2)
         #expect(try mailbox.list(folder: "Sent").map(\.subject) == ["In sent"])
-        #expect(try mailbox.list(folder: Maildir.normalisedFolder("INBOX")).map(\.subject) == ["In inbox"])
+        #expect(try mailbox.list(folder: MaildirFolder.normalised("INBOX")).map(\.subject) == ["In inbox"])
         let sent = try #require(try mailbox.list(folder: "Sent").first)
         #expect(String(decoding: try mailbox.rawMessage(sent), as: UTF8.self).contains("In sent"))
     }
@@ -176,8 +178,8 @@ struct OfflineMailboxTests {
         let mailbox = try OfflineMailbox(store: .maildir(maildir.root))
         let rows = try mailbox.index.search(SearchQuery(parsing: "grouped"), folder: nil, limit: nil)
         #expect(Set(rows.map(\.subject)) == ["Group 1", "Group 2", "Group 3", "Sent one"])
-        #expect(try Manifest.read(maildir.root + "/" + Manifest.fileName).count == 3)
-        #expect(try Manifest.read(maildir.root + "/.Sent/" + Manifest.fileName).count == 1)
+        #expect(try Manifest.read(FilePath(maildir.root + "/" + Manifest.fileName)).count == 3)
+        #expect(try Manifest.read(FilePath(maildir.root + "/.Sent/" + Manifest.fileName)).count == 1)
         // Indexing again replaces, never duplicates.
         try indexMessages(maildir: maildir.root, fileNames: files)
         #expect(try mailbox.index.search(SearchQuery(parsing: "grouped"), folder: nil, limit: nil).count == 4)
@@ -219,7 +221,7 @@ struct MaildirNameTests {
         ("a:2,S=7", "a", nil),  // flags are not a size
     ])
     func uniqueNamesAndSizes(fileName: String, unique: String, size: Int?) {
-        #expect(Maildir.uniqueName(fileName) == unique)
-        #expect(Maildir.sizeInName(fileName) == size)
+        #expect(MaildirFolder.uniqueName(fileName) == unique)
+        #expect(MaildirFilename(parsing: fileName.split(separator: "/").last ?? "")?.size == size)
     }
 }

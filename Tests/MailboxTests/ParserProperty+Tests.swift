@@ -1,3 +1,4 @@
+import MailStore
 import PropertyBased
 import Testing
 

@@ -9,6 +9,7 @@
 import Crypto
 import Foundation
 import Glibc
+import POP3TestSupport
 
 /// A running Dovecot POP3 server with test users and mail.
 final class DovecotRig {
@@ -126,7 +127,7 @@ final class DovecotRig {
         try configuration.write(toFile: configPath, atomically: true, encoding: .utf8)
 
         let output = directory.appendingPathComponent("stdout.log").path
-        self.pid = try Self.spawn(Self.dovecotBinary, arguments: ["-F", "-c", configPath], output: output)
+        self.pid = try spawnChild(Self.dovecotBinary, arguments: ["-F", "-c", configPath], output: output)
         do {
             try self.waitUntilListening(port: self.port)
             try self.waitUntilListening(port: self.tlsPort)
@@ -174,34 +175,6 @@ final class DovecotRig {
         if waitpid(self.pid, &status, WNOHANG) == 0 { return true }
         self.pid = 0
         return false
-    }
-
-    /// posix_spawn with an empty signal mask and default dispositions: the test process may
-    /// block signals (a child would inherit that and ignore SIGTERM). Output goes to `output`.
-    private static func spawn(_ path: String, arguments: [String], output: String) throws -> pid_t {
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        posix_spawnattr_setsigmask(&attributes, &mask)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGPIPE, SIGQUIT, SIGUSR1] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
-        guard result == 0 else { throw Failure(description: "could not start \(path): error \(result)") }
-        return pid
     }
 
     deinit {

@@ -1,5 +1,8 @@
 // Changing a passwd-file for `postoffice user add|passwd|remove|list`.
 
+import FileIO
+import SystemPackage
+
 /// Adds, changes, removes and lists accounts in a Dovecot-format passwd-file.
 ///
 /// Every change rewrites the file atomically (a temporary file in the same directory, fsynced,
@@ -115,9 +118,14 @@ public struct PasswdFileEditor: Sendable {
     private func readLines() throws(PasswdFileEditorError) -> [[UInt8]] {
         let bytes: [UInt8]
         do {
-            bytes = try PosixFile.readAll(path).bytes
+            guard
+                let (content, _) = try FileSystem.readFileIfExists(
+                    FilePath(path),
+                    limit: PasswdFileAccounts.maximumFileSize
+                )
+            else { return [] }
+            bytes = content
         } catch {
-            if error.isNotFound { return [] }
             throw PasswdFileEditorError(code: .fileSystem, message: "\(error)")
         }
         var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init)
@@ -127,13 +135,18 @@ public struct PasswdFileEditor: Sendable {
 
     private func modify(_ change: (inout [[UInt8]]) throws(PasswdFileEditorError) -> Void) throws(PasswdFileEditorError)
     {
-        let lock: FileLock
+        let lock: File
         do {
-            lock = try FileLock(exclusive: path + ".lock")
+            lock = try File.open(FilePath(path + ".lock"), .readWrite, options: [.create])
         } catch {
             throw PasswdFileEditorError(code: .fileSystem, message: "\(error)")
         }
-        defer { lock.unlock() }
+        defer { lock.closeQuietly() }  // closing releases the flock
+        do {
+            try lock.lock(wait: true)
+        } catch {
+            throw PasswdFileEditorError(code: .fileSystem, message: "\(error)")
+        }
         var lines = try readLines()
         try change(&lines)
         var output: [UInt8] = []
@@ -142,7 +155,7 @@ public struct PasswdFileEditor: Sendable {
             output.append(0x0A)
         }
         do {
-            try PosixFile.atomicReplace(path, with: output)
+            try FileSystem.replaceAtomically(FilePath(path), with: output)
         } catch {
             throw PasswdFileEditorError(code: .fileSystem, message: "\(error)")
         }

@@ -1,6 +1,7 @@
 // Where a password comes from: a file, a command (password manager) or an environment variable.
 import FileIO
 import Foundation
+import SystemPackage
 
 /// The source of an account's password or token. Never a literal on the command line.
 public enum PasswordSource: Hashable, Sendable {
@@ -21,7 +22,7 @@ public enum PasswordSource: Hashable, Sendable {
         case .none:
             return ""
         case .file(let path):
-            guard let data = FileManager.default.contents(atPath: path) else {
+            guard let data = try? FileSystem.readFile(FilePath(path)) else {
                 throw FetchFailure(kind: .authentication, message: "cannot read the password file \(path)")
             }
             return Self.firstLine(data)

@@ -1,10 +1,6 @@
 // Recognises a stored copy that holds only the header (TOP n 0, RFC 1939 §7).
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import FileIO
+import SystemPackage
 
 /// Tells whether a stored copy carries our `X-PostOffice-Headers-Only: yes` trace line
 /// (`TraceHeader`), so recovery does not take a headers-only copy for the whole message.
@@ -14,16 +10,13 @@ enum HeadersOnlyMarker {
     static let window = 64 * 1024
     private static let marker = Array("X-PostOffice-Headers-Only: yes".utf8)
 
-    /// Whether the copy at `offset` in the file at `path` is headers-only. Answers true when the
-    /// file cannot be read: downloading again is safe, taking a header for the message is not.
-    static func isHeadersOnly(path: String, offset: Int = 0) -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return true }
-        defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: window)
-        let count = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
-        guard count > 0 else { return true }
-        return isHeadersOnly(prefix: bytes[0..<count])
+    /// Whether the copy in the file at `path` is headers-only. Answers true when the file cannot
+    /// be read: downloading again is safe, taking a header for the message is not.
+    static func isHeadersOnly(path: String) -> Bool {
+        guard let file = try? File.open(FilePath(path), .readOnly) else { return true }
+        defer { file.closeQuietly() }
+        guard let bytes = try? file.read(count: window, at: 0), !bytes.isEmpty else { return true }
+        return isHeadersOnly(prefix: bytes[...])
     }
 
     /// Looks at the leading trace lines only (mbox `From `, `X-PostOffice-Key`, `Received`,

@@ -1,6 +1,8 @@
 // Importing what other POP3 clients already downloaded, so switching does not fetch it again.
 public import FileFormats
+import FileIO
 import Foundation
+import SystemPackage
 
 /// A state file of another program, to import (`--import-state FORMAT:FILE`).
 public struct StateImport: Hashable, Sendable {
@@ -33,10 +35,10 @@ enum StateImporter {
     static func importState(_ item: StateImport, into store: FetchStateStore, account: FetchAccount, now: Int64)
         throws -> Int
     {
-        guard let data = FileManager.default.contents(atPath: item.path) else {
+        guard let data = try? FileSystem.readFile(FilePath(item.path)) else {
             throw FetchFailure(kind: .configuration, message: "cannot read \(item.path) to import")
         }
-        let entries = parse(item.format, Array(data), user: account.user, host: account.host, now: now)
+        let entries = parse(item.format, data, user: account.user, host: account.host, now: now)
         return try store.recordIfAbsent(entries)
     }
 

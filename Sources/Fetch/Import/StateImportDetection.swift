@@ -1,6 +1,8 @@
 // Telling fetchmail, getmail, mpop and Thunderbird state files apart by their contents.
 import FileFormats
+import FileIO
 import Foundation
+import SystemPackage
 
 extension StateImport {
     /// Parses `--import-state`'s argument: `KIND:FILE` names the program; a bare `FILE` is read
@@ -10,14 +12,14 @@ extension StateImport {
     /// fit no format or several (then the message names them and asks for `KIND:FILE`).
     public static func resolve(argument: String) throws -> StateImport {
         if let named = StateImport(argument: argument) { return named }
-        guard let data = FileManager.default.contents(atPath: argument) else {
+        guard let data = try? FileSystem.readFile(FilePath(argument)) else {
             var message = "--import-state: cannot read \(argument)"
             if argument.contains(":") {
                 message += " (to name the program that wrote it, use KIND:FILE with KIND one of \(Format.kindList))"
             }
             throw FetchFailure(kind: .configuration, message: message)
         }
-        let candidates = Format.recognise(Array(data))
+        let candidates = Format.recognise(data)
         guard candidates.count == 1, let format = candidates.first else {
             let what =
                 candidates.isEmpty

@@ -1,51 +1,45 @@
 // One run per account at a time: flock(2) on a lock file next to the state.
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import FileIO
+import SystemPackage
 
 /// An exclusive, non-blocking `flock` on `<state>.lock`. The kernel releases it when the process
 /// dies, so a crashed run never leaves the account locked.
 public final class AccountLock: Sendable {
-    private let descriptor: Int32
+    private let file: File
     /// The lock file.
     public let path: String
 
     /// Takes the lock or throws a `FetchFailure` of kind `.locked` when another run holds it.
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw FetchFailure(kind: .localWrite, message: "cannot open the lock file \(path): \(systemError())")
+        let file: File
+        do {
+            file = try File.open(FilePath(path), .readWrite, options: [.create])
+        } catch {
+            throw FetchFailure(kind: .localWrite, message: "cannot open the lock file: \(error)")
         }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let code = errno
-            close(fd)
-            if code == EWOULDBLOCK {
-                throw FetchFailure(
-                    kind: .locked,
-                    message: "another fetch of this account is running (lock file \(path))"
-                )
-            }
-            throw FetchFailure(kind: .localWrite, message: "cannot lock \(path): \(systemError(code))")
+        let locked: Bool
+        do {
+            locked = try file.lock(wait: false)
+        } catch {
+            file.closeQuietly()
+            throw FetchFailure(kind: .localWrite, message: "cannot lock: \(error)")
         }
-        descriptor = fd
+        guard locked else {
+            file.closeQuietly()
+            throw FetchFailure(kind: .locked, message: "another fetch of this account is running (lock file \(path))")
+        }
+        self.file = file
     }
 
     /// Releases the lock now (a lock that is only dropped may be released later than the run
     /// ends: the last reference can live on in another thread for a moment). Never blocks.
     public func release() {
-        flock(descriptor, LOCK_UN)
+        file.unlock()
     }
 
     deinit {
         // Closing the descriptor releases the flock.
-        close(descriptor)
+        file.closeQuietly()
     }
-}
-
-/// `strerror` of `errno` (or of `code`).
-func systemError(_ code: Int32 = errno) -> String {
-    String(cString: strerror(code))
 }

@@ -1,6 +1,7 @@
 // A MailStore in memory, for tests and demos: the same contract as MaildirStore (exclusive
 // sessions, takeover of silent ones, deletions only at commit) without a file system.
 
+import NIOConcurrencyHelpers
 import NIOCore
 import Synchronization
 
@@ -29,11 +30,11 @@ public struct InMemoryMailStore: MailStore {
 
     public func openMaildrop(user: String) async throws -> any Maildrop {
         let storage = self.storage
-        let (generation, snapshot) = try storage.state.withLock { state throws(MailStoreError) in
+        let (generation, snapshot) = try storage.state.withLockedValue { state in
             try storage.checkUser(user)
             let now = ContinuousClock.now
             if let lease = state.leases[user], now - lease.lastActivity < storage.takeoverAfter {
-                throw .inUse
+                throw MailStoreError.inUse
             }
             state.nextGeneration += 1
             state.leases[user] = Lease(generation: state.nextGeneration, lastActivity: now)
@@ -50,7 +51,7 @@ public struct InMemoryMailStore: MailStore {
             size: message.count,
             virtualSize: CRLFSizeCounter.size(of: message)
         ).description
-        try storage.state.withLock { state throws(MailStoreError) in
+        try storage.state.withLockedValue { state in
             try storage.checkUser(user)
             state.mailboxes[user, default: []].append(StoredMessage(name: name, bytes: message))
         }
@@ -59,7 +60,7 @@ public struct InMemoryMailStore: MailStore {
 
     /// The messages `user` has now, in delivery order (for tests: what survived a session).
     public func storedMessages(of user: String) -> [[UInt8]] {
-        self.storage.state.withLock { $0.mailboxes[user, default: []].map(\.bytes) }
+        self.storage.state.withLockedValue { $0.mailboxes[user, default: []].map(\.bytes) }
     }
 
     // MARK: - Shared state
@@ -84,7 +85,7 @@ public struct InMemoryMailStore: MailStore {
         let users: Set<String>?
         let takeoverAfter: Duration
         let chunkSize: Int
-        let state = Mutex(State())
+        let state = NIOLockedValueBox(State())
 
         init(users: Set<String>?, takeoverAfter: Duration, chunkSize: Int) {
             self.users = users
@@ -115,7 +116,7 @@ final class InMemoryMaildrop: Maildrop {
         self.user = user
         self.generation = generation
         self.snapshot = snapshot
-        let names = snapshot.map { MaildirScanner.baseName(of: Array($0.name.utf8)) }
+        let names = snapshot.map { MaildirFilename(parsing: $0.name)?.baseName ?? ArraySlice($0.name.utf8) }
         self.messages = zip(snapshot, UniqueIDMapper.uniqueIDs(for: names)).map { message, id in
             MaildropMessage(uniqueID: id, size: CRLFSizeCounter.size(of: message.bytes))
         }
@@ -144,7 +145,7 @@ final class InMemoryMaildrop: Maildrop {
             throw MailStoreError.io("no message \(index + 1) in this maildrop")
         }
         let names = Set(indices.map { self.snapshot[$0].name })
-        try self.storage.state.withLock { state throws(MailStoreError) in
+        try self.storage.state.withLockedValue { state in
             try self.checkLease(&state)
             state.mailboxes[self.user, default: []].removeAll { names.contains($0.name) }
         }
@@ -158,8 +159,8 @@ final class InMemoryMaildrop: Maildrop {
         self.release()
     }
 
-    private func checkLease() throws(MailStoreError) {
-        try self.storage.state.withLock { state throws(MailStoreError) in try self.checkLease(&state) }
+    private func checkLease() throws {
+        try self.storage.state.withLockedValue { state in try self.checkLease(&state) }
     }
 
     private func checkLease(_ state: inout InMemoryMailStore.State) throws(MailStoreError) {
@@ -170,7 +171,7 @@ final class InMemoryMaildrop: Maildrop {
 
     private func release() {
         guard !self.closed.exchange(true, ordering: .relaxed) else { return }
-        self.storage.state.withLock { state in
+        self.storage.state.withLockedValue { state in
             if state.leases[self.user]?.generation == self.generation {
                 state.leases[self.user] = nil
             }

@@ -1,9 +1,8 @@
 // A locked Maildir maildrop: the snapshot taken at open, streamed reads, deletions at UPDATE.
 
 import FileIO
+import NIOConcurrencyHelpers
 import NIOCore
-import Synchronization
-import SystemPackage
 
 /// The `Maildrop` of `MaildirStore`: `new/` and `cur/` of one Maildir as listed at open.
 ///
@@ -15,8 +14,7 @@ final class MaildirMaildrop: Maildrop {
     static let chunkSize = 64 * 1024
 
     let messages: [MaildropMessage]
-    /// The Maildir root.
-    let root: RawPath
+    let maildir: Maildir
     /// How the snapshot was built (for tests: how many files were read for sizes).
     let sizesComputed: Int
     let sizesFromCache: Int
@@ -24,10 +22,10 @@ final class MaildirMaildrop: Maildrop {
     private let files: [MaildirSnapshot.Message]
     private let lease: MaildropLease
     /// Locations of files found again after a rename, by message index.
-    private let moved = Mutex<[Int: MaildirLocation]>([:])
+    private let moved = NIOLockedValueBox<[Int: MaildirLocation]>([:])
 
-    init(root: RawPath, snapshot: MaildirSnapshot, lease: MaildropLease) {
-        self.root = root
+    init(maildir: Maildir, snapshot: MaildirSnapshot, lease: MaildropLease) {
+        self.maildir = maildir
         self.files = snapshot.messages
         self.messages = snapshot.messages.map { MaildropMessage(uniqueID: $0.uniqueID, size: $0.size) }
         self.sizesComputed = snapshot.sizesComputed
@@ -44,11 +42,10 @@ final class MaildirMaildrop: Maildrop {
     func readContent(at index: Int, _ body: (ByteBuffer) async throws -> Void) async throws {
         try self.checkIndex(index)
         try await self.withOperation {
-            let path = try await BlockingIO.run { try self.openMessage(index) }
-            let fd = path.descriptor
+            let file = try await BlockingIO.run { try MailStoreError.mapping { try self.openMessage(index) } }
             do {
                 while true {
-                    let chunk = try await BlockingIO.run { try Self.readChunk(fd, path: path.path) }
+                    let chunk = try await BlockingIO.run { try MailStoreError.mapping { try Self.readChunk(file) } }
                     if chunk.readableBytes == 0 {
                         break
                     }
@@ -56,10 +53,10 @@ final class MaildirMaildrop: Maildrop {
                     try await body(chunk)
                 }
             } catch {
-                try? fd.close()
+                file.closeQuietly()
                 throw error
             }
-            try? fd.close()
+            file.closeQuietly()
         }
     }
 
@@ -71,7 +68,7 @@ final class MaildirMaildrop: Maildrop {
             try self.checkIndex(index)
         }
         try await self.withOperation {
-            try await BlockingIO.run { try self.deleteFiles(Set(indices).sorted()) }
+            try await BlockingIO.run { try MailStoreError.mapping { try self.deleteFiles(Set(indices).sorted()) } }
         }
     }
 
@@ -80,7 +77,7 @@ final class MaildirMaildrop: Maildrop {
             return
         }
         let lease = self.lease
-        try await BlockingIO.run { try lease.reacquire() }
+        try await BlockingIO.run { try MailStoreError.mapping { try lease.reacquire() } }
     }
 
     func close() async {
@@ -102,7 +99,7 @@ final class MaildirMaildrop: Maildrop {
     private func withOperation(_ work: () async throws -> Void) async throws {
         if try !self.lease.beginOperation() {
             let lease = self.lease
-            try await BlockingIO.run { try lease.reacquire() }
+            try await BlockingIO.run { try MailStoreError.mapping { try lease.reacquire() } }
             guard try self.lease.beginOperation() else { throw MailStoreError.takenOver }
         }
         defer { self.lease.endOperation() }
@@ -110,55 +107,48 @@ final class MaildirMaildrop: Maildrop {
     }
 
     private func location(of index: Int) -> MaildirLocation {
-        self.moved.withLock { $0[index] } ?? self.files[index].location
+        self.moved.withLockedValue { $0[index] } ?? self.files[index].location
     }
 
-    private struct OpenFile: Sendable {
-        var descriptor: SystemPackage.FileDescriptor
-        var path: RawPath
-    }
-
-    private func openMessage(_ index: Int) throws -> OpenFile {
-        let path = self.location(of: index).path(in: self.root)
-        if let fd = try Posix.openForReading(path) {
-            return OpenFile(descriptor: fd, path: path)
+    /// Opens message `index`, finding it again by base name if another program renamed it.
+    private func openMessage(_ index: Int) throws -> File {
+        guard let (file, found) = try self.maildir.openMessage(self.location(of: index)) else {
+            throw MailStoreError.io("message \(index + 1) no longer exists")
         }
-        if let found = try MaildirScanner.locate(baseName: self.files[index].location.baseName, root: self.root) {
-            self.moved.withLock { $0[index] = found }
-            let newPath = found.path(in: self.root)
-            if let fd = try Posix.openForReading(newPath) {
-                return OpenFile(descriptor: fd, path: newPath)
-            }
+        if found != self.files[index].location {
+            self.moved.withLockedValue { $0[index] = found }
         }
-        throw MailStoreError.io("message \(index + 1) no longer exists")
+        return file
     }
 
-    private static func readChunk(_ fd: SystemPackage.FileDescriptor, path: RawPath) throws -> ByteBuffer {
+    private static func readChunk(_ file: File) throws -> ByteBuffer {
         var buffer = ByteBufferAllocator().buffer(capacity: Self.chunkSize)
         _ = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.chunkSize) { pointer in
-            try Posix.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: pointer[..<Self.chunkSize]), path: path)
+            try file.read(into: UnsafeMutableRawBufferPointer(rebasing: pointer[..<Self.chunkSize]))
         }
         return buffer
     }
 
-    private func deleteFiles(_ indices: [Int]) throws {
+    /// Unlinks the files, finding renamed ones by base name (one listing for all that moved),
+    /// then fsyncs `new/` and `cur/`.
+    private func deleteFiles(_ indices: [Int]) throws(FileIOError) {
         var missing: [Int] = []
         for index in indices {
-            let removed = try Posix.removeFile(self.location(of: index).path(in: self.root))
+            let removed = try FileSystem.remove(self.maildir.path(of: self.location(of: index)))
             if !removed {
                 missing.append(index)
             }
         }
         if !missing.isEmpty {
-            let listing = try MaildirScanner.listMessages(root: self.root)
+            let listing = try self.maildir.listMessages()
             for index in missing {
                 if let found = listing[self.files[index].location.baseName] {
-                    try Posix.removeFile(found.path(in: self.root))
+                    try FileSystem.remove(self.maildir.path(of: found))
                 }
             }
         }
         for subdirectory in MaildirSubdirectory.allCases {
-            try Posix.syncDirectory(self.root.appending(subdirectory.rawValue))
+            try FileSystem.syncDirectory(self.maildir.path(of: subdirectory))
         }
     }
 }

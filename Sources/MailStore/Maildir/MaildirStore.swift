@@ -1,6 +1,7 @@
 // The Maildir store: Dovecot/Courier-compatible Maildirs served as they are (DESIGN.md).
 
 import FileIO
+import SystemPackage
 
 /// A `MailStore` over one Maildir per user, at a path made from a template.
 ///
@@ -38,7 +39,7 @@ public struct MaildirStore: MailStore {
         precondition(takeoverAfter > .zero, "takeoverAfter must be positive")
         self.template = template
         self.takeoverAfter = takeoverAfter
-        self.hostname = hostname ?? MaildirUniqueName.currentHostname()
+        self.hostname = hostname ?? SystemIdentity.hostName()
     }
 
     /// The Maildir path of `user`; throws `.noSuchUser` for a name unfit for a path.
@@ -53,32 +54,49 @@ public struct MaildirStore: MailStore {
     }
 
     func openMaildirMaildrop(user: String) async throws -> MaildirMaildrop {
-        let root = RawPath(try self.maildirPath(for: user))
+        let maildir = Maildir(path: try self.maildirPath(for: user))
         let takeoverAfter = self.takeoverAfter
         return try await BlockingIO.run {
-            try Self.createMaildir(root)
-            let lease = try MaildropLease.acquire(
-                lockPath: root.appending(MaildropLockFile.fileName),
-                takeoverAfter: takeoverAfter
-            )
-            do {
-                let snapshot = try MaildirScanner.scan(root: root)
-                MaildirScanner.cleanTemporaryFiles(root: root, now: Posix.currentTimeSeconds())
-                return MaildirMaildrop(root: root, snapshot: snapshot, lease: lease)
-            } catch {
-                lease.close()
-                throw error
+            try MailStoreError.mapping {
+                try maildir.create()
+                let lease = try MaildropLease.acquire(
+                    lockPath: maildir.root.appending(MaildropLockFile.fileName),
+                    takeoverAfter: takeoverAfter
+                )
+                do {
+                    let snapshot = try MaildirScanner.scan(maildir)
+                    maildir.cleanTemporaryFiles()
+                    // The session's silence starts when it has its maildrop, not when the scan began.
+                    _ = try lease.recordActivity()
+                    return MaildirMaildrop(maildir: maildir, snapshot: snapshot, lease: lease)
+                } catch {
+                    lease.close()
+                    throw error
+                }
             }
         }
     }
 
-    /// Creates `cur/`, `new/` and `tmp/` (and the directories above) where missing.
-    static func createMaildir(_ root: RawPath) throws {
-        for subdirectory in ["cur", "new", "tmp"] {
-            let path = root.appending(subdirectory)
-            if try Posix.status(path)?.isDirectory != true {
-                try Posix.makeDirectories(path)
-            }
+    /// Delivers `message` into `user`'s `new/` (see `Maildir.deliver(_:hostname:)`), creating
+    /// the Maildir if needed. Returns the new file's name. The caller checks that the user
+    /// exists (the store cannot know accounts).
+    public func deliver(user: String, message: [UInt8]) async throws -> String {
+        let maildir = Maildir(path: try self.maildirPath(for: user))
+        let hostname = self.hostname
+        return try await BlockingIO.run {
+            try MailStoreError.mapping { try maildir.deliver(message, hostname: hostname).name.description }
+        }
+    }
+}
+
+extension MailStoreError {
+    /// Runs `body`, turning a file-system error into `.io` with its description (operation,
+    /// path and errno text), as the `MailStore` contract promises.
+    static func mapping<Result>(_ body: () throws -> Result) throws -> Result {
+        do {
+            return try body()
+        } catch let error as FileIOError {
+            throw MailStoreError.io(error.description)
         }
     }
 }

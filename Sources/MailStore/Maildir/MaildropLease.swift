@@ -1,6 +1,7 @@
 // The lease behind a session's exclusive hold on a Maildir, with takeover of silent sessions.
 
-import Synchronization
+import NIOConcurrencyHelpers
+import SystemPackage
 
 /// One session's claim on a Maildir: an flock (`MaildropLockFile`) plus a generation.
 ///
@@ -36,14 +37,14 @@ final class MaildropLease: Sendable {
         var timer: Task<Void, Never>?
     }
 
-    let lockPath: RawPath
+    let lockPath: FilePath
     let takeoverAfter: Duration
     /// The generation line this session wrote when it took the lock.
     let generation: [UInt8]
-    private let inner: Mutex<Inner>
+    private let inner: NIOLockedValueBox<Inner>
 
     /// Takes the lease, or throws `.inUse`. Blocking: call it off the event loop.
-    static func acquire(lockPath: RawPath, takeoverAfter: Duration) throws -> MaildropLease {
+    static func acquire(lockPath: FilePath, takeoverAfter: Duration) throws -> MaildropLease {
         guard let lockFile = try MaildropLockFile.acquire(path: lockPath) else { throw MailStoreError.inUse }
         let generation: [UInt8]
         do {
@@ -59,7 +60,7 @@ final class MaildropLease: Sendable {
         self.lockPath = lockFile.path
         self.generation = generation
         self.takeoverAfter = takeoverAfter
-        self.inner = Mutex(Inner(state: .held(lockFile), lastActivity: .now))
+        self.inner = NIOLockedValueBox(Inner(state: .held(lockFile), lastActivity: .now))
         self.startTimer()
     }
 
@@ -69,7 +70,7 @@ final class MaildropLease: Sendable {
 
     /// Whether the session still holds the flock right now.
     var isHeld: Bool {
-        self.inner.withLock { inner in
+        self.inner.withLockedValue { inner in
             if case .held = inner.state { return true }
             return false
         }
@@ -78,7 +79,7 @@ final class MaildropLease: Sendable {
     /// Records activity. Returns `true` when the lease is held; `false` when it was released
     /// for silence and `reacquire()` must run (it blocks). Throws when it is lost or closed.
     func recordActivity() throws -> Bool {
-        try self.inner.withLock { inner in
+        try self.inner.withLockedValue { inner in
             switch inner.state {
             case .held:
                 inner.lastActivity = .now
@@ -95,7 +96,7 @@ final class MaildropLease: Sendable {
 
     /// Takes a released lease back, or finds it was taken over. Blocking.
     func reacquire() throws {
-        let restartTimer: Bool = try self.inner.withLock { inner in
+        let restartTimer: Bool = try self.inner.withLockedValue { inner in
             switch inner.state {
             case .held:
                 inner.lastActivity = .now
@@ -133,7 +134,7 @@ final class MaildropLease: Sendable {
 
     /// Marks the start of a read or commit, during which the lease is not released.
     func beginOperation() throws -> Bool {
-        try self.inner.withLock { inner in
+        try self.inner.withLockedValue { inner in
             switch inner.state {
             case .held:
                 inner.lastActivity = .now
@@ -151,7 +152,7 @@ final class MaildropLease: Sendable {
 
     /// Marks the end of an operation started with `beginOperation()`.
     func endOperation() {
-        self.inner.withLock { inner in
+        self.inner.withLockedValue { inner in
             inner.operationsRunning -= 1
             inner.lastActivity = .now
         }
@@ -159,7 +160,7 @@ final class MaildropLease: Sendable {
 
     /// Releases the lease for good. Idempotent.
     func close() {
-        let timer: Task<Void, Never>? = self.inner.withLock { inner in
+        let timer: Task<Void, Never>? = self.inner.withLockedValue { inner in
             if case .held(let lockFile) = inner.state {
                 lockFile.release()
             }
@@ -173,7 +174,7 @@ final class MaildropLease: Sendable {
     // MARK: The silence timer
 
     private func startTimer() {
-        let first = self.inner.withLock { $0.lastActivity } + self.takeoverAfter
+        let first = self.inner.withLockedValue { $0.lastActivity } + self.takeoverAfter
         let timer = Task { [weak self] in
             var deadline = first
             while true {
@@ -186,7 +187,7 @@ final class MaildropLease: Sendable {
                 deadline = next
             }
         }
-        let stale: Task<Void, Never>? = self.inner.withLock { inner in
+        let stale: Task<Void, Never>? = self.inner.withLockedValue { inner in
             guard case .held = inner.state else { return timer }
             defer { inner.timer = timer }
             return inner.timer
@@ -197,7 +198,7 @@ final class MaildropLease: Sendable {
     /// Releases the flock if the session has been silent long enough; returns when to look
     /// again, or `nil` to stop the timer.
     private func timerFired() -> ContinuousClock.Instant? {
-        self.inner.withLock { inner in
+        self.inner.withLockedValue { inner in
             guard case .held(let lockFile) = inner.state else { return nil }
             let now = ContinuousClock.now
             if inner.operationsRunning > 0 {

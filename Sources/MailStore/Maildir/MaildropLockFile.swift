@@ -1,15 +1,9 @@
 // The OS-level half of maildrop exclusivity (RFC 1939 §8: the server acquires an exclusive
 // lock on the maildrop; style guide B6): flock(2) on a lock file in the Maildir root.
 
-import Synchronization
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import FileIO
+import NIOConcurrencyHelpers
+import SystemPackage
 
 /// The lock files this process holds, by device and inode.
 ///
@@ -17,7 +11,7 @@ import Synchronization
 /// exclude each other on a local file system. On NFS, Linux emulates flock with POSIX record
 /// locks, which never conflict within one process and are dropped when the process closes any
 /// descriptor of the file; checking this set before even opening the file keeps both properties.
-private let locksHeldInThisProcess = Mutex<Set<MaildropLockFile.Identity>>([])
+private let locksHeldInThisProcess = NIOLockedValueBox<Set<MaildropLockFile.Identity>>([])
 
 /// An exclusive, non-blocking flock on `postoffice.lock`, released by the kernel if the process
 /// dies. It also holds the lease generation: a line written by each new holder.
@@ -29,88 +23,72 @@ struct MaildropLockFile: Sendable {
 
     static let fileName = "postoffice.lock"
 
-    let path: RawPath
-    let descriptor: Int32
+    let file: File
     let identity: Identity
 
+    var path: FilePath { self.file.path }
+
     /// Takes the lock, or returns `nil` when another session (in any process) holds it.
-    static func acquire(path: RawPath) throws -> MaildropLockFile? {
-        var identity = try Self.identity(path)
-        if identity == nil {
-            let fd = path.withCString { open($0, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600) }
-            guard fd >= 0 else { throw Posix.failure("create", path) }
-            close(fd)
-            identity = try Self.identity(path)
+    static func acquire(path: FilePath) throws(FileIOError) -> MaildropLockFile? {
+        var status = try FileSystem.status(path)
+        if status == nil {
+            try File.open(path, .writeOnly, options: [.create]).closeQuietly()
+            status = try FileSystem.status(path)
         }
-        guard let identity else { throw Posix.failure("stat", path, ENOENT) }
-        let inserted = locksHeldInThisProcess.withLock { $0.insert(identity).inserted }
+        guard let status else { throw FileIOError("stat", path, .noSuchFileOrDirectory) }
+        let identity = Identity(device: status.device, inode: status.inode)
+        let inserted = locksHeldInThisProcess.withLockedValue { $0.insert(identity).inserted }
         guard inserted else { return nil }
 
-        let fd = path.withCString { open($0, O_RDWR | O_CLOEXEC) }
-        guard fd >= 0 else {
-            let code = errno
-            _ = locksHeldInThisProcess.withLock { $0.remove(identity) }
-            throw Posix.failure("open", path, code)
+        let file: File
+        do {
+            file = try File.open(path, .readWrite)
+        } catch {
+            _ = locksHeldInThisProcess.withLockedValue { $0.remove(identity) }
+            throw error
         }
-        var result: Int32
-        repeat {
-            result = flock(fd, LOCK_EX | LOCK_NB)
-        } while result != 0 && errno == EINTR
-        guard result == 0 else {
-            let code = errno
-            close(fd)
-            _ = locksHeldInThisProcess.withLock { $0.remove(identity) }
-            if code == EWOULDBLOCK {
-                return nil
-            }
-            throw Posix.failure("flock", path, code)
+        let locked: Bool
+        do {
+            locked = try file.lock(wait: false)
+        } catch {
+            file.closeQuietly()
+            _ = locksHeldInThisProcess.withLockedValue { $0.remove(identity) }
+            throw error
         }
-        return MaildropLockFile(path: path, descriptor: fd, identity: identity)
+        guard locked else {
+            file.closeQuietly()
+            _ = locksHeldInThisProcess.withLockedValue { $0.remove(identity) }
+            return nil
+        }
+        return MaildropLockFile(file: file, identity: identity)
     }
 
     /// Unlocks and closes. The lock file itself stays: removing it would let a second locker
     /// lock a new file while a third still holds the old one.
     func release() {
-        _ = flock(self.descriptor, LOCK_UN)
-        close(self.descriptor)
-        _ = locksHeldInThisProcess.withLock { $0.remove(self.identity) }
+        self.file.unlock()
+        self.file.closeQuietly()
+        _ = locksHeldInThisProcess.withLockedValue { $0.remove(self.identity) }
     }
 
     /// The current generation line (empty if none was written).
-    func readGeneration() throws -> [UInt8] {
-        var buffer = [UInt8](repeating: 0, count: 256)
-        let count = buffer.withUnsafeMutableBytes { pread(self.descriptor, $0.baseAddress, $0.count, 0) }
-        guard count >= 0 else { throw Posix.failure("read", self.path) }
-        return Array(buffer[..<count])
+    func readGeneration() throws(FileIOError) -> [UInt8] {
+        try self.file.read(count: 256, at: 0)
     }
 
     /// Writes the next generation: `generation <n+1> pid <pid> nonce <random>`. The nonce makes
     /// it unique even if the file was emptied and the counter restarted.
-    func writeNextGeneration() throws -> [UInt8] {
+    func writeNextGeneration() throws(FileIOError) -> [UInt8] {
         let previous = try self.readGeneration()
         var number = 0
         let fields = previous.split(separator: UInt8(ascii: " "))
         if fields.count >= 2, fields[0].elementsEqual("generation".utf8) {
-            number = MaildirFilename.decimal(String(decoding: fields[1], as: UTF8.self)[...]) ?? 0
+            number = MaildirFilename.decimal(fields[1]) ?? 0
         }
         let nonce = String(UInt64.random(in: .min ... .max), radix: 16)
-        let line = Array("generation \(number + 1) pid \(getpid()) nonce \(nonce)\n".utf8)
-        let written = line.withUnsafeBytes { pwrite(self.descriptor, $0.baseAddress, $0.count, 0) }
-        guard written == line.count, ftruncate(self.descriptor, off_t(line.count)) == 0 else {
-            throw Posix.failure("write", self.path)
-        }
+        let line = Array("generation \(number + 1) pid \(SystemIdentity.processID) nonce \(nonce)\n".utf8)
+        try self.file.write(line, at: 0)
+        try self.file.truncate(to: line.count)
         return line
-    }
-
-    private static func identity(_ path: RawPath) throws -> Identity? {
-        var info = stat()
-        guard path.withCString({ stat($0, &info) }) == 0 else {
-            let code = errno
-            if code == ENOENT {
-                return nil
-            }
-            throw Posix.failure("stat", path, code)
-        }
-        return Identity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
     }
 }

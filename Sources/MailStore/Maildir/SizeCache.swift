@@ -2,6 +2,9 @@
 // lists a large maildrop from directory entries and `stat` alone (DESIGN.md, "Performance by
 // design"). Dovecot keeps such sizes in its index; we keep a small text file of our own.
 
+import FileIO
+import SystemPackage
+
 /// CRLF sizes computed earlier, keyed by base name and checked against size and mtime.
 ///
 /// The file `postoffice-sizes` in the Maildir root holds a header line and one line per
@@ -10,13 +13,12 @@
 /// never modified once delivered, but a restored backup or an editing MUA may change it). The
 /// file is only a cache: a missing, truncated or garbled file costs a recount, never a wrong size,
 /// because a line that is not complete and well formed is ignored. It is replaced atomically
-/// (temporary file, fsync, rename) by the session holding the maildrop lock.
+/// (temporary file, rename) by the session holding the maildrop lock.
 struct SizeCache: Hashable, Sendable {
     struct Entry: Hashable, Sendable {
         var crlfSize: Int
         var fileSize: Int
-        var modificationSeconds: Int
-        var modificationNanoseconds: Int
+        var modification: FileTime
     }
 
     static let fileName = "postoffice-sizes"
@@ -25,26 +27,25 @@ struct SizeCache: Hashable, Sendable {
     static let maximumFileSize = 64 * 1024 * 1024
     private static let header = Array("postoffice-sizes 2\n".utf8)
 
-    var entries: [[UInt8]: Entry] = [:]
+    var entries: [ArraySlice<UInt8>: Entry] = [:]
 
     /// Whether `baseName` can be stored in the line format (no LF, not empty).
-    static func canStore(_ baseName: [UInt8]) -> Bool {
+    static func canStore(_ baseName: ArraySlice<UInt8>) -> Bool {
         !baseName.isEmpty && !baseName.contains(0x0A)
     }
 
     /// The cached CRLF size, if the file still has the recorded size and mtime.
-    func crlfSize(of baseName: [UInt8], status: Posix.FileStatus) -> Int? {
+    func crlfSize(of baseName: ArraySlice<UInt8>, status: FileStatus) -> Int? {
         guard let entry = self.entries[baseName],
             entry.fileSize == status.size,
-            entry.modificationSeconds == status.modificationSeconds,
-            entry.modificationNanoseconds == status.modificationNanoseconds
+            entry.modification == status.modification
         else { return nil }
         return entry.crlfSize
     }
 
     // MARK: Reading and writing
 
-    init(entries: [[UInt8]: Entry] = [:]) {
+    init(entries: [ArraySlice<UInt8>: Entry] = [:]) {
         self.entries = entries
     }
 
@@ -66,7 +67,7 @@ struct SizeCache: Hashable, Sendable {
         var out = Self.header
         for name in self.entries.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             let entry = self.entries[name]!  // safe: iterating its keys
-            let numbers = [entry.crlfSize, entry.fileSize, entry.modificationSeconds, entry.modificationNanoseconds]
+            let numbers = [entry.crlfSize, entry.fileSize, entry.modification.seconds, entry.modification.nanoseconds]
             for number in numbers {
                 out.append(contentsOf: String(number).utf8)
                 out.append(UInt8(ascii: " "))
@@ -77,23 +78,29 @@ struct SizeCache: Hashable, Sendable {
         return out
     }
 
-    /// Loads the cache of the Maildir at `root`; a missing or unreadable file is an empty cache.
-    static func load(root: RawPath) -> SizeCache {
-        let path = root.appending(Self.fileName)
-        guard let bytes = try? Posix.readSmallFile(path, limit: Self.maximumFileSize) else { return SizeCache() }
+    /// Loads the cache of `maildir`; a missing, unreadable or oversized file is an empty cache.
+    static func load(_ maildir: Maildir) -> SizeCache {
+        let path = maildir.root.appending(Self.fileName)
+        guard let (bytes, _) = try? FileSystem.readFileIfExists(path, limit: Self.maximumFileSize) else {
+            return SizeCache()
+        }
         return SizeCache(parsing: bytes)
     }
 
-    /// Writes the cache atomically; failures are ignored (a read-only Maildir still works).
-    func store(root: RawPath) {
-        try? Posix.replaceFile(
-            root.appending(Self.fileName),
+    /// Writes the cache atomically; failures are ignored (a read-only Maildir still works). The
+    /// temporary file has a fixed name: only the session holding the maildrop lock writes. No
+    /// fsync: after a crash a lost or garbled cache costs a recount, never a wrong size, and a
+    /// login does not wait for the disk.
+    func store(_ maildir: Maildir) {
+        try? FileSystem.replaceAtomically(
+            maildir.root.appending(Self.fileName),
             with: self.serialized(),
-            temporary: root.appending(Self.temporaryFileName)
+            temporary: maildir.root.appending(Self.temporaryFileName),
+            durable: false
         )
     }
 
-    private static func parseLine(_ line: ArraySlice<UInt8>) -> ([UInt8], Entry)? {
+    private static func parseLine(_ line: ArraySlice<UInt8>) -> (ArraySlice<UInt8>, Entry)? {
         var numbers: [Int] = []
         var rest = line
         while numbers.count < 4 {
@@ -106,10 +113,9 @@ struct SizeCache: Hashable, Sendable {
         let entry = Entry(
             crlfSize: numbers[0],
             fileSize: numbers[1],
-            modificationSeconds: numbers[2],
-            modificationNanoseconds: numbers[3]
+            modification: FileTime(seconds: numbers[2], nanoseconds: numbers[3])
         )
-        return (Array(rest), entry)
+        return (rest, entry)
     }
 
     private static func signedDecimal(_ bytes: ArraySlice<UInt8>) -> Int? {
@@ -119,7 +125,7 @@ struct SizeCache: Hashable, Sendable {
             negative = true
             digits = digits.dropFirst()
         }
-        guard let value = MaildirFilename.decimal(String(decoding: digits, as: UTF8.self)[...]) else { return nil }
+        guard let value = MaildirFilename.decimal(digits) else { return nil }
         return negative ? -value : value
     }
 }

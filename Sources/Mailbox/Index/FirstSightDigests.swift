@@ -1,3 +1,5 @@
+import SystemPackage
+
 /// Digests of messages the index sees for the first time, recorded in their manifest so that
 /// `mail verify` protects every message, whoever stored it (mpop, fetchmail, a mail reader):
 /// a later change to the file — bit rot, tampering — no longer matches.
@@ -6,9 +8,9 @@
 /// observation, and a file that differs from it is exactly what verify must report.
 struct FirstSightDigests {
     /// Manifest path -> (unique name, SHA-256 hex) in the order seen.
-    private var pending: [String: [(name: String, sha256: String)]] = [:]
+    private var pending: [FilePath: [(name: String, sha256: String)]] = [:]
 
-    mutating func add(manifest: String, name: String, sha256: String) {
+    mutating func add(manifest: FilePath, name: String, sha256: String) {
         pending[manifest, default: []].append((name, sha256))
     }
 
@@ -16,7 +18,7 @@ struct FirstSightDigests {
     /// returns how many were recorded.
     func record() throws -> Int {
         var recorded = 0
-        for manifestPath in pending.keys.sorted() {
+        for manifestPath in pending.keys.sorted(by: { $0.string < $1.string }) {
             let known = try Manifest.read(manifestPath)
             var seen = Set<String>()
             var lines: [(digest: String, uniqueName: String)] = []

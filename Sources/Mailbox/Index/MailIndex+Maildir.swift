@@ -1,12 +1,8 @@
 import Crypto
-import Dispatch
+import FileIO
 import GRDB
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import MailStore
+import SystemPackage
 
 /// What a synchronisation changed.
 public struct SyncReport: Sendable, Equatable {
@@ -34,7 +30,7 @@ extension MailIndex {
     /// Maildir++ folder whose mtime changed since the last listing (all of them with
     /// `force`), and compares names and sizes with the index.
     func synchronizeMaildir(root: String, force: Bool) throws -> SyncReport {
-        let startedAt = FileSystem.currentNanoseconds()
+        let startedAt = FileTime.now().totalNanoseconds
         var report = SyncReport()
         let trusted: [String: Int64] = try database.read { db in
             var result: [String: Int64] = [:]
@@ -57,34 +53,36 @@ extension MailIndex {
             }
             return folders
         }
-        let folders = Maildir.folders(root: root)
+        let folders = MaildirFolder.all(root: root)
 
         struct Listing {
             var folder: String
-            var subdirectory: String
-            var path: String
+            var subdirectory: MaildirSubdirectory
+            var path: FilePath
             var mtime: Int64?
-            var names: [String]
+            var names: [MaildirFilename]
         }
         var listings: [Listing] = []
         for folder in Set(folders).union(indexedFolders).sorted() {
-            for subdirectory in Maildir.mailSubdirectories {
-                let directory = FileSystem.join(Maildir.path(root: root, folder: folder), subdirectory)
-                let key = folder + "/" + subdirectory
-                guard let status = FileSystem.status(directory), status.isDirectory else {
+            let maildir = MaildirFolder.maildir(root: root, folder: folder)
+            for subdirectory in MaildirSubdirectory.allCases {
+                let directory = maildir.path(of: subdirectory)
+                let key = folder + "/" + subdirectory.rawValue
+                guard let status = try? FileSystem.status(directory), status.isDirectory else {
                     listings.append(
                         Listing(folder: folder, subdirectory: subdirectory, path: directory, mtime: nil, names: [])
                     )
                     continue
                 }
-                if !force, trusted[key] == status.modificationNanoseconds { continue }
+                let mtime = status.modification.totalNanoseconds
+                if !force, trusted[key] == mtime { continue }
                 listings.append(
                     Listing(
                         folder: folder,
                         subdirectory: subdirectory,
                         path: directory,
-                        mtime: status.modificationNanoseconds,
-                        names: try FileSystem.listVisible(directory)
+                        mtime: mtime,
+                        names: try maildir.messages(in: subdirectory)
                     )
                 )
             }
@@ -95,10 +93,11 @@ extension MailIndex {
         // name (`,S=`, as Dovecot writes) that equals the indexed size saves the stat.
         struct Candidate: Sendable {
             var folder: String
-            var subdirectory: String
-            var fileName: String
-            var status: FileSystem.Status
+            var subdirectory: MaildirSubdirectory
+            var name: MaildirFilename
+            var status: FileStatus
             var digest: String
+            var fileName: String { name.description }
         }
         var gone: [String: (id: Int64, size: Int)] = [:]
         var candidates: [Candidate] = []
@@ -107,32 +106,36 @@ extension MailIndex {
                 let rows = try Row.fetchAll(
                     db,
                     sql: "SELECT id, digest, file_name, size FROM message WHERE folder = ? AND subdirectory = ?",
-                    arguments: [listing.folder, listing.subdirectory]
+                    arguments: [listing.folder, listing.subdirectory.rawValue]
                 )
                 var indexed: [String: (Int64, String, Int)] = [:]
                 indexed.reserveCapacity(rows.count)
                 // Positional columns: named lookups cost more than the rest of the comparison.
                 for row in rows { indexed[row[2]] = (row[0], row[1], row[3]) }
-                let descriptor = open(listing.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                defer { if descriptor >= 0 { close(descriptor) } }
+                let directory = try? Directory.open(listing.path)
+                defer { directory?.close() }
                 for name in listing.names {
-                    let existing = indexed[name]
-                    if let existing, Maildir.sizeInName(name) == existing.2 {
-                        indexed[name] = nil
+                    let fileName = name.description
+                    let existing = indexed[fileName]
+                    // A size in the name (`,S=`, as Dovecot writes) equal to the indexed size
+                    // saves the stat.
+                    if let existing, name.size == existing.2 {
+                        indexed[fileName] = nil
                         continue
                     }
-                    guard descriptor >= 0, let status = FileSystem.status(at: descriptor, name), status.isRegularFile
+                    guard let directory, let status = try? directory.status(of: name.bytes), status.isRegularFile
                     else { continue }
                     if let existing, existing.2 == status.size {
-                        indexed[name] = nil
+                        indexed[fileName] = nil
                         continue
                     }
-                    let key = Maildir.digestKey(folder: listing.folder, uniqueName: Maildir.uniqueName(name))
+                    let uniqueName = String(decoding: name.baseName, as: UTF8.self)
+                    let key = MaildirFolder.digestKey(folder: listing.folder, uniqueName: uniqueName)
                     candidates.append(
                         Candidate(
                             folder: listing.folder,
                             subdirectory: listing.subdirectory,
-                            fileName: name,
+                            name: name,
                             status: status,
                             digest: Self.sha256Hex(Array(key.utf8))
                         )
@@ -161,36 +164,38 @@ extension MailIndex {
             for move in moves {
                 try db.execute(
                     sql: "UPDATE message SET folder = ?, subdirectory = ?, file_name = ? WHERE id = ?",
-                    arguments: [move.candidate.folder, move.candidate.subdirectory, move.candidate.fileName, move.id]
+                    arguments: [
+                        move.candidate.folder, move.candidate.subdirectory.rawValue, move.candidate.fileName, move.id,
+                    ]
                 )
             }
             report.moved = moves.count
         }
 
-        // Parse new files in batches on all cores, insert each batch in one transaction. Each
-        // file's SHA-256 goes to its folder's manifest the first time the index sees it.
+        // Read and parse new files in batches on the parsing pool, insert each batch in one
+        // transaction. Each file's SHA-256 goes to its folder's manifest the first time the
+        // index sees it.
         let batchSize = 512
         var start = 0
         var firstSight = FirstSightDigests()
         while start < toParse.count {
             let batch = Array(toParse[start..<min(toParse.count, start + batchSize)])
             start += batchSize
-            let results = Self.parallelMap(batch) { candidate -> (record: MessageRecord, sha256: String)? in
-                let path = FileSystem.join(
-                    FileSystem.join(Maildir.path(root: root, folder: candidate.folder), candidate.subdirectory),
-                    candidate.fileName
-                )
+            let results = Self.parsingPool.concurrentMap(batch) {
+                candidate -> (record: MessageRecord, sha256: String)? in
+                let maildir = MaildirFolder.maildir(root: root, folder: candidate.folder)
+                let path = maildir.path(of: MaildirLocation(subdirectory: candidate.subdirectory, name: candidate.name))
                 guard let bytes = try? FileSystem.readFile(path) else { return nil }
                 let record = MessageRecord(
                     digest: candidate.digest,
                     folder: candidate.folder,
                     location: .maildir(
                         folder: candidate.folder,
-                        subdirectory: candidate.subdirectory,
+                        subdirectory: candidate.subdirectory.rawValue,
                         fileName: candidate.fileName
                     ),
                     bytes: bytes,
-                    fallbackDate: candidate.status.modificationNanoseconds / 1_000_000_000
+                    fallbackDate: Int64(candidate.status.modification.seconds)
                 )
                 return (record, Self.sha256Hex(bytes))
             }
@@ -202,8 +207,10 @@ extension MailIndex {
                 }
                 records.append(result.record)
                 firstSight.add(
-                    manifest: FileSystem.join(Maildir.path(root: root, folder: candidate.folder), Manifest.fileName),
-                    name: Maildir.uniqueName(candidate.fileName),
+                    manifest: MaildirFolder.maildir(root: root, folder: candidate.folder).root.appending(
+                        Manifest.fileName
+                    ),
+                    name: String(decoding: candidate.name.baseName, as: UTF8.self),
                     sha256: result.sha256
                 )
             }
@@ -220,7 +227,7 @@ extension MailIndex {
         try database.write { db in
             try updateShortIDs(changed: changedDigests, in: db)
             for listing in listings {
-                let key = listing.folder + "/" + listing.subdirectory
+                let key = listing.folder + "/" + listing.subdirectory.rawValue
                 if let mtime = listing.mtime, startedAt - mtime > Self.racyInterval, report.unreadable.isEmpty {
                     try db.execute(
                         sql: "INSERT OR REPLACE INTO directory (path, mtime) VALUES (?, ?)",
@@ -243,22 +250,25 @@ extension MailIndex {
     func indexMaildirFiles(root: String, references: [MaildirFileReference]) throws {
         var records: [MessageRecord] = []
         for reference in references {
-            guard let (subdirectory, fileName) = reference.locate() else {
+            guard let location = reference.locate(),
+                let (bytes, status) = try FileSystem.readFileIfExists(reference.maildir.path(of: location))
+            else {
                 throw MailboxError.messageVanished(reference.fileName)
             }
-            let path = FileSystem.join(FileSystem.join(reference.folderPath, subdirectory), fileName)
-            let bytes = try FileSystem.readFile(path)
-            let modified = FileSystem.status(path)?.modificationNanoseconds ?? FileSystem.currentNanoseconds()
             let digest = Self.sha256Hex(
-                Array(Maildir.digestKey(folder: reference.folder, uniqueName: reference.uniqueName).utf8)
+                Array(MaildirFolder.digestKey(folder: reference.folder, uniqueName: reference.uniqueName).utf8)
             )
             records.append(
                 MessageRecord(
                     digest: digest,
                     folder: reference.folder,
-                    location: .maildir(folder: reference.folder, subdirectory: subdirectory, fileName: fileName),
+                    location: .maildir(
+                        folder: reference.folder,
+                        subdirectory: location.subdirectory.rawValue,
+                        fileName: location.name.description
+                    ),
                     bytes: bytes,
-                    fallbackDate: modified / 1_000_000_000
+                    fallbackDate: Int64(status.modification.seconds)
                 )
             )
         }
@@ -274,39 +284,11 @@ extension MailIndex {
         }
     }
 
+    /// The threads that read and parse new messages in batches: a pool of their own, so
+    /// indexing never holds up the file I/O hops of `BlockingIO`.
+    static let parsingPool = BlockingThreadPool(threadCount: BlockingThreadPool.defaultThreadCount)
+
     static func sha256Hex(_ bytes: [UInt8]) -> String {
         Bytes.hex(SHA256.hash(data: bytes))
     }
-
-    /// Maps on all cores, keeping order.
-    static func parallelMap<Input: Sendable, Output: Sendable>(
-        _ inputs: [Input],
-        _ transform: @Sendable (Input) -> Output?
-    ) -> [Output?] {
-        let slots = ResultSlots<Output>(count: inputs.count)
-        DispatchQueue.concurrentPerform(iterations: inputs.count) { index in
-            slots.set(index, transform(inputs[index]))
-        }
-        return slots.values()
-    }
-}
-
-/// Write-once result slots shared by `concurrentPerform` workers; each index is written by
-/// exactly one worker and read only after all have finished.
-private final class ResultSlots<Value: Sendable>: @unchecked Sendable {
-    private let storage: UnsafeMutableBufferPointer<Value?>
-
-    init(count: Int) {
-        storage = .allocate(capacity: count)
-        storage.initialize(repeating: nil)
-    }
-
-    deinit {
-        storage.deinitialize()
-        storage.deallocate()
-    }
-
-    func set(_ index: Int, _ value: Value?) { storage[index] = value }
-
-    func values() -> [Value?] { Array(storage) }
 }

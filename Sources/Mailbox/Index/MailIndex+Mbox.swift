@@ -1,37 +1,26 @@
+import FileIO
 import GRDB
+import MailStore
+import SystemPackage
 
 extension MailIndex {
     /// Brings the index in line with an mbox file. Unless `force`, nothing is read when the
     /// file's size and mtime are those of the last look. Messages are matched by content
-    /// digest, so only new ones are parsed.
+    /// digest, so only new ones are parsed; the file is read entry by entry (MailStore's
+    /// `MboxReader`), keeping only the content of messages not yet indexed.
     func synchronizeMbox(path: String, force: Bool) throws -> SyncReport {
         var report = SyncReport()
-        let startedAt = FileSystem.currentNanoseconds()
-        guard let status = FileSystem.status(path), status.isRegularFile else { throw MailboxError.notAStore(path) }
-        let stamp = "\(status.size):\(status.modificationNanoseconds)"
+        let startedAt = FileTime.now().totalNanoseconds
+        let filePath = FilePath(path)
+        guard let status = try? FileSystem.status(filePath), status.isRegularFile else {
+            throw MailboxError.notAStore(path)
+        }
+        let stamp = "\(status.size):\(status.modification.totalNanoseconds)"
         let previous = try database.read { db in
             try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'mbox'")
         }
         if !force, previous == stamp { return report }
 
-        let bytes = try FileSystem.readFile(path)
-        let entries = Mbox.split(bytes)
-        var seen: [String: Int] = [:]
-        struct Located: Sendable {
-            var digest: String
-            var entry: Mbox.Entry
-            var content: [UInt8]
-        }
-        var located: [Located] = []
-        for entry in entries {
-            let content = Mbox.unquote(bytes[entry.offset..<(entry.offset + entry.length)])
-            var digest = Self.sha256Hex(content)
-            // Identical copies get distinct, still offset-independent digests.
-            let occurrence = seen[digest, default: 0]
-            seen[digest] = occurrence + 1
-            if occurrence > 0 { digest = Self.sha256Hex(content + Array("\n#\(occurrence)".utf8)) }
-            located.append(Located(digest: digest, entry: entry, content: content))
-        }
         let existing: [String: (Int64, Int, Int)] = try database.read { db in
             var result: [String: (Int64, Int, Int)] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT id, digest, mbox_offset, mbox_length FROM message") {
@@ -39,29 +28,46 @@ extension MailIndex {
             }
             return result
         }
+        struct Located: Sendable {
+            var digest: String
+            var entry: MboxReader.Entry
+            var content: [UInt8]
+        }
+        var seen: [String: Int] = [:]
         var keep = Set<String>()
         var fresh: [Located] = []
         var relocations: [(Int64, Int, Int)] = []
-        for item in located {
-            keep.insert(item.digest)
-            if let row = existing[item.digest] {
-                if row.1 != item.entry.offset || row.2 != item.entry.length {
-                    relocations.append((row.0, item.entry.offset, item.entry.length))
+        let file = try File.open(filePath, .readOnly)
+        defer { file.closeQuietly() }
+        var reader = MboxReader(file: file)
+        while var entry = try reader.next() {
+            let content = Mbox.unquote(entry.content)
+            entry.content = []
+            var digest = Self.sha256Hex(content)
+            // Identical copies get distinct, still offset-independent digests.
+            let occurrence = seen[digest, default: 0]
+            seen[digest] = occurrence + 1
+            if occurrence > 0 { digest = Self.sha256Hex(content + Array("\n#\(occurrence)".utf8)) }
+            keep.insert(digest)
+            if let row = existing[digest] {
+                if row.1 != entry.offset || row.2 != entry.length {
+                    relocations.append((row.0, entry.offset, entry.length))
                 }
             } else {
-                fresh.append(item)
+                fresh.append(Located(digest: digest, entry: entry, content: content))
             }
         }
-        let records = Self.parallelMap(fresh) { item -> MessageRecord? in
-            let separatorDate = MessageDate.parse(String(item.entry.separator.dropFirst(5).drop { $0 != " " }))
+        let modificationSeconds = Int64(status.modification.seconds)
+        let records = Self.parsingPool.concurrentMap(fresh) { item -> MessageRecord in
+            let separatorDate = Mbox.parseFromLine(item.entry.separator).flatMap { MessageDate.parse($0.date) }
             return MessageRecord(
                 digest: item.digest,
                 folder: "",
                 location: .mbox(offset: item.entry.offset, length: item.entry.length),
                 bytes: item.content,
-                fallbackDate: separatorDate ?? status.modificationNanoseconds / 1_000_000_000
+                fallbackDate: separatorDate ?? modificationSeconds
             )
-        }.compactMap { $0 }
+        }
         try database.write { db in
             let gone = existing.filter { !keep.contains($0.key) }
             try delete(ids: gone.map(\.value.0), in: db)
@@ -75,7 +81,7 @@ extension MailIndex {
             report.moved = relocations.count
             report.added = try insert(records, in: db)
             try updateShortIDs(changed: Array(gone.keys) + records.map(\.digest), in: db)
-            if startedAt - status.modificationNanoseconds > Self.racyInterval {
+            if startedAt - status.modification.totalNanoseconds > Self.racyInterval {
                 try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('mbox', ?)", arguments: [stamp])
             } else {
                 try db.execute(sql: "DELETE FROM meta WHERE key = 'mbox'")
@@ -84,7 +90,7 @@ extension MailIndex {
         // First sight: an mbox manifest is keyed by the entry's content digest. A changed entry
         // then shows as one missing digest (a failure of `mail verify`) and one new.
         var firstSight = FirstSightDigests()
-        let manifest = OfflineMailbox.sidecarPath(forMbox: path, suffix: "postoffice-manifest")
+        let manifest = FilePath(OfflineMailbox.sidecarPath(forMbox: path, suffix: "postoffice-manifest"))
         for record in records {
             firstSight.add(manifest: manifest, name: record.digest, sha256: record.digest)
         }

@@ -1,3 +1,6 @@
+import MailStore
+import SystemPackage
+
 /// Called by the fetch engine after it has stored a message in a Maildir (renamed into
 /// `new/`): parses the message and adds it to the mailbox's search index, creating the index
 /// if needed. `fileName` is relative to `maildir`: `new/NAME`, `cur/NAME:2,S`,
@@ -23,7 +26,7 @@ public func recordInManifest(maildir: String, fileName: String, sha256: String) 
     try Manifest.append(
         digest: digest,
         uniqueName: reference.uniqueName,
-        to: FileSystem.join(reference.folderPath, Manifest.fileName)
+        to: reference.maildir.root.appending(Manifest.fileName)
     )
 }
 
@@ -46,11 +49,11 @@ public func indexMessages(maildir: String, fileNames: [String]) throws {
 /// ``recordInManifest(maildir:fileName:sha256:)`` for several messages (32 digest octets each):
 /// one append, one fsync per manifest.
 public func recordInManifest(maildir: String, entries: [(fileName: String, sha256: [UInt8])]) throws {
-    var lines: [String: [(digest: String, uniqueName: String)]] = [:]
+    var lines: [FilePath: [(digest: String, uniqueName: String)]] = [:]
     for entry in entries {
         guard entry.sha256.count == 32 else { throw MailboxError.invalidDigest(Bytes.hex(entry.sha256)) }
         let reference = try MaildirFileReference(maildir: maildir, fileName: entry.fileName)
-        lines[FileSystem.join(reference.folderPath, Manifest.fileName), default: []].append(
+        lines[reference.maildir.root.appending(Manifest.fileName), default: []].append(
             (Bytes.hex(entry.sha256), reference.uniqueName)
         )
     }

@@ -1,8 +1,6 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import FileIO
+import MailStore
+import SystemPackage
 
 /// The integrity manifest of a Maildir (or Maildir++ folder): the file
 /// ``Manifest/fileName`` in its directory, one line per message, `sha256hex uniquename`,
@@ -12,9 +10,8 @@ public enum Manifest {
     public static let fileName = ".postoffice-manifest"
 
     /// Reads a manifest; missing file means empty. Malformed lines are skipped.
-    static func read(_ path: String) throws -> [String: String] {
-        guard FileSystem.status(path) != nil else { return [:] }
-        let bytes = try FileSystem.readFile(path)
+    static func read(_ path: FilePath) throws -> [String: String] {
+        guard let (bytes, _) = try FileSystem.readFileIfExists(path) else { return [:] }
         var entries: [String: String] = [:]
         for line in bytes.split(separator: Byte.lf) {
             guard let space = line.firstIndex(of: Byte.space) else { continue }
@@ -27,29 +24,33 @@ public enum Manifest {
     }
 
     /// Rewrites a manifest atomically, sorted by name.
-    static func write(_ entries: [String: String], to path: String) throws {
+    static func write(_ entries: [String: String], to path: FilePath) throws {
         var text = ""
         for name in entries.keys.sorted() { text += "\(entries[name]!) \(name)\n" }  // safe: key from keys
-        try FileSystem.writeAtomically(Array(text.utf8), to: path)
+        try FileSystem.replaceAtomically(path, with: Array(text.utf8), permissions: 0o644)
     }
 
     /// Appends one line under an exclusive `flock`, so concurrent writers never interleave.
-    static func append(digest: String, uniqueName: String, to path: String) throws {
+    static func append(digest: String, uniqueName: String, to path: FilePath) throws {
         try append([(digest, uniqueName)], to: path)
     }
 
     /// Appends lines (`digest uniquename`) in one write and one fsync, under an exclusive `flock`.
-    static func append(_ entries: [(digest: String, uniqueName: String)], to path: String) throws {
+    static func append(_ entries: [(digest: String, uniqueName: String)], to path: FilePath) throws {
         guard !entries.isEmpty else { return }
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw FileSystemError(path: path, operation: "open", code: errno) }
-        defer { close(descriptor) }
-        guard flock(descriptor, LOCK_EX) == 0 else { throw FileSystemError(path: path, operation: "lock", code: errno) }
-        defer { flock(descriptor, LOCK_UN) }
+        let file = try File.open(
+            path,
+            .writeOnly,
+            options: [.create, .append],
+            permissions: [.ownerReadWrite, .groupRead, .otherRead]
+        )
+        defer { file.closeQuietly() }
+        try file.lock(wait: true)
+        defer { file.unlock() }
         var text = ""
         for entry in entries { text += "\(entry.digest) \(entry.uniqueName)\n" }
-        try FileSystem.writeAll(descriptor, Array(text.utf8), path: path)
-        guard fsync(descriptor) == 0 else { throw FileSystemError(path: path, operation: "fsync", code: errno) }
+        try file.write(Array(text.utf8))
+        try file.sync()
     }
 }
 
@@ -57,39 +58,35 @@ public enum Manifest {
 /// knows it: `new/NAME`, `cur/NAME:2,S`, `.Folder/new/NAME`, or a bare `NAME`.
 struct MaildirFileReference {
     var folder: String
-    var folderPath: String
+    var maildir: Maildir
     var uniqueName: String
     var fileName: String
 
-    init(maildir: String, fileName: String) throws {
+    init(maildir root: String, fileName: String) throws {
         let components = fileName.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         guard let last = components.last, !components.contains(".."), !fileName.hasPrefix("/") else {
             throw MailboxError.invalidFileName(fileName)
         }
         var folder = ""
         if components.count >= 2, components[0].hasPrefix(".") {
-            folder = Maildir.normalisedFolder(components[0])
+            folder = MaildirFolder.normalised(components[0])
         }
         self.folder = folder
-        self.folderPath = Maildir.path(root: maildir, folder: folder)
-        self.uniqueName = Maildir.uniqueName(last)
+        self.maildir = MaildirFolder.maildir(root: root, folder: folder)
+        self.uniqueName = MaildirFolder.uniqueName(last)
         self.fileName = last
     }
 
-    /// The message's current path: as given if it exists, else found in `new/` or `cur/`
+    /// The message's current location: as given if it exists, else found in `new/` or `cur/`
     /// under any flags (another program may have moved it since).
-    func locate() -> (subdirectory: String, fileName: String)? {
-        for subdirectory in Maildir.mailSubdirectories {
-            if FileSystem.status(FileSystem.join(FileSystem.join(folderPath, subdirectory), fileName))?.isRegularFile
-                == true
-            {
-                return (subdirectory, fileName)
+    func locate() -> MaildirLocation? {
+        guard let name = MaildirFilename(parsing: self.fileName) else { return nil }
+        for subdirectory in MaildirSubdirectory.allCases {
+            let location = MaildirLocation(subdirectory: subdirectory, name: name)
+            if (try? FileSystem.status(self.maildir.path(of: location)))?.isRegularFile == true {
+                return location
             }
         }
-        for subdirectory in Maildir.mailSubdirectories {
-            let names = (try? FileSystem.listVisible(FileSystem.join(folderPath, subdirectory))) ?? []
-            if let match = names.first(where: { Maildir.uniqueName($0) == uniqueName }) { return (subdirectory, match) }
-        }
-        return nil
+        return try? self.maildir.locate(baseName: name.baseName)
     }
 }

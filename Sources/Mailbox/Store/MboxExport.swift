@@ -1,8 +1,6 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import FileIO
+import MailStore
+import SystemPackage
 
 /// How `export` treats an existing output file.
 public enum ExportMode: Sendable {
@@ -10,95 +8,60 @@ public enum ExportMode: Sendable {
     case create
     /// Replace it (atomically: the old file stays until the new one is complete).
     case overwrite
-    /// Add to its end.
+    /// Add to its end (under the mbox locks, as a mail delivery agent appends).
     case append
 }
 
 extension OfflineMailbox {
     /// Writes the messages matching `query` (all when nil), oldest first, as mboxrd to
     /// `path` (`-` for standard output). Returns how many were written.
+    ///
+    /// A new or replaced file is written beside the target and renamed over it when complete
+    /// (MailStore's atomic replace); `.append` appends through MailStore's `MboxFile`, under its
+    /// locks, undoing a partial append on failure.
     @discardableResult
     public func exportMbox(query: SearchQuery?, folder: String? = nil, to path: String, mode: ExportMode) throws -> Int
     {
         let messages = try search(query ?? SearchQuery(terms: []), folder: folder).reversed()
-        let isStandardOutput = path == "-"
-        let target = isStandardOutput || mode == .append ? path : path + ".partial.\(getpid())"
-        if !isStandardOutput, mode == .create, FileSystem.status(path) != nil { throw MailboxError.outputExists(path) }
-        let descriptor: Int32
-        if isStandardOutput {
-            descriptor = STDOUT_FILENO
-        } else {
-            let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (mode == .append ? O_APPEND : O_TRUNC)
-            descriptor = open(target, flags, 0o600)
-            guard descriptor >= 0 else { throw FileSystemError(path: target, operation: "create", code: errno) }
-        }
-        defer { if !isStandardOutput { close(descriptor) } }
         var count = 0
-        do {
+        let writeEntries: (File) throws -> Void = { file in
             for summary in messages {
-                let raw = try rawMessage(summary)
-                var entry = Array(Mbox.fromLine(for: MessageParser.parse(raw), date: summary.date).utf8)
-                entry.append(Byte.lf)
-                entry.append(contentsOf: Mbox.quote(raw[...]))
-                if entry.last != Byte.lf { entry.append(Byte.lf) }
-                entry.append(Byte.lf)
-                try FileSystem.writeAll(descriptor, entry, path: path)
+                try file.write(try self.mboxEntry(summary))
                 count += 1
             }
-            if !isStandardOutput {
-                guard fsync(descriptor) == 0 else {
-                    throw FileSystemError(path: target, operation: "fsync", code: errno)
-                }
-                if mode != .append, rename(target, path) != 0 {
-                    throw FileSystemError(path: path, operation: "rename", code: errno)
-                }
-            }
-        } catch {
-            if !isStandardOutput, mode != .append { unlink(target) }
-            throw error
+        }
+        if path == "-" {
+            try writeEntries(File.standardOutput)
+            return count
+        }
+        let target = FilePath(path)
+        switch mode {
+        case .create:
+            if try FileSystem.status(target) != nil { throw MailboxError.outputExists(path) }
+            try FileSystem.replaceAtomically(target, write: writeEntries)
+        case .overwrite:
+            try FileSystem.replaceAtomically(target, write: writeEntries)
+        case .append:
+            _ = try MboxFile(path: target).append(writeEntries)
         }
         return count
     }
-}
 
-extension Mbox {
-    /// The separator line `From sender asctime-date` (UTC). The sender is the Return-Path,
-    /// else the first From address, else `MAILER-DAEMON`; it never holds whitespace.
-    static func fromLine(for message: Message, date: Int64) -> String {
+    /// One mboxrd entry: the `From ` line (sender from Return-Path, else From), the quoted
+    /// message, and the empty line that ends it.
+    private func mboxEntry(_ summary: MessageSummary) throws -> [UInt8] {
+        let raw = try rawMessage(summary)
+        let message = MessageParser.parse(raw)
         var sender = ""
         if let returnPath = message.header.first("Return-Path") {
             sender = Address.parseList(returnPath.rawValue).first?.address ?? ""
         }
         if sender.isEmpty { sender = message.from.first?.address ?? "" }
-        sender = String(sender.unicodeScalars.filter { $0.value > 0x20 && $0.value != 0x7F }.map(Character.init))
-        if sender.isEmpty { sender = "MAILER-DAEMON" }
-        return "From \(sender) \(asctime(date))"
-    }
-
-    /// `Thu Jan  1 00:00:00 1970`, UTC.
-    static func asctime(_ seconds: Int64) -> String {
-        let days = Int(seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400)
-        let secondOfDay = Int(seconds - Int64(days) * 86400)
-        let (year, month, day) = civil(fromDays: days)
-        let weekdays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]
-        let weekday = weekdays[((days % 7) + 7) % 7]
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        let paddedDay = day < 10 ? " \(day)" : "\(day)"
-        return
-            "\(weekday) \(months[month - 1]) \(paddedDay) \(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60)) \(year)"
-    }
-
-    /// Inverse of ``MessageDate/daysFromCivil(year:month:day:)`` (H. Hinnant's algorithm).
-    static func civil(fromDays days: Int) -> (Int, Int, Int) {
-        let shifted = days + 719468
-        let era = (shifted >= 0 ? shifted : shifted - 146096) / 146097
-        let dayOfEra = shifted - era * 146097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+        var entry = Array(Mbox.fromLine(sender: sender, date: summary.date).utf8)
+        entry.append(Byte.lf)
+        entry.append(contentsOf: Mbox.quote(raw))
+        if entry.last != Byte.lf { entry.append(Byte.lf) }
+        entry.append(Byte.lf)
+        return entry
     }
 }

@@ -1,4 +1,7 @@
+import FileIO
 import GRDB
+import MailStore
+import SystemPackage
 
 /// The outcome of ``OfflineMailbox/verify(updateManifest:)``.
 public struct VerifyReport: Sendable {
@@ -68,7 +71,7 @@ extension OfflineMailbox {
         var report = VerifyReport()
         switch store {
         case .maildir(let root):
-            for folder in Maildir.folders(root: root) {
+            for folder in MaildirFolder.all(root: root) {
                 try verifyFolder(root: root, folder: folder, update: updateManifest, into: &report)
             }
         case .mbox(let path):
@@ -84,24 +87,28 @@ extension OfflineMailbox {
     }
 
     private func verifyFolder(root: String, folder: String, update: Bool, into report: inout VerifyReport) throws {
-        let folderPath = Maildir.path(root: root, folder: folder)
-        let manifestPath = FileSystem.join(folderPath, Manifest.fileName)
+        let maildir = MaildirFolder.maildir(root: root, folder: folder)
+        let manifestPath = maildir.root.appending(Manifest.fileName)
         var manifest = try Manifest.read(manifestPath)
         var seen = Set<String>()
         var changes = 0
         let prefix = folder.isEmpty ? "" : ".\(folder)/"
-        for subdirectory in Maildir.mailSubdirectories {
-            let directory = FileSystem.join(folderPath, subdirectory)
-            guard FileSystem.status(directory)?.isDirectory == true else { continue }
-            for name in try FileSystem.listVisible(directory).sorted() {
-                let path = FileSystem.join(directory, name)
-                guard FileSystem.status(path)?.isRegularFile == true else { continue }
-                let uniqueName = Maildir.uniqueName(name)
+        for subdirectory in MaildirSubdirectory.allCases {
+            guard FileSystem.isDirectory(maildir.path(of: subdirectory)) else { continue }
+            for fileName in try maildir.messages(in: subdirectory).sorted(by: {
+                $0.bytes.lexicographicallyPrecedes($1.bytes)
+            }) {
+                let location = MaildirLocation(subdirectory: subdirectory, name: fileName)
+                let path = maildir.path(of: location)
+                guard (try? FileSystem.status(path))?.isRegularFile == true else { continue }
+                let uniqueName = String(decoding: fileName.baseName, as: UTF8.self)
                 seen.insert(uniqueName)
                 let id = shortID(
-                    digest: MailIndex.sha256Hex(Array(Maildir.digestKey(folder: folder, uniqueName: uniqueName).utf8))
+                    digest: MailIndex.sha256Hex(
+                        Array(MaildirFolder.digestKey(folder: folder, uniqueName: uniqueName).utf8)
+                    )
                 )
-                let display = prefix + subdirectory + "/" + name
+                let display = prefix + location.relativePath
                 report.checked += 1
                 guard let bytes = try? FileSystem.readFile(path) else {
                     report.findings.append(.init(id: id, name: display, kind: .unreadable, detail: "cannot be read"))
@@ -150,7 +157,7 @@ extension OfflineMailbox {
     }
 
     private func verifyMbox(path: String, update: Bool, into report: inout VerifyReport) throws {
-        let manifestPath = Self.sidecarPath(forMbox: path, suffix: "postoffice-manifest")
+        let manifestPath = FilePath(Self.sidecarPath(forMbox: path, suffix: "postoffice-manifest"))
         var manifest = try Manifest.read(manifestPath)
         var changes = 0
         let summaries = try index.search(SearchQuery(terms: []), folder: nil, limit: nil)

@@ -5,6 +5,7 @@ import FileFormats
 import FileIO
 import Foundation
 import Mailbox
+import SystemPackage
 
 /// The fetch configuration file (`fetch.toml`) as text, for `postoffice account`.
 struct FetchConfigFile: Sendable {
@@ -125,25 +126,16 @@ struct FetchConfigFile: Sendable {
 
     // MARK: - Writing
 
-    /// Foundation's atomic write (a temporary file renamed over the old one); a new file and
-    /// its new directories are private to the user.
+    /// The file replaced atomically (FileIO: a temporary file, fsynced, renamed over the old
+    /// one, the directory fsynced); a new file and its new directories are private to the user,
+    /// an existing file keeps its mode.
     private static func replace(_ path: String, with bytes: [UInt8]) throws {
-        let manager = FileManager.default
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            try manager.createDirectory(
-                atPath: directory,
-                withIntermediateDirectories: true,
-                attributes: [.posixPermissions: 0o700]
-            )
-        }
-        // The old file's mode is kept; a new file is private.
-        let mode = (try? manager.attributesOfItem(atPath: path))?[.posixPermissions] as? Int ?? 0o600
-        do {
-            try Data(bytes).write(to: URL(fileURLWithPath: path), options: [.atomic])
-            try manager.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+        let filePath = FilePath(path)
+        do throws(FileIOError) {
+            try FileSystem.createDirectories(FileSystem.parent(of: filePath))
+            try FileSystem.replaceAtomically(filePath, with: bytes, permissions: 0o600)
         } catch {
-            throw ConfigError("cannot write \(path): \(error.localizedDescription)")
+            throw ConfigError("cannot write \(path): \(error.errno)")
         }
     }
 }

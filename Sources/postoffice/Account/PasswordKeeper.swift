@@ -5,6 +5,7 @@
 import Fetch
 import FileIO
 import Foundation
+import SystemPackage
 
 enum PasswordKeeper {
     /// The ways offered, in the order offered.
@@ -76,21 +77,15 @@ enum PasswordKeeper {
     /// Writes a secret into a file created with mode 0600 (never readable by others, not even
     /// for a moment); an existing file is replaced. Its directory is created private.
     static func writePrivateFile(_ path: String, contents: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(
-            atPath: directory,
-            withIntermediateDirectories: true,
-            attributes: [.posixPermissions: 0o700]
-        )
-        unlink(path)
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else {
-            throw ConfigError("cannot create \(path): \(String(cString: strerror(errno)))")
+        let filePath = FilePath(path)
+        do throws(FileIOError) {
+            try FileSystem.createDirectories(FileSystem.parent(of: filePath))
+            _ = try FileSystem.remove(filePath)
+            // Created exclusively (a symbolic link planted there is refused), written, fsynced.
+            try FileSystem.writeNewFile(filePath, Array(contents.utf8))
+        } catch {
+            throw ConfigError("cannot create \(path): \(error.errno)")
         }
-        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
-        try handle.write(contentsOf: Data(contents.utf8))
-        try handle.synchronize()
-        try handle.close()
     }
 }
 

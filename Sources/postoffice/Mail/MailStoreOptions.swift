@@ -42,5 +42,5 @@ struct FolderOption: ParsableArguments {
     @Option(help: ArgumentHelp("Only this Maildir++ folder (INBOX for the top level).", valueName: "name"))
     var folder: String?
 
-    var normalised: String? { folder.map(Maildir.normalisedFolder) }
+    var normalised: String? { folder.map(MaildirFolder.normalised) }
 }

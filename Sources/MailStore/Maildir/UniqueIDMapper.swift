@@ -1,6 +1,8 @@
 // POP3 unique-ids from Maildir base names (RFC 1939 §7: 1 to 70 characters in 0x21–0x7E,
 // unique in the maildrop, the same in every session).
 
+import Crypto
+
 /// Derives the UIDL of each message from its Maildir base name.
 ///
 /// A base name that is already a valid unique-id is used as it is: it is stable for the life of
@@ -22,7 +24,7 @@ enum UniqueIDMapper {
     }
 
     /// The unique-ids for `baseNames` (which must be distinct), in the same order.
-    static func uniqueIDs(for baseNames: [[UInt8]]) -> [String] {
+    static func uniqueIDs(for baseNames: [ArraySlice<UInt8>]) -> [String] {
         var ids: [String] = []
         ids.reserveCapacity(baseNames.count)
         var mapped: [Int] = []
@@ -57,12 +59,18 @@ enum UniqueIDMapper {
         return ids
     }
 
-    static func digestID(_ name: [UInt8], salt: Int) -> String {
-        var input = name
+    static func digestID(_ name: some Collection<UInt8>, salt: Int) -> String {
+        var input = Array(name)
         if salt > 0 {
             input.append(0)
             input.append(contentsOf: String(salt).utf8)
         }
-        return "~" + String(SHA256.hex(SHA256.hash(input)).prefix(32))
+        let digits = Array("0123456789abcdef".utf8)
+        var id: [UInt8] = [UInt8(ascii: "~")]
+        for byte in SHA256.hash(data: input).prefix(16) {
+            id.append(digits[Int(byte >> 4)])
+            id.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: id, as: UTF8.self)
     }
 }
