@@ -52,7 +52,10 @@ struct ServerBasicsTests {
                     $0.hasPrefix("login ok user=alice peer=127.0.0.1:") && $0.hasSuffix(" tls=no mech=USER")
                 }
             )
-            #expect(lines.contains { $0.hasPrefix("logout user=alice retrieved=2 deleted=1 bytes=82 duration=") })
+            #expect(
+                lines.contains { $0.hasPrefix("logout user=alice retrieved=2 deleted=1 bytes=84 duration=") },
+                "\(lines)"
+            )
             #expect(!lines.contains { $0.contains("secret") || $0.contains("Hello") })
         }
     }
