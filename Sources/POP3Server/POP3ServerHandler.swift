@@ -71,6 +71,8 @@ final class POP3ServerHandler: ChannelDuplexHandler {
     private let maximumBufferedInput: Int
     private var readPending = false
     private var isProcessingInput = false
+    /// True while `continueListing` runs (it may be called back from its own flush).
+    private var isContinuingListing = false
     private var started = false
     /// Set by every socket read and every wait: the next line in TRANSACTION first records
     /// activity on the maildrop, which also tells whether a newer login took it over.
@@ -334,10 +336,17 @@ final class POP3ServerHandler: ChannelDuplexHandler {
     }
 
     /// Writes listing chunks while the socket takes them; writability brings it back.
+    ///
+    /// A flush can report writability at once, and so call back in here while the loop runs:
+    /// that inner call returns, and the encoder is taken from the phase only after the flush, so
+    /// no line is written twice (a 10,000-line UIDL once repeated from its first line).
     private func continueListing(context: ChannelHandlerContext) {
-        while case .listing(var encoder) = self.phase {
+        guard !self.isContinuingListing else { return }
+        self.isContinuingListing = true
+        defer { self.isContinuingListing = false }
+        while case .listing = self.phase {
             self.flushOutput(context: context)
-            guard context.channel.isWritable else { return }
+            guard context.channel.isWritable, case .listing(var encoder) = self.phase else { return }
             encoder.encode(into: &self.output, atLeast: Self.outputChunkSize)
             self.phase = encoder.isFinished ? .ready : .listing(encoder)
         }
@@ -358,8 +367,11 @@ final class POP3ServerHandler: ChannelDuplexHandler {
     /// Writes and flushes the gathered answers.
     func flushOutput(context: ChannelHandlerContext) {
         guard self.output.readableBytes > 0 else { return }
-        context.writeAndFlush(self.wrapOutboundOut(self.output), promise: nil)
+        // Taken before the write: a flush can report writability at once and call back in
+        // here (through `resume`), which would otherwise write the same bytes a second time.
+        let output = self.output
         self.output = Self.emptyBuffer
+        context.writeAndFlush(self.wrapOutboundOut(output), promise: nil)
     }
 
     // MARK: - Slow work

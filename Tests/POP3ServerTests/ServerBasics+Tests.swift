@@ -8,6 +8,33 @@ import Testing
 
 @Suite("POP3Server over loopback")
 struct ServerBasicsTests {
+    @Test func listingsLargerThanOneWriteArriveOnceAndInOrder() async throws {
+        let store = TestMailStore()
+        let count = 10_000
+        for number in 1...count {
+            store.add(
+                user: "alice",
+                message: "Subject: \(number)\n\nbody\n",
+                uniqueID: "uid-\(number)-padding-for-width"
+            )
+        }
+        try await TestServer.with(store: store) { server in
+            try await server.connect { client async throws in
+                #expect(try await client.line().hasPrefix("+OK"))
+                #expect(try await client.command("USER alice").hasPrefix("+OK"))
+                #expect(try await client.command("PASS secret").hasPrefix("+OK"))
+                #expect(try await client.command("UIDL") == "+OK unique-id listing follows")
+                let uidl = try await client.multiLineBody()
+                #expect(uidl.count == count)
+                #expect(uidl == (1...count).map { "\($0) uid-\($0)-padding-for-width" })
+                #expect(try await client.command("LIST").hasPrefix("+OK \(count) messages"))
+                let list = try await client.multiLineBody()
+                #expect(list.count == count)
+                #expect(try await client.command("NOOP") == "+OK")
+            }
+        }
+    }
+
     @Test func fullSessionRetrieveDeleteQuit() async throws {
         let store = TestMailStore(chunkSize: 7)
         store.add(user: "alice", message: "Subject: one\n\nHello\n.dot line\n", uniqueID: "u1")
