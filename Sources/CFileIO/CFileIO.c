@@ -7,6 +7,6 @@
 
 int postoffice_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
-int postoffice_spawn_add_closefrom(posix_spawn_file_actions_t *actions, int lowest) {
-    return posix_spawn_file_actions_addclosefrom_np(actions, lowest);
+int postoffice_spawn_add_closefrom(void *actions, int lowest) {
+    return posix_spawn_file_actions_addclosefrom_np((posix_spawn_file_actions_t *)actions, lowest);
 }
