@@ -76,6 +76,15 @@ struct ServeCommand: AsyncParsableCommand {
             return identity.isRoot ? nil : identity
         }
         guard let identity = ServiceIdentity.defaultIdentity(dataDirectory: settings.site.dataDirectory) else {
+            // The embedded default listens on loopback only, a trial on this machine (the
+            // README's first command): it serves as root rather than refuse, and says how to
+            // stop doing so. Any listener of one's own choosing needs a user to drop to.
+            if settings.usesDefaultListeners {
+                Console.printError(
+                    "warning: serving as root on loopback (the embedded default); to drop privileges create the system user \(ServiceIdentity.defaultUserName) or give --run-as USER[:GROUP]"
+                )
+                return nil
+            }
             throw ConfigError(
                 "refusing to serve as root: create the system user (useradd --system --no-create-home --shell /usr/sbin/nologin \(ServiceIdentity.defaultUserName)), or give --run-as USER[:GROUP] (--run-as root serves as root anyway)"
             )

@@ -209,6 +209,40 @@ def test_root_without_run_as_serves_as_the_data_directorys_owner(make_site):
     site.pop3().quit()
 
 
+def test_embedded_default_as_root_serves_on_loopback_with_a_warning(tmp_path, postoffice_bin):
+    # The README's first command, as root on a fresh machine (no `postoffice` user, a data
+    # directory root creates): the loopback-only embedded default serves, and says how to drop.
+    require_root()
+    try:
+        pwd.getpwnam("postoffice")
+        has_service_user = True  # root becomes that user, as on a host set up for it
+    except KeyError:
+        has_service_user = False
+    # Unbuffered: select() must see every line that readline() has not taken yet.
+    process = subprocess.Popen([postoffice_bin, "serve"], cwd=tmp_path, stdin=subprocess.DEVNULL, bufsize=0,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        listening = []
+        while time.monotonic() < deadline and len(listening) < 2:
+            ready, _, _ = select.select([process.stdout], [], [], 1)
+            if ready:
+                line = process.stdout.readline().decode()
+                if not line:
+                    break
+                if line.startswith("listening on 127.0.0.1:"):
+                    listening.append(line)
+        assert len(listening) == 2, (listening, process.poll())
+        port = int(re.match(r"listening on 127\.0\.0\.1:(\d+)", listening[0]).group(1))
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+            assert connection.recv(512).startswith(b"+OK")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    warned = b"warning: serving as root on loopback (the embedded default)" in stderr
+    assert warned != has_service_user, stderr
+
+
 def test_root_refuses_to_serve_as_root_unless_told(make_site):
     require_root()
     site = make_site(owner=None)
