@@ -45,6 +45,10 @@ public protocol Maildrop: AnyObject, Sendable {
     func commitDeletions(_ indices: [Int]) async throws
     /// Records activity, so the session is not taken over. Throws `.takenOver` when it was.
     func touch() async throws
+    /// Calls `handler` once, promptly (within seconds, from any thread), when a newer session
+    /// takes this silent one over — in this process or another — so the server can close the
+    /// connection without waiting for the client to speak. Not called after `close()`.
+    func whenTakenOver(_ handler: @escaping @Sendable () -> Void)
     /// Releases the lock. Idempotent.
     func close() async
 }

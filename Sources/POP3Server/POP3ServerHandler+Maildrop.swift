@@ -36,6 +36,12 @@ extension POP3ServerHandler {
             // Kept even when the connection is gone meanwhile, so that cleanup releases it.
             self.maildrop = maildrop
             self.loginTime = .now
+            if let eventLoop = self.context?.eventLoop {
+                let handler = NIOLoopBound(self, eventLoop: eventLoop)
+                maildrop.whenTakenOver {
+                    eventLoop.execute { handler.value.maildropTakenOverWhileSilent() }
+                }
+            }
             self.perform(
                 self.session.maildropOpened(maildrop.messages.map { .init(size: $0.size, uniqueID: $0.uniqueID) })
             )
@@ -96,6 +102,28 @@ extension POP3ServerHandler {
                 handler.logger.warning("maildrop touch failed: \(description)")
                 handler.handle(line)
             }
+        }
+    }
+
+    /// The store found this session taken over by a newer login while it was silent: end it
+    /// now, without UPDATE, rather than when the client next speaks. Work under way finds the
+    /// lost lease itself and ends the session the same way.
+    private func maildropTakenOverWhileSilent() {
+        guard self.maildrop != nil, self.session.isInTransaction else { return }
+        switch self.phase {
+        case .ready:
+            self.logger.notice(
+                "session taken over while silent user=\(self.session.statistics.user ?? "-") peer=\(self.peer)"
+            )
+            self.perform(self.session.maildropTakenOver())
+        case .listing:
+            // A listing the peer stopped reading: no answer can follow it.
+            self.logger.notice(
+                "session taken over while silent user=\(self.session.statistics.user ?? "-") peer=\(self.peer)"
+            )
+            self.context?.close(promise: nil)
+        case .waiting, .closing, .closed:
+            break
         }
     }
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import ssl
 import threading
+import time
+
+import pytest
 
 from harness import corpus
 from harness.clients import Getmail, Mpop
 from harness.compare import assert_saved_equal
 from harness.pop3 import RawPOP3
+from harness.servers import PostOfficeServer
 
 
 def test_commands_pipelined_behind_stls_are_not_executed(server, pki, users):
@@ -86,3 +90,41 @@ def test_two_users_fetched_by_different_clients_at_once(server, pki, users, clie
     assert_saved_equal(bob_mail, getmail.saved(), client="getmail6", line_end="lf",
                        strip=("Return-Path", "Delivered-To", "Received"))
     assert server.stored("alice") == [] and server.stored("bob") == []
+
+
+def test_a_silent_session_taken_over_from_another_process_is_closed_promptly(workdir, pki, users, postoffice_bin):
+    """Two `serve` processes on one Maildir tree (two nodes on shared storage): a session that
+    went silent on the first is taken over by a login on the second, and the first closes it
+    within seconds, without waiting for its client to speak and without applying its DELE."""
+    config = workdir / "takeover.toml"
+    config.write_text("[server]\ntakeover_after = 1\n")
+    first = PostOfficeServer(workdir / "first", pki, users, postoffice_bin, extra_args=["--config", str(config)])
+    second = PostOfficeServer(workdir / "second", pki, users, postoffice_bin, extra_args=["--config", str(config)])
+    second.maildir_template = first.maildir_template
+    second.passwd_file = first.passwd_file
+    for directory in (workdir / "first", workdir / "second"):
+        directory.mkdir(exist_ok=True)
+    user, password = next(iter(users.items()))
+    try:
+        first.start()
+        second.start()
+        first.deliver(user, b"Subject: kept\n\nstays on the server\n")
+        silent = RawPOP3(first.pop3_port)
+        silent.login(user, password)
+        assert silent.command("DELE 1").startswith(b"+OK")
+        # Nothing more from this client. Past takeover_after, a login on the other process
+        # takes the maildrop over.
+        time.sleep(1.5)
+        newer = RawPOP3(second.pop3_port)
+        newer.login(user, password)
+        started = time.monotonic()
+        assert silent.read_line() == b"-ERR [IN-USE] session taken over by a newer login\r\n"
+        with pytest.raises(ConnectionError):
+            silent.read_line()
+        assert time.monotonic() - started < 5
+        assert "session taken over while silent" in first.log_text()
+        assert newer.quit().startswith(b"+OK")
+        assert len(first.stored(user)) == 1, "the taken-over session's DELE was not applied"
+    finally:
+        second.stop()
+        first.stop()

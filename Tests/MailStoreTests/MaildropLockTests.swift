@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import SystemPackage
 import Testing
 
@@ -101,6 +102,71 @@ struct MaildropLockTests {
             await #expect(throws: MailStoreError.takenOver) { try await old.commitDeletions([0]) }
             #expect(try TestFiles.list(fixture.root() + "/new") == ["1000.M1P1.h"])
             await old.close()
+        }
+    }
+
+    @Test("a silent session is told of its takeover without speaking, and deletes nothing")
+    func takeoverNotice() async throws {
+        try await TestFiles.withTemporaryDirectory { directory in
+            let fixture = try MaildirFixture(directory: directory, takeoverAfter: .milliseconds(300))
+            try fixture.put("1000.M1P1.h", "keep me\n")
+            let old = try await fixture.open()
+            let told = NIOLockedValueBox(0)
+            old.whenTakenOver { told.withLockedValue { $0 += 1 } }
+            #expect(await eventually { !old.isLeaseHeld })
+            // Released but not taken over: the session is not told anything.
+            try await Task.sleep(for: .milliseconds(700))
+            #expect(told.withLockedValue { $0 } == 0)
+
+            let new = try await fixture.open()
+            #expect(await eventually(seconds: 3) { told.withLockedValue { $0 } == 1 })
+            await #expect(throws: MailStoreError.takenOver) { try await old.commitDeletions([0]) }
+            #expect(try TestFiles.list(fixture.root() + "/new") == ["1000.M1P1.h"], "nothing was deleted")
+            // A handler given after the loss is called at once; the first is not called again.
+            let late = NIOLockedValueBox(false)
+            old.whenTakenOver { late.withLockedValue { $0 = true } }
+            #expect(late.withLockedValue { $0 })
+            #expect(told.withLockedValue { $0 } == 1)
+            await old.close()
+            await new.close()
+        }
+    }
+
+    @Test("a takeover by another process is noticed from the lock file alone")
+    func takeoverNoticeAcrossProcesses() async throws {
+        try await TestFiles.withTemporaryDirectory { directory in
+            let fixture = try MaildirFixture(directory: directory, takeoverAfter: .milliseconds(300))
+            let old = try await fixture.open()
+            let told = NIOLockedValueBox(false)
+            old.whenTakenOver { told.withLockedValue { $0 = true } }
+            #expect(await eventually { !old.isLeaseHeld })
+            // What another process's session does: flock the file and write its generation.
+            let descriptor = open(fixture.root() + "/" + MaildropLockFile.fileName, O_RDWR)
+            #expect(descriptor >= 0)
+            defer { close(descriptor) }
+            #expect(flock(descriptor, LOCK_EX | LOCK_NB) == 0)
+            let line = Array("generation 7 pid 1 nonce feed\n".utf8)
+            #expect(pwrite(descriptor, line, line.count, 0) == line.count)
+            #expect(ftruncate(descriptor, off_t(line.count)) == 0)
+            #expect(await eventually(seconds: 3) { told.withLockedValue { $0 } })
+            await #expect(throws: MailStoreError.takenOver) { try await old.touch() }
+            await old.close()
+        }
+    }
+
+    @Test("a closed session is never told of a later takeover")
+    func noNoticeAfterClose() async throws {
+        try await TestFiles.withTemporaryDirectory { directory in
+            let fixture = try MaildirFixture(directory: directory, takeoverAfter: .milliseconds(200))
+            let old = try await fixture.open()
+            let told = NIOLockedValueBox(false)
+            old.whenTakenOver { told.withLockedValue { $0 = true } }
+            #expect(await eventually { !old.isLeaseHeld })
+            await old.close()
+            let new = try await fixture.open()
+            try await Task.sleep(for: .milliseconds(600))
+            #expect(!told.withLockedValue { $0 })
+            await new.close()
         }
     }
 

@@ -1,3 +1,4 @@
+import MailStore
 import POP3Core
 import POP3Server
 import POP3TestSupport
@@ -33,7 +34,7 @@ struct MessageStreamingTests {
                 try await Task.sleep(for: .seconds(1))
                 let readAhead = store.contentBytesRead
                 #expect(readAhead < message.count / 2, "read \(readAhead) of \(message.count) bytes ahead of the peer")
-                #expect(try await client.line() == "+OK \(TestMailStore.crlfSize(message)) octets")
+                #expect(try await client.line() == "+OK \(CRLFSizeCounter.size(of: message)) octets")
                 let body = try await client.skipMultiLineBody()
                 let lines = message.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropLast()
                 #expect(body.lines == lines.count)
@@ -57,8 +58,8 @@ struct MessageStreamingTests {
                 let lines = try await client.readUntilClosed(maximumLines: 1_000_000)
                 #expect(
                     Array(lines.prefix(3)) == [
-                        "+OK send PASS", "+OK maildrop has 1 messages (\(TestMailStore.crlfSize(message)) octets)",
-                        "+OK \(TestMailStore.crlfSize(message)) octets",
+                        "+OK send PASS", "+OK maildrop has 1 messages (\(CRLFSizeCounter.size(of: message)) octets)",
+                        "+OK \(CRLFSizeCounter.size(of: message)) octets",
                     ]
                 )
                 #expect(lines.last != ".", "the body was cut off")

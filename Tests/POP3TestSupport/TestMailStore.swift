@@ -30,6 +30,7 @@ public final class TestMailStore: MailStore {
         var opens = 0
         var closes = 0
         var contentBytesRead = 0
+        var takeoverHandlers: [Int: @Sendable () -> Void] = [:]
     }
 
     // A pthread-backed lock, which the thread sanitizer understands.
@@ -91,17 +92,6 @@ public final class TestMailStore: MailStore {
         state.withLockedValue { ($0.opens, $0.closes) }
     }
 
-    /// CRLF-normalised size: every LF not preceded by CR counts one more octet.
-    public static func crlfSize(_ bytes: [UInt8]) -> Int {
-        var size = 0
-        var previous: UInt8 = 0
-        for byte in bytes {
-            size += byte == 0x0A && previous != 0x0D ? 2 : 1
-            previous = byte
-        }
-        return size
-    }
-
     public func openMaildrop(user: String) async throws -> any Maildrop {
         let now = ContinuousClock.now
         return try state.withLockedValue { state in
@@ -111,6 +101,12 @@ public final class TestMailStore: MailStore {
             }
             let generation = state.nextGeneration
             state.nextGeneration += 1
+            // A silent holder learns of the takeover at once, as a real store's timer tells it.
+            if let previous = state.locks[user],
+                let handler = state.takeoverHandlers.removeValue(forKey: previous.generation)
+            {
+                handler()
+            }
             state.locks[user] = Lock(generation: generation, lastActivity: now)
             state.opens += 1
             let messages = state.mailboxes[user, default: []]
@@ -143,7 +139,7 @@ final class TestMaildrop: Maildrop {
         self.generation = generation
         self.snapshot = snapshot
         self.messages = snapshot.map {
-            MaildropMessage(uniqueID: $0.uniqueID, size: TestMailStore.crlfSize($0.bytes))
+            MaildropMessage(uniqueID: $0.uniqueID, size: CRLFSizeCounter.size(of: $0.bytes))
         }
     }
 
@@ -181,8 +177,18 @@ final class TestMaildrop: Maildrop {
         }
     }
 
+    func whenTakenOver(_ handler: @escaping @Sendable () -> Void) {
+        let takenOver: Bool = store.state.withLockedValue { state in
+            guard state.locks[user]?.generation == generation else { return true }
+            state.takeoverHandlers[generation] = handler
+            return false
+        }
+        if takenOver { handler() }
+    }
+
     func close() async {
         store.state.withLockedValue { state in
+            state.takeoverHandlers[generation] = nil
             if state.locks[user]?.generation == generation { state.locks[user] = nil }
             state.closes += 1
         }

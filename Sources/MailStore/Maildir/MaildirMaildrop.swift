@@ -80,6 +80,10 @@ final class MaildirMaildrop: Maildrop {
         try await BlockingIO.run { try MailStoreError.mapping { try lease.reacquire() } }
     }
 
+    func whenTakenOver(_ handler: @escaping @Sendable () -> Void) {
+        self.lease.whenLost(handler)
+    }
+
     func close() async {
         self.lease.close()
     }

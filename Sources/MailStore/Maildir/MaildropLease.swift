@@ -1,5 +1,6 @@
 // The lease behind a session's exclusive hold on a Maildir, with takeover of silent sessions.
 
+import FileIO
 import NIOConcurrencyHelpers
 import SystemPackage
 
@@ -20,6 +21,11 @@ import SystemPackage
 ///    held it and left), the session was taken over: `touch()` and `commitDeletions` throw
 ///    `.takenOver` from then on, and nothing is deleted.
 ///
+/// 5. A released session keeps looking at the generation in the lock file, every
+///    ``checkInterval(takeoverAfter:)``; once another session has written its own, the lease is
+///    lost and the handler given to `whenLost` runs, so a silent session that was taken over
+///    (in this process or another) is closed within seconds instead of when it next speaks.
+///
 /// No release happens while a read or a commit is running. A holder whose process is stopped
 /// or hung cannot run its timer, so it keeps the lock until it dies; the kernel then drops it.
 final class MaildropLease: Sendable {
@@ -35,6 +41,23 @@ final class MaildropLease: Sendable {
         var lastActivity: ContinuousClock.Instant
         var operationsRunning = 0
         var timer: Task<Void, Never>?
+        var onLost: (@Sendable () -> Void)?
+    }
+
+    /// What the silence timer does next.
+    private enum TimerStep {
+        case wait(until: ContinuousClock.Instant)
+        case checkGeneration
+        case stop
+    }
+
+    /// The longest a released session goes without looking whether it was taken over.
+    static let maximumCheckInterval: Duration = .seconds(2)
+
+    /// How often a released session looks at the lock file: a short lease (tests) is looked
+    /// at as often as it may be taken over.
+    static func checkInterval(takeoverAfter: Duration) -> Duration {
+        min(takeoverAfter, Self.maximumCheckInterval)
     }
 
     let lockPath: FilePath
@@ -165,16 +188,30 @@ final class MaildropLease: Sendable {
                 lockFile.release()
             }
             inner.state = .closed
+            inner.onLost = nil
             defer { inner.timer = nil }
             return inner.timer
         }
         timer?.cancel()
     }
 
+    /// Calls `handler` once, from the silence timer, when a released lease finds that a newer
+    /// session took the maildrop; at once if that is already known. Not called after `close()`,
+    /// nor when the loss is found by `reacquire()` (its caller learns it from the throw).
+    func whenLost(_ handler: @escaping @Sendable () -> Void) {
+        let lostAlready: Bool = self.inner.withLockedValue { inner in
+            if case .lost = inner.state { return true }
+            inner.onLost = handler
+            return false
+        }
+        if lostAlready { handler() }
+    }
+
     // MARK: The silence timer
 
     private func startTimer() {
         let first = self.inner.withLockedValue { $0.lastActivity } + self.takeoverAfter
+        let checkInterval = Self.checkInterval(takeoverAfter: self.takeoverAfter)
         let timer = Task { [weak self] in
             var deadline = first
             while true {
@@ -183,8 +220,20 @@ final class MaildropLease: Sendable {
                 } catch {
                     return
                 }
-                guard let next = self?.timerFired() else { return }
-                deadline = next
+                guard let step = self?.timerFired() else { return }
+                switch step {
+                case .wait(let next):
+                    deadline = next
+                case .checkGeneration:
+                    guard let lease = self else { return }
+                    if await lease.generationChanged() {
+                        lease.markLost()
+                        return
+                    }
+                    deadline = .now + checkInterval
+                case .stop:
+                    return
+                }
             }
         }
         let stale: Task<Void, Never>? = self.inner.withLockedValue { inner in
@@ -195,21 +244,48 @@ final class MaildropLease: Sendable {
         stale?.cancel()
     }
 
-    /// Releases the flock if the session has been silent long enough; returns when to look
-    /// again, or `nil` to stop the timer.
-    private func timerFired() -> ContinuousClock.Instant? {
+    /// Releases the flock if the session has been silent long enough; says what to do next.
+    private func timerFired() -> TimerStep {
         self.inner.withLockedValue { inner in
-            guard case .held(let lockFile) = inner.state else { return nil }
-            let now = ContinuousClock.now
-            if inner.operationsRunning > 0 {
-                return now + self.takeoverAfter
+            switch inner.state {
+            case .held(let lockFile):
+                let now = ContinuousClock.now
+                if inner.operationsRunning > 0 {
+                    return .wait(until: now + self.takeoverAfter)
+                }
+                let due = inner.lastActivity + self.takeoverAfter
+                guard now >= due else { return .wait(until: due) }
+                lockFile.release()
+                inner.state = .released
+                return .wait(until: now + Self.checkInterval(takeoverAfter: self.takeoverAfter))
+            case .released:
+                return .checkGeneration
+            case .lost, .closed:
+                return .stop
             }
-            let due = inner.lastActivity + self.takeoverAfter
-            guard now >= due else { return due }
-            lockFile.release()
-            inner.state = .released
-            inner.timer = nil
-            return nil
         }
+    }
+
+    /// Whether another session has written its generation since this one took the lock.
+    /// A lock file that cannot be read says nothing: `reacquire()` decides when the session
+    /// next speaks.
+    private func generationChanged() async -> Bool {
+        let path = self.lockPath
+        let generation = self.generation
+        let current = try? await BlockingIO.run { try MaildropLockFile.readGeneration(path: path) }
+        guard let current else { return false }
+        return current != generation
+    }
+
+    /// A released lease found taken over: from now on it is lost; tells the session.
+    private func markLost() {
+        let handler: (@Sendable () -> Void)? = self.inner.withLockedValue { inner in
+            guard case .released = inner.state else { return nil }
+            inner.state = .lost
+            inner.timer = nil
+            defer { inner.onLost = nil }
+            return inner.onLost
+        }
+        handler?()
     }
 }

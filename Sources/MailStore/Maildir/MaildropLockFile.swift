@@ -71,9 +71,20 @@ struct MaildropLockFile: Sendable {
         _ = locksHeldInThisProcess.withLockedValue { $0.remove(self.identity) }
     }
 
+    /// The longest generation line read back.
+    static let maximumGenerationLength = 256
+
     /// The current generation line (empty if none was written).
     func readGeneration() throws(FileIOError) -> [UInt8] {
-        try self.file.read(count: 256, at: 0)
+        try self.file.read(count: Self.maximumGenerationLength, at: 0)
+    }
+
+    /// The generation line in the lock file at `path`, read without taking the lock (a
+    /// released session looking whether it was taken over). Blocking.
+    static func readGeneration(path: FilePath) throws(FileIOError) -> [UInt8] {
+        let file = try File.open(path, .readOnly)
+        defer { file.closeQuietly() }
+        return try file.read(count: Self.maximumGenerationLength, at: 0)
     }
 
     /// Writes the next generation: `generation <n+1> pid <pid> nonce <random>`. The nonce makes
