@@ -88,7 +88,7 @@ let package = Package(
         .target(
             name: "MailStore",
             dependencies: [
-                "FileIO",
+                "FileIO", "MailCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "SystemPackage", package: "swift-system"),

@@ -1,5 +1,6 @@
-// The passwd-file account provider the server uses.
 import FileIO
+// The passwd-file account provider the server uses.
+import MailCore
 import NIOConcurrencyHelpers
 public import SASL
 import SystemPackage
@@ -55,11 +56,6 @@ public final class PasswdFileAccounts: AccountProvider {
         self.reloadInterval = reloadInterval
         self.pool = HashingPool.shared
         self.reportProblem = onProblem
-    }
-
-    /// True when `name` may be used as an account name and path component (see ``UserName``).
-    public static func isValidUserName(_ name: String) -> Bool {
-        UserName.isValid(name)
     }
 
     public func verifyPassword(user: String, password: [UInt8]) async -> AuthenticationResult {

@@ -1,7 +1,8 @@
-// POP3Server: logins on the connection's event loop: USER/PASS, APOP (RFC 1939 §7), SASL (RFC 5034).
 import Accounts
 import Crypto
 import Logging
+// POP3Server: logins on the connection's event loop: USER/PASS, APOP (RFC 1939 §7), SASL (RFC 5034).
+import MailCore
 import NIOCore
 import POP3Core
 import SASL
@@ -101,7 +102,7 @@ extension POP3ServerHandler {
                 )
                 return
             }
-            guard Accounts.UserName.isValid(authenticationID) else {
+            guard UserName.isValid(authenticationID) else {
                 self.loginFailed(user: nil, mechanism: name, reason: "invalid-user-name", failure: .invalidCredentials)
                 return
             }
@@ -129,7 +130,7 @@ extension POP3ServerHandler {
                 }
             }
         case .lookUpSCRAMCredentials(let user):
-            guard Accounts.UserName.isValid(user) else {
+            guard UserName.isValid(user) else {
                 self.loginFailed(user: nil, mechanism: name, reason: "invalid-user-name", failure: .invalidCredentials)
                 return
             }

@@ -63,16 +63,4 @@ struct VocabularyTests {
         buffer.writePOP3Response(.ok("evil\r\ninjection"))
         #expect(String(buffer: buffer) == "+OK evil  injection\r\n")
     }
-
-    @Test(
-        arguments: [
-            ("alice", true), ("alice@example.org", true), ("jörg", true), ("", false), ("a/b", false),
-            ("..", false), ("a..b", false), (".", false), ("a\0b", false), ("a\u{7}b", false), ("a b", false),
-            ("a\\b", false), (String(repeating: "a", count: 255), true), (String(repeating: "a", count: 256), false),
-            ("a\u{85}b", false),
-        ]
-    )
-    func userNames(name: String, valid: Bool) {
-        #expect(UserName.isValid(name) == valid)
-    }
 }

@@ -1,5 +1,7 @@
 // Dovecot's passwd-file format: `user:password:uid:gid:gecos:home:shell:extra_fields`.
 
+import MailCore
+
 /// One account line of a passwd-file.
 public struct PasswdEntry: Hashable, Sendable {
     /// The account name (field 1).

@@ -1,6 +1,7 @@
 // Changing a passwd-file for `postoffice user add|passwd|remove|list`.
 
 import FileIO
+import MailCore
 import SystemPackage
 
 /// Adds, changes, removes and lists accounts in a Dovecot-format passwd-file.

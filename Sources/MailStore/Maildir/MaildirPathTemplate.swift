@@ -1,5 +1,7 @@
 // The `--maildir TEMPLATE` of DESIGN.md: `%u` is the user name, as in Dovecot's mail_location.
 
+import MailCore
+
 /// A Maildir path template such as `/var/mail/%u/Maildir`.
 ///
 /// `%u` is the whole user name, `%n` its local part (before the last `@`, or all of it),
@@ -65,11 +67,11 @@ public struct MaildirPathTemplate: Hashable, Sendable, CustomStringConvertible {
 
     /// The Maildir path of `user`, or `.noSuchUser` when the name is not acceptable in a path.
     ///
-    /// The name is checked before it is placed in the path: it must be 1–255 UTF-8 bytes with no
-    /// `/`, no `..`, no NUL or other control character, and not be `.`; each of the parts
-    /// (`%n`, `%d`) the template uses must be non-empty and not `.` either.
+    /// The name is checked before it is placed in the path: it must be a valid ``UserName``
+    /// (no `/`, no `..`, no control character, not `.`); each of the parts (`%n`, `%d`) the
+    /// template uses must be non-empty and not `.` either.
     public func path(for user: String) throws(MailStoreError) -> String {
-        guard Self.isAcceptable(user) else { throw .noSuchUser(user) }
+        guard UserName.isValid(user) else { throw .noSuchUser(user) }
         let at = user.lastIndex(of: "@")
         let localPart = at.map { String(user[..<$0]) } ?? user
         let domain = at.map { String(user[user.index(after: $0)...]) } ?? ""
@@ -81,26 +83,18 @@ public struct MaildirPathTemplate: Hashable, Sendable, CustomStringConvertible {
             case .user:
                 path += user
             case .localPart:
-                guard Self.isAcceptable(localPart) else { throw .noSuchUser(user) }
+                guard Self.isAcceptablePart(localPart) else { throw .noSuchUser(user) }
                 path += localPart
             case .domain:
-                guard Self.isAcceptable(domain) else { throw .noSuchUser(user) }
+                guard Self.isAcceptablePart(domain) else { throw .noSuchUser(user) }
                 path += domain
             }
         }
         return path
     }
 
-    /// Whether `name` may be placed into a path as one component.
-    static func isAcceptable(_ name: String) -> Bool {
-        let bytes = name.utf8
-        guard (1...255).contains(bytes.count), name != "." else { return false }
-        var previous: UInt8 = 0
-        for byte in bytes {
-            guard byte >= 0x20, byte != 0x7F, byte != UInt8(ascii: "/") else { return false }
-            guard !(byte == UInt8(ascii: ".") && previous == UInt8(ascii: ".")) else { return false }
-            previous = byte
-        }
-        return true
+    /// Whether `part` of a valid user name (its local part or domain) may be a path component.
+    private static func isAcceptablePart(_ part: String) -> Bool {
+        !part.isEmpty && part != "."
     }
 }

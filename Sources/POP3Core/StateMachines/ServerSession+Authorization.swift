@@ -1,5 +1,7 @@
 // POP3Core: the AUTHORIZATION state (RFC 1939 §4, §7; RFC 2595 §4; RFC 5034 §4).
 
+import MailCore
+
 extension ServerSession {
     func stateIsAuthorization() -> Bool {
         if case .authorization = state { return true }
