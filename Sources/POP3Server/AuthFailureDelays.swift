@@ -1,5 +1,5 @@
 // POP3Server: growing delays for failed logins, per client address.
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Remembers failed logins per client address and says how long to wait before answering
 /// the next failure: `base`, then ×3 per further failure, up to `cap`. An address that has
@@ -10,7 +10,7 @@ final class AuthFailureDelays: Sendable {
         var last: ContinuousClock.Instant
     }
 
-    private let entries = Mutex<[String: Entry]>([:])
+    private let entries = NIOLockedValueBox<[String: Entry]>([:])
     let base: Double
     let cap: Double
     let forgetAfter: Duration
@@ -26,7 +26,7 @@ final class AuthFailureDelays: Sendable {
     /// Records a failure from `address`; returns the delay to wait before answering.
     func recordFailure(address: String, now: ContinuousClock.Instant = .now) -> Duration {
         guard base > 0 else { return .zero }
-        let failures = entries.withLock { entries in
+        let failures = entries.withLockedValue { entries in
             var entry = entries[address] ?? Entry(failures: 0, last: now)
             if now - entry.last > forgetAfter { entry.failures = 0 }
             entry.failures += 1
@@ -45,7 +45,7 @@ final class AuthFailureDelays: Sendable {
 
     /// A successful login from `address` clears its record.
     func recordSuccess(address: String) {
-        entries.withLock { _ = $0.removeValue(forKey: address) }
+        entries.withLockedValue { _ = $0.removeValue(forKey: address) }
     }
 
     /// base × 3^(failures−1), capped.

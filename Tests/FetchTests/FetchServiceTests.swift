@@ -1,6 +1,6 @@
 import Foundation
 import ServiceLifecycleTestKit
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 
 @testable import Fetch
@@ -8,8 +8,8 @@ import Testing
 @Suite("FetchService")
 struct FetchServiceTests {
     final class Reports: Sendable {
-        let items = Mutex<[FetchReport]>([])
-        var count: Int { items.withLock { $0.count } }
+        let items = NIOLockedValueBox<[FetchReport]>([])
+        var count: Int { items.withLockedValue { $0.count } }
     }
 
     @Test("backoff doubles from the interval up to the maximum")
@@ -48,7 +48,7 @@ struct FetchServiceTests {
             options: options,
             logger: testLogger,
             reload: { [secondAccount] in [secondAccount] },
-            onReport: { report in reports.items.withLock { $0.append(report) } }
+            onReport: { report in reports.items.withLockedValue { $0.append(report) } }
         )
         let task = Task { try await service.run() }
         // Up to 30 s: under the whole suite, NIO's blocking pool (where every test's storing
@@ -88,7 +88,7 @@ struct FetchServiceTests {
                 connector: { _ in FakeConnector(server: FakeMailServer([])) }
             ),
             logger: testLogger,
-            onReport: { report in reports.items.withLock { $0.append(report) } }
+            onReport: { report in reports.items.withLockedValue { $0.append(report) } }
         )
         let task = Task { try await service.run() }
         // Once the first round is done the service waits out its interval: the stop must end that.
@@ -124,11 +124,11 @@ struct FetchServiceTests {
                     connector: { _ in FakeConnector(server: server) }
                 ),
                 logger: testLogger,
-                onReport: { report in reports.items.withLock { $0.append(report) } }
+                onReport: { report in reports.items.withLockedValue { $0.append(report) } }
             )
             try await service.run()
         }
-        let report = try #require(reports.items.withLock { $0.first?.accounts.first })
+        let report = try #require(reports.items.withLockedValue { $0.first?.accounts.first })
         #expect(report.interrupted)
         #expect(report.downloaded == 2)
         #expect(report.deleted == 2)

@@ -7,13 +7,13 @@ import POP3Server
 import POP3TestSupport
 import SASL
 import ServiceLifecycle
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Collects log lines so tests can check what is (and is not) logged.
 final class LogCapture: Sendable {
-    private let storage = Mutex<[String]>([])
-    var lines: [String] { storage.withLock { $0 } }
-    func append(_ line: String) { storage.withLock { $0.append(line) } }
+    private let storage = NIOLockedValueBox<[String]>([])
+    var lines: [String] { storage.withLockedValue { $0 } }
+    func append(_ line: String) { storage.withLockedValue { $0.append(line) } }
 }
 
 struct CapturingLogHandler: LogHandler {
