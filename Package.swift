@@ -107,7 +107,7 @@ let package = Package(
             name: "POP3Server",
             dependencies: [
                 "MailCore",
-                "POP3Core", "SASL", "Accounts", "MailStore", "ServerMetrics",
+                "POP3Core", "SASL", "Accounts", "MailStore", "ServerMetrics", "FileIO",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -118,6 +118,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -181,6 +182,7 @@ let package = Package(
             name: "Discovery",
             dependencies: [
                 "POP3Client", "FileIO",
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,7 +1,9 @@
-// POP3Server: a self-signed certificate for first start (the only file here using Foundation).
+// POP3Server: a self-signed certificate for first start.
 import Crypto
+import FileIO
 import Foundation
 import SwiftASN1
+import SystemPackage
 import X509
 
 /// Makes the self-signed certificate the server uses when none is configured.
@@ -17,16 +19,15 @@ public enum SelfSignedCertificate {
         commonName: String = "localhost",
         extraHostnames: [String] = []
     ) throws -> POP3ServerConfiguration.TLSFiles {
-        let manager = FileManager.default
-        let certificatePath = (directory as NSString).appendingPathComponent("cert.pem")
-        let keyPath = (directory as NSString).appendingPathComponent("key.pem")
-        let files = POP3ServerConfiguration.TLSFiles(certificatePath: certificatePath, keyPath: keyPath)
-        if manager.fileExists(atPath: certificatePath), manager.fileExists(atPath: keyPath) { return files }
-        try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let root = FilePath(directory)
+        let certificatePath = root.appending("cert.pem")
+        let keyPath = root.appending("key.pem")
+        let files = POP3ServerConfiguration.TLSFiles(certificatePath: certificatePath.string, keyPath: keyPath.string)
+        if try FileSystem.status(certificatePath) != nil, try FileSystem.status(keyPath) != nil { return files }
+        try FileSystem.createDirectories(root, permissions: 0o755)
         let (certificatePEM, keyPEM) = try make(commonName: commonName, extraHostnames: extraHostnames)
-        guard manager.createFile(atPath: keyPath, contents: Data(keyPEM.utf8), attributes: [.posixPermissions: 0o600])
-        else { throw POP3Server.StartupError(description: "cannot write \(keyPath)") }
-        try Data(certificatePEM.utf8).write(to: URL(fileURLWithPath: certificatePath), options: .atomic)
+        try FileSystem.replaceAtomically(keyPath, with: Array(keyPEM.utf8), permissions: 0o600)
+        try FileSystem.replaceAtomically(certificatePath, with: Array(certificatePEM.utf8), permissions: 0o644)
         return files
     }
 

@@ -1,6 +1,6 @@
 import Foundation
-import ServiceLifecycleTestKit
 import NIOConcurrencyHelpers
+import ServiceLifecycleTestKit
 import Testing
 
 @testable import Fetch

@@ -1,13 +1,13 @@
 import Accounts
 import Logging
 import MailStore
+import NIOConcurrencyHelpers
 import NIOCore
 import POP3Core
 import POP3Server
 import POP3TestSupport
 import SASL
 import ServiceLifecycle
-import NIOConcurrencyHelpers
 
 /// Collects log lines so tests can check what is (and is not) logged.
 final class LogCapture: Sendable {

@@ -2,9 +2,9 @@
 // again over TCP when the answer was truncated (RFC 7766 §5), with a deadline per attempt.
 
 import FileIO
-import Foundation
 import NIOCore
 import NIOPosix
+import SystemPackage
 
 /// A DNS server to ask: an IP address and a port.
 public struct DNSServerAddress: Hashable, Sendable, CustomStringConvertible {
@@ -70,8 +70,9 @@ public struct DNSClient: Sendable {
     /// The servers `/etc/resolv.conf` names (`nameserver` lines), or the local one when it names
     /// none, as the C library does (resolv.conf(5)).
     public static func system(resolvConf path: String = "/etc/resolv.conf") async -> DNSClient {
-        let data = (try? await BlockingIO.run { FileManager.default.contents(atPath: path) }) ?? nil
-        return DNSClient(servers: Self.nameservers(resolvConf: String(decoding: data ?? Data(), as: UTF8.self)))
+        let bytes =
+            (try? await BlockingIO.run { try FileSystem.readFileIfExists(FilePath(path), limit: 1 << 20) }) ?? nil
+        return DNSClient(servers: Self.nameservers(resolvConf: String(decoding: bytes?.bytes ?? [], as: UTF8.self)))
     }
 
     static func nameservers(resolvConf text: String) -> [DNSServerAddress] {
