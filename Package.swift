@@ -244,6 +244,8 @@ let package = Package(
             name: "POP3TestSupport",
             dependencies: [
                 "MailStore", "Accounts", "SASL",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -47,29 +47,15 @@ struct ProbeTarget {
                 logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
             )
         )
-        let group = ServiceGroup(
-            services: [server],
-            gracefulShutdownSignals: [],
-            logger: Logger(label: "group") { _ in SwiftLogNoOpLogHandler() }
-        )
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            do {
-                let addresses = try await server.boundAddresses()
-                try await body(
-                    ProbeTarget(
-                        plainPort: addresses[0].port!,  // safe: bound
-                        tlsPort: addresses.count > 1 ? addresses[1].port : nil,
-                        caFile: caFile
-                    )
+        try await withRunningService(server) { _ in
+            let addresses = try await server.boundAddresses()
+            try await body(
+                ProbeTarget(
+                    plainPort: addresses[0].port!,  // safe: bound
+                    tlsPort: addresses.count > 1 ? addresses[1].port : nil,
+                    caFile: caFile
                 )
-                await group.triggerGracefulShutdown()
-                try await tasks.waitForAll()
-            } catch {
-                await group.triggerGracefulShutdown()
-                tasks.cancelAll()
-                throw error
-            }
+            )
         }
     }
 }

@@ -10,24 +10,6 @@ import NIOCore
 import POP3TestSupport
 import ServiceLifecycle
 
-/// Collects log lines, so tests can check what is logged.
-final class LogLines: Sendable {
-    private let storage = NIOLockedValueBox<[String]>([])
-    var lines: [String] { storage.withLockedValue { $0 } }
-    func append(_ line: String) { storage.withLockedValue { $0.append(line) } }
-}
-
-struct LogLinesHandler: LogHandler {
-    let sink: LogLines
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .info
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-    func log(event: LogEvent) { sink.append("\(event.message)") }
-}
-
 /// A fresh directory, removed by `remove()`.
 struct ScratchDirectory {
     let path: String
@@ -103,37 +85,22 @@ struct TestLMTPServer {
             shutdownGracePeriod: .seconds(5),
             accountProvider: accounts,
             mailStore: try store ?? directory.maildirStore(),
-            logger: Logger(label: "lmtp") { _ in LogLinesHandler(sink: log) }
+            logger: log.logger(label: "lmtp")
         )
         configure(&configuration)
         let server = LMTPServer(configuration: configuration)
-        let group = ServiceGroup(
-            services: [server],
-            gracefulShutdownSignals: [],
-            logger: Logger(label: "group") { _ in SwiftLogNoOpLogHandler() }
-        )
-        return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            do {
-                let endpoints = try await server.boundEndpoints()
-                var port = 0
-                for case .tcp(_, let bound) in endpoints { port = bound }
-                let testServer = TestLMTPServer(
-                    tcpPort: port,
-                    socketPath: socketPath,
-                    server: server,
-                    log: log,
-                    shutdown: { await group.triggerGracefulShutdown() }
-                )
-                let result = try await body(testServer)
-                await group.triggerGracefulShutdown()
-                try await tasks.waitForAll()
-                return result
-            } catch {
-                await group.triggerGracefulShutdown()
-                tasks.cancelAll()
-                throw error
-            }
+        return try await withRunningService(server) { shutdown in
+            let endpoints = try await server.boundEndpoints()
+            var port = 0
+            for case .tcp(_, let bound) in endpoints { port = bound }
+            let testServer = TestLMTPServer(
+                tcpPort: port,
+                socketPath: socketPath,
+                server: server,
+                log: log,
+                shutdown: shutdown
+            )
+            return try await body(testServer)
         }
     }
 

@@ -9,33 +9,13 @@ import POP3TestSupport
 import SASL
 import ServiceLifecycle
 
-/// Collects log lines so tests can check what is (and is not) logged.
-final class LogCapture: Sendable {
-    private let storage = NIOLockedValueBox<[String]>([])
-    var lines: [String] { storage.withLockedValue { $0 } }
-    func append(_ line: String) { storage.withLockedValue { $0.append(line) } }
-}
-
-struct CapturingLogHandler: LogHandler {
-    let capture: LogCapture
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .info
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-    func log(event: LogEvent) {
-        capture.append("\(event.message)")
-    }
-}
-
 /// Runs a POP3Server on 127.0.0.1 port 0 for the duration of `body`.
 struct TestServer {
     var store: TestMailStore
     var plainPort: Int
     var tlsPort: Int?
     var server: POP3Server
-    var log: LogCapture
+    var log: LogLines
     var ca: TestCertificateAuthority?
     /// Starts a graceful shutdown (SIGTERM's effect) without waiting for it.
     var shutdown: @Sendable () async -> Void
@@ -48,8 +28,8 @@ struct TestServer {
         configure: (inout POP3ServerConfiguration) -> Void = { _ in },
         _ body: (TestServer) async throws -> Result
     ) async throws -> Result {
-        let log = LogCapture()
-        let logger = Logger(label: "test") { _ in CapturingLogHandler(capture: log) }
+        let log = LogLines()
+        let logger = log.logger(label: "test")
         let ca = tls ? try TestCertificateAuthority() : nil
         var listeners = [POP3ServerConfiguration.Listener(host: "127.0.0.1", port: 0, implicitTLS: false)]
         var files: POP3ServerConfiguration.TLSFiles?
@@ -69,33 +49,18 @@ struct TestServer {
         )
         configure(&configuration)
         let server = POP3Server(configuration: configuration)
-        let group = ServiceGroup(
-            services: [server],
-            gracefulShutdownSignals: [],
-            logger: Logger(label: "group") { _ in SwiftLogNoOpLogHandler() }
-        )
-        return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            do {
-                let addresses = try await server.boundAddresses()
-                let testServer = TestServer(
-                    store: store,
-                    plainPort: addresses[0].port!,
-                    tlsPort: addresses.count > 1 ? addresses[1].port : nil,
-                    server: server,
-                    log: log,
-                    ca: ca,
-                    shutdown: { await group.triggerGracefulShutdown() }
-                )
-                let result = try await body(testServer)
-                await group.triggerGracefulShutdown()
-                try await tasks.waitForAll()
-                return result
-            } catch {
-                await group.triggerGracefulShutdown()
-                tasks.cancelAll()
-                throw error
-            }
+        return try await withRunningService(server) { shutdown in
+            let addresses = try await server.boundAddresses()
+            let testServer = TestServer(
+                store: store,
+                plainPort: addresses[0].port!,
+                tlsPort: addresses.count > 1 ? addresses[1].port : nil,
+                server: server,
+                log: log,
+                ca: ca,
+                shutdown: shutdown
+            )
+            return try await body(testServer)
         }
     }
 
