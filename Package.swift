@@ -103,11 +103,17 @@ let package = Package(
             dependencies: [.product(name: "CoreMetrics", package: "swift-metrics")],
             swiftSettings: swiftSettings
         ),
+        // HAProxy's PROXY protocol v1/v2: the pure header decoder and CIDR networks.
+        .target(
+            name: "ProxyProtocol",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "POP3Server",
             dependencies: [
                 "MailCore",
-                "POP3Core", "SASL", "Accounts", "MailStore", "ServerMetrics", "FileIO",
+                "POP3Core", "SASL", "Accounts", "MailStore", "ServerMetrics", "ProxyProtocol", "FileIO",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -211,7 +217,7 @@ let package = Package(
             name: "postoffice",
             dependencies: [
                 "POP3Core", "SASL", "Accounts", "MailStore", "POP3Server", "POP3Client", "Fetch", "Mailbox",
-                "LMTPServer", "Discovery", "FileIO", "ServerMetrics", "FileFormats",
+                "LMTPServer", "Discovery", "FileIO", "ServerMetrics", "FileFormats", "ProxyProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -306,6 +312,7 @@ let package = Package(
             dependencies: [
                 "MailCore",
                 "POP3Server", "POP3Core", "Accounts", "MailStore", "SASL", "POP3TestSupport", "ServerMetrics",
+                "ProxyProtocol",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -313,6 +320,14 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ProxyProtocolTests",
+            dependencies: [
+                "ProxyProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -403,7 +418,7 @@ let package = Package(
         .testTarget(
             name: "postofficeTests",
             dependencies: [
-                "postoffice", "ServerMetrics", "FileFormats",
+                "postoffice", "ServerMetrics", "FileFormats", "POP3Server", "ProxyProtocol",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
