@@ -1,4 +1,4 @@
-// POP3Server: the open connections, for the connection limit, the shutdown drain and the admin socket.
+// POP3Server: the open connections, for the connection limits, the shutdown drain and the admin socket.
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -13,8 +13,8 @@ public struct SessionSummary: Hashable, Sendable {
     public var connectedFor: Duration
 }
 
-/// The open connections: counted against the limit, closed at the shutdown deadline, and
-/// waited for until each has released its maildrop.
+/// The open connections: counted against the limit (all of them, and per client), closed at
+/// the shutdown deadline, and waited for until each has released its maildrop.
 final class ConnectionRegistry: Sendable {
     private struct Entry {
         var channel: any Channel
@@ -27,10 +27,21 @@ final class ConnectionRegistry: Sendable {
     private struct State {
         var next = 0
         var channels: [Int: Entry] = [:]
+        /// The client (``PeerAddress/clientKey``) each counted connection belongs to.
+        var clientOf: [Int: String] = [:]
+        /// Connections open per client.
+        var perClient: [String: Int] = [:]
         var nextWaiter = 0
         var waiters: [Int: CheckedContinuation<Bool, Never>] = [:]
         /// Waiters that gave up before they parked.
         var expired: Set<Int> = []
+
+        /// Stops counting connection `id` against its client.
+        mutating func release(_ id: Int) {
+            guard let client = self.clientOf.removeValue(forKey: id) else { return }
+            let remaining = (self.perClient[client] ?? 1) - 1
+            self.perClient[client] = remaining > 0 ? remaining : nil
+        }
 
         mutating func reserveWaiter() -> Int {
             self.nextWaiter += 1
@@ -80,9 +91,34 @@ final class ConnectionRegistry: Sendable {
         return channels.count
     }
 
+    /// Connection `id` serves `peer` (the client a PROXY header named, in place of the proxy).
+    func identify(_ id: Int, peer: PeerAddress) {
+        self.state.withLockedValue { $0.channels[id]?.peer = peer }
+    }
+
+    /// Counts connection `id` against `client`; returns how many that client has open with it.
+    func claim(_ id: Int, client: String) -> Int {
+        self.state.withLockedValue { state in
+            guard state.channels[id] != nil else { return 0 }
+            if let previous = state.clientOf[id] {
+                guard previous != client else { return state.perClient[client] ?? 0 }
+                state.release(id)
+            }
+            state.clientOf[id] = client
+            state.perClient[client, default: 0] += 1
+            return state.perClient[client] ?? 0
+        }
+    }
+
+    /// Connections open from `client` now.
+    func count(client: String) -> Int {
+        self.state.withLockedValue { $0.perClient[client] ?? 0 }
+    }
+
     /// Forgets connection `id` (idempotent); wakes those waiting when none is left.
     func remove(_ id: Int) {
         let waiters: [CheckedContinuation<Bool, Never>] = self.state.withLockedValue { state in
+            state.release(id)
             state.channels.removeValue(forKey: id)
             guard state.channels.isEmpty else { return [] }
             defer {

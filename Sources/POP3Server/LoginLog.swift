@@ -1,18 +1,27 @@
 // POP3Server: the log lines operators and fail2ban rely on. Keep their format stable.
 
-/// Formats the login, login-failure and logout lines.
+/// Formats the login, login-failure, logout and ban lines.
 ///
 /// Lines (one per event, never a password, SASL payload or message content):
 /// ```
 /// login ok user=alice peer=127.0.0.1:5123 tls=yes mech=PLAIN
 /// login failed user=alice peer=192.0.2.7:40112 tls=no mech=USER reason=invalid-credentials
 /// logout user=alice retrieved=2 deleted=1 bytes=4810 duration=1.23s
+/// ban address=192.0.2.7 key=192.0.2.7 failures=10 window=600s duration=900s
+/// ban user=alice address=192.0.2.7 failures=10 window=600s duration=900s
 /// ```
 /// `peer` is `IPv4:port` or `[IPv6]:port`. A user name that is not printable is logged as
 /// `user=-`. For fail2ban:
 /// ```
 /// failregex = login failed user=\S* peer=\[?<HOST>\]?:\d+
 /// ```
+/// or, to leave the counting to the server (contrib/fail2ban/filter.d/postoffice.conf), one
+/// match per ban, with `maxretry = 1`:
+/// ```
+/// failregex = \bpop3: ban address=<ADDR>
+/// ```
+/// In a ban line `address` is the client's own address (never bracketed) and `key` what the
+/// ban covers (the address, or the /64 of an IPv6 address).
 public enum LoginLog {
     public static func success(user: String, peer: PeerAddress, tls: Bool, mechanism: String) -> String {
         "login ok user=\(printable(user)) peer=\(peer) tls=\(tls ? "yes" : "no") mech=\(mechanism)"
@@ -32,6 +41,16 @@ public enum LoginLog {
         let seconds = "\(milliseconds / 1000).\(hundredths < 10 ? "0" : "")\(hundredths)s"
         return
             "logout user=\(printable(user)) retrieved=\(retrieved) deleted=\(deleted) bytes=\(bytes) duration=\(seconds)"
+    }
+
+    public static func ban(_ key: BanKey, peer: PeerAddress, policy: BanPolicy) -> String {
+        let tail = "failures=\(policy.failures) window=\(policy.window)s duration=\(policy.banTime)s"
+        switch key {
+        case .address(let covered):
+            return "ban address=\(peer.ip) key=\(covered) \(tail)"
+        case .user(let name):
+            return "ban user=\(printable(name)) address=\(peer.ip) \(tail)"
+        }
     }
 
     /// The name itself when it is printable and has no spaces (it cannot then break the line

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOSSL
 import POP3Core
+import ProxyProtocol
 import SASL
 import ServerMetrics
 
@@ -13,14 +14,22 @@ struct POP3ConnectionEnvironment: Sendable {
     var failureDelays: AuthFailureDelays
     /// Connections served at once (the configured limit, or what the descriptors allow).
     var maximumConnections: Int
+    /// Bans after repeated failed logins, when the configuration asks for them.
+    var bans: BanList?
     /// The session configuration every connection starts from, built once per server.
     private var sessionTemplate: ServerSession.Configuration
 
-    init(configuration: POP3ServerConfiguration, sslContext: NIOSSLContext?, failureDelays: AuthFailureDelays) {
+    init(
+        configuration: POP3ServerConfiguration,
+        sslContext: NIOSSLContext?,
+        failureDelays: AuthFailureDelays,
+        bans: BanList? = nil
+    ) {
         self.configuration = configuration
         self.sslContext = sslContext
         self.failureDelays = failureDelays
         self.maximumConnections = configuration.maximumConnections ?? ConnectionLimit.default
+        self.bans = bans
         let mechanisms = configuration.saslMechanisms.filter { configuration.makeMechanism($0) != nil }.map(\.rawValue)
         self.sessionTemplate = ServerSession.Configuration(
             limits: configuration.limits,
@@ -28,6 +37,21 @@ struct POP3ConnectionEnvironment: Sendable {
             loginDelaySeconds: configuration.loginDelaySeconds,
             expireDays: configuration.expireDays
         )
+    }
+
+    /// Whether `peer` is in a trusted network or is a trusted proxy: exempt from bans and from
+    /// the per-client connection cap.
+    func isTrusted(_ peer: PeerAddress) -> Bool {
+        guard let address = peer.address else { return false }
+        return (self.configuration.trustedNetworks + self.configuration.trustedProxies).contains {
+            $0.contains(address)
+        }
+    }
+
+    /// Whether `peer`'s address is banned now (never for a trusted peer).
+    func isBanned(_ peer: PeerAddress) -> Bool {
+        guard let bans = self.bans, !self.isTrusted(peer) else { return false }
+        return bans.isBanned(.address(peer.clientKey), now: BanFile.now())
     }
 
     /// The session configuration for a connection from `peer`.
@@ -51,6 +75,7 @@ struct POP3ConnectionEnvironment: Sendable {
 ///    and the slow work handed to the store and the account database.
 func configurePOP3ServerPipeline(
     channel: any Channel,
+    peer: PeerAddress,
     implicitTLS sslContext: NIOSSLContext?,
     environment: POP3ConnectionEnvironment,
     onLogin: @escaping @Sendable (String) -> Void = { _ in },
@@ -65,7 +90,7 @@ func configurePOP3ServerPipeline(
         POP3ServerHandler(
             environment: environment,
             eventLoop: channel.eventLoop,
-            peer: PeerAddress(channel.remoteAddress),
+            peer: peer,
             implicitTLS: sslContext != nil,
             onLogin: onLogin,
             onFinished: onFinished
@@ -73,19 +98,47 @@ func configurePOP3ServerPipeline(
     )
 }
 
-/// A connection over the limit: `-ERR [SYS/TEMP]` (RFC 3206 §4), then close.
-func configureRefusalPipeline(channel: any Channel, implicitTLS sslContext: NIOSSLContext?) throws {
+/// Why a connection is refused before its session starts: over
+/// ``POP3ServerConfiguration/maximumConnections``, over
+/// ``POP3ServerConfiguration/maximumConnectionsPerClient``, or from an address banned after
+/// repeated failed logins. One type with the metric's label.
+typealias ConnectionRefusal = ServerMetrics.Refusal
+
+extension ConnectionRefusal {
+    /// `-ERR [SYS/TEMP]` (RFC 3206 §4): the client may try again later, and should.
+    var response: Response {
+        switch self {
+        case .serverFull: .err("too many connections, try again later", code: .sysTemp)
+        case .clientFull: .err("too many connections from your address, try again later", code: .sysTemp)
+        case .banned: .err("too many failed logins from your address, try again later", code: .sysTemp)
+        }
+    }
+}
+
+/// A refused connection: its `-ERR [SYS/TEMP]` answer, then close.
+func configureRefusalPipeline(
+    channel: any Channel,
+    implicitTLS sslContext: NIOSSLContext?,
+    refusal: ConnectionRefusal
+) throws {
     let operations = channel.pipeline.syncOperations
     if let sslContext {
         try operations.addHandler(NIOSSLServerHandler(context: sslContext))
     }
-    try operations.addHandler(ConnectionRefusalHandler())
+    try operations.addHandler(ConnectionRefusalHandler(response: refusal.response))
 }
 
 /// Writes the refusal once the connection is up, and closes when it is out.
 private final class ConnectionRefusalHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
+
+    private let response: Response
+    private var refused = false
+
+    init(response: Response) {
+        self.response = response
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         if context.channel.isActive { self.refuse(context: context) }
@@ -99,8 +152,10 @@ private final class ConnectionRefusalHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 
     private func refuse(context: ChannelHandlerContext) {
+        guard !self.refused else { return }
+        self.refused = true
         var refusal = ByteBuffer()
-        refusal.writePOP3Response(.err("too many connections, try again later", code: .sysTemp))
+        refusal.writePOP3Response(self.response)
         let channel = context.channel
         context.writeAndFlush(self.wrapOutboundOut(refusal)).whenComplete { _ in channel.close(promise: nil) }
     }

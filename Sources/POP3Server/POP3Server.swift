@@ -1,10 +1,12 @@
 // POP3Server: listeners, connections and graceful shutdown as a swift-service-lifecycle Service.
+import FileIO
 import Logging
 import NIOConcurrencyHelpers
 public import NIOCore
 import NIOPosix
 import NIOSSL
 import POP3Core
+import ProxyProtocol
 import SASL
 import ServerMetrics
 public import ServiceLifecycle
@@ -48,6 +50,9 @@ public actor POP3Server: Service {
     }
 
     public nonisolated let configuration: POP3ServerConfiguration
+    /// How often the server writes new bans to the ban file and reads it back (to see
+    /// `postoffice ban remove`).
+    public static let banSyncInterval: Duration = .seconds(1)
     private var state = LifecycleState.initial
     private var addressWaiters: [CheckedContinuation<[SocketAddress], any Error>] = []
     private nonisolated let connections = ConnectionRegistry()
@@ -55,9 +60,13 @@ public actor POP3Server: Service {
     private nonisolated let environment = NIOLockedValueBox<POP3ConnectionEnvironment?>(nil)
     /// Listeners ``bind()`` opened, not yet accepting; ``run()`` takes them.
     private nonisolated let prebound = NIOLockedValueBox<[any Channel]?>(nil)
+    /// The bans after failed logins (kept, and synchronized with the ban file, even while
+    /// ``POP3ServerConfiguration/banPolicy`` is off, so that a reload can turn them on).
+    public nonisolated let bans: BanList
 
     public init(configuration: POP3ServerConfiguration) {
         self.configuration = configuration
+        self.bans = BanList(policy: configuration.banPolicy ?? BanPolicy())
     }
 
     /// The addresses actually bound (port 0 resolved), once the server runs. Waits until then;
@@ -99,6 +108,9 @@ public actor POP3Server: Service {
     public nonisolated func run() async throws {
         await transition(to: .starting)
         let listeners: [any Channel]
+        let banSync = self.configuration.banFile.map {
+            BanSynchronizer(bans: self.bans, file: BanFile(path: $0), logger: self.configuration.logger)
+        }
         do {
             if let bound = prebound.withLockedValue({ bound in
                 defer { bound = nil }; return bound
@@ -107,6 +119,8 @@ public actor POP3Server: Service {
             } else {
                 listeners = try await bindListeners()
             }
+            // Bans from before a restart apply from the first connection.
+            try await banSync?.load()
             // Accepting starts only now (after a privilege drop, when the caller bound first).
             for listener in listeners { try await listener.setOption(.autoRead, value: true).get() }
         } catch {
@@ -124,6 +138,9 @@ public actor POP3Server: Service {
             group.addTask {
                 for listener in listeners { try? await listener.closeFuture.get() }
             }
+            if let banSync {
+                group.addTask { await banSync.run(every: Self.banSyncInterval) }
+            }
             await group.next()
             group.cancelAll()
             for listener in listeners { listener.close(promise: nil) }
@@ -139,6 +156,7 @@ public actor POP3Server: Service {
         let open = connections.closeAll()
         if open > 0 { logger.notice("closed \(open) sessions at the shutdown deadline (no deletions)") }
         await connections.waitUntilEmpty()
+        await banSync?.synchronize()
         await transition(to: .shutdown)
         logger.info("POP3 server stopped")
     }
@@ -158,6 +176,7 @@ public actor POP3Server: Service {
     /// need a restart). Throws, keeping the current setup, if the certificate or key cannot
     /// be loaded.
     public nonisolated func reload(_ configuration: POP3ServerConfiguration) throws {
+        try Self.checkProxySettings(configuration)
         let sslContext = try Self.makeSSLContext(configuration)
         environment.withLockedValue { current in
             let delays =
@@ -170,7 +189,8 @@ public actor POP3Server: Service {
             current = POP3ConnectionEnvironment(
                 configuration: configuration,
                 sslContext: sslContext,
-                failureDelays: delays
+                failureDelays: delays,
+                bans: self.activeBans(configuration)
             )
         }
         if configuration.listeners != self.configuration.listeners {
@@ -195,6 +215,20 @@ public actor POP3Server: Service {
         _ = try POP3ServerTLS.makeContext(files)
     }
 
+    /// The ban list new connections use under `configuration`: the server's, with the
+    /// configured policy, or none when bans are off.
+    private nonisolated func activeBans(_ configuration: POP3ServerConfiguration) -> BanList? {
+        guard let policy = configuration.banPolicy else { return nil }
+        self.bans.policy = policy
+        return self.bans
+    }
+
+    private static func checkProxySettings(_ configuration: POP3ServerConfiguration) throws {
+        if configuration.listeners.contains(where: \.proxyProtocol), configuration.trustedProxies.isEmpty {
+            throw StartupError(description: "a PROXY-protocol listener needs at least one trusted proxy network")
+        }
+    }
+
     private static func makeSSLContext(_ configuration: POP3ServerConfiguration) throws -> NIOSSLContext? {
         // One context per configuration: only the handshake costs per session.
         let sslContext = try configuration.tls.map(POP3ServerTLS.makeContext)
@@ -207,8 +241,10 @@ public actor POP3Server: Service {
     private nonisolated func bindListeners() async throws -> [any Channel] {
         let configuration = self.configuration
         guard !configuration.listeners.isEmpty else { throw StartupError(description: "no listeners configured") }
+        try Self.checkProxySettings(configuration)
         let sslContext = try Self.makeSSLContext(configuration)
         let environment = self.environment
+        let bans = self.activeBans(configuration)
         environment.withLockedValue {
             $0 = POP3ConnectionEnvironment(
                 configuration: configuration,
@@ -216,7 +252,8 @@ public actor POP3Server: Service {
                 failureDelays: AuthFailureDelays(
                     base: configuration.authFailureDelay,
                     cap: configuration.authFailureDelayCap
-                )
+                ),
+                bans: bans
             )
         }
         let connections = self.connections
@@ -224,6 +261,7 @@ public actor POP3Server: Service {
         do {
             for listener in configuration.listeners {
                 let implicitTLS = listener.implicitTLS
+                let proxyProtocol = listener.proxyProtocol
                 let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                     .serverChannelOption(.backlog, value: 256)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -237,6 +275,7 @@ public actor POP3Server: Service {
                             try Self.accept(
                                 channel,
                                 implicitTLS: implicitTLS,
+                                proxyProtocol: proxyProtocol,
                                 environment: environment,
                                 connections: connections
                             )
@@ -253,28 +292,95 @@ public actor POP3Server: Service {
         return servers
     }
 
-    /// Sets up an accepted connection: a session, or a refusal past the limit.
+    /// Sets up an accepted connection. On a PROXY-protocol listener the header comes first
+    /// (``ProxyHeaderHandler``), and the rest waits for the client's real address.
     private static func accept(
         _ channel: any Channel,
         implicitTLS: Bool,
+        proxyProtocol: Bool,
         environment: POP3ConnectionEnvironment,
         connections: ConnectionRegistry
     ) throws {
         let tls = implicitTLS ? environment.sslContext : nil
-        let maximumConnections = environment.maximumConnections
         let (id, open) = connections.add(channel, implicitTLS: implicitTLS)
-        guard open <= maximumConnections else {
-            environment.configuration.logger.warning(
-                "refusing connection peer=\(PeerAddress(channel.remoteAddress)): \(open - 1) connections open"
+        guard proxyProtocol else {
+            try Self.admit(
+                channel,
+                id: id,
+                open: open,
+                peer: PeerAddress(channel.remoteAddress),
+                implicitTLS: implicitTLS,
+                tls: tls,
+                environment: environment,
+                connections: connections
             )
-            channel.closeFuture.whenComplete { _ in connections.remove(id) }
-            try configureRefusalPipeline(channel: channel, implicitTLS: tls)
             return
         }
+        // Until a session owns the connection, its close releases the slot.
+        let admitted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
+        channel.closeFuture.whenComplete { _ in
+            if !admitted.value { connections.remove(id) }
+        }
+        let header = ProxyHeaderHandler(
+            trustedProxies: environment.configuration.trustedProxies,
+            logger: environment.configuration.logger
+        ) { context, peer in
+            admitted.value = true
+            try Self.admit(
+                context.channel,
+                id: id,
+                open: open,
+                peer: peer,
+                implicitTLS: implicitTLS,
+                tls: tls,
+                environment: environment,
+                connections: connections
+            )
+        }
+        try channel.pipeline.syncOperations.addHandler(header)
+    }
+
+    /// A session for the client `peer`, or a refusal: past the connection limit, past the
+    /// per-client cap, or from a banned address.
+    private static func admit(
+        _ channel: any Channel,
+        id: Int,
+        open: Int,
+        peer: PeerAddress,
+        implicitTLS: Bool,
+        tls: NIOSSLContext?,
+        environment: POP3ConnectionEnvironment,
+        connections: ConnectionRegistry
+    ) throws {
+        let logger = environment.configuration.logger
         let metrics = environment.configuration.metrics
+        connections.identify(id, peer: peer)
+        var refusal: ConnectionRefusal?
+        if open > environment.maximumConnections {
+            logger.warning("refusing connection peer=\(peer): \(open - 1) connections open")
+            refusal = .serverFull
+        } else if environment.isBanned(peer) {
+            logger.notice("refusing connection peer=\(peer): address banned")
+            refusal = .banned
+        } else if !environment.isTrusted(peer), let cap = environment.configuration.maximumConnectionsPerClient {
+            let fromClient = connections.claim(id, client: peer.clientKey)
+            if fromClient > cap {
+                logger.warning(
+                    "refusing connection peer=\(peer): \(fromClient - 1) connections open from \(peer.clientKey)"
+                )
+                refusal = .clientFull
+            }
+        }
+        if let refusal {
+            metrics.connectionRefused(refusal)
+            channel.closeFuture.whenComplete { _ in connections.remove(id) }
+            try configureRefusalPipeline(channel: channel, implicitTLS: tls, refusal: refusal)
+            return
+        }
         do {
             try configurePOP3ServerPipeline(
                 channel: channel,
+                peer: peer,
                 implicitTLS: tls,
                 environment: environment,
                 onLogin: { connections.loggedIn(id, user: $0) },

@@ -3,6 +3,7 @@ public import Accounts
 public import Logging
 public import MailStore
 public import POP3Core
+public import ProxyProtocol
 public import SASL
 public import ServerMetrics
 
@@ -16,25 +17,35 @@ public struct POP3ServerConfiguration: Sendable {
         public var port: Int
         /// TLS from the first byte (port 995, RFC 8314 §3.3); otherwise plaintext with STLS.
         public var implicitTLS: Bool
+        /// Every connection starts with a PROXY protocol header (v1 or v2) from a trusted proxy
+        /// (``POP3ServerConfiguration/trustedProxies``), before TLS; others are closed.
+        public var proxyProtocol: Bool
 
-        public init(host: String, port: Int, implicitTLS: Bool) {
+        public init(host: String, port: Int, implicitTLS: Bool, proxyProtocol: Bool = false) {
             self.host = host
             self.port = port
             self.implicitTLS = implicitTLS
+            self.proxyProtocol = proxyProtocol
         }
 
         /// Parses `host:port`, `[v6]:port` or `:port` (all addresses).
-        public init?(_ text: String, implicitTLS: Bool) {
+        public init?(_ text: String, implicitTLS: Bool, proxyProtocol: Bool = false) {
             guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
                 (0...65535).contains(port)
             else { return nil }
             var host = String(text[..<colon])
             if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-            self.init(host: host.isEmpty ? "::" : host, port: port, implicitTLS: implicitTLS)
+            self.init(
+                host: host.isEmpty ? "::" : host,
+                port: port,
+                implicitTLS: implicitTLS,
+                proxyProtocol: proxyProtocol
+            )
         }
 
         public var description: String {
             (host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)") + (implicitTLS ? " (TLS)" : "")
+                + (proxyProtocol ? " (PROXY)" : "")
         }
     }
 
@@ -74,6 +85,26 @@ public struct POP3ServerConfiguration: Sendable {
     /// `nil` (the default): as many as the process's file-descriptor limit allows
     /// (``ConnectionLimit/default``, read when the server starts).
     public var maximumConnections: Int?
+    /// Connections served at once per client (an IPv4 address or an IPv6 /64,
+    /// ``PeerAddress/clientKey``), so one client cannot take every slot of
+    /// ``maximumConnections``. One more is answered `-ERR [SYS/TEMP]` and closed. Clients in
+    /// ``trustedNetworks`` are not counted. `nil` turns the cap off. Default
+    /// ``defaultMaximumConnectionsPerClient``.
+    public var maximumConnectionsPerClient: Int?
+    /// 50: far more than a mail client opens (one per account and poll), far fewer than the
+    /// descriptor limit allows in all.
+    public static let defaultMaximumConnectionsPerClient = 50
+    /// Networks whose proxies may send a PROXY header (listeners with
+    /// ``Listener/proxyProtocol``). Connections from elsewhere to such a listener are closed.
+    public var trustedProxies: [IPNetwork]
+    /// Networks exempt from bans and from ``maximumConnectionsPerClient`` (a webmail host, an
+    /// office NAT). Trusted proxies are exempt too, for their own connections.
+    public var trustedNetworks: [IPNetwork]
+    /// Ban a client address, or a user name, after repeated failed logins; `nil`: no bans.
+    public var banPolicy: BanPolicy?
+    /// Where bans are kept (``BanFile``), so `postoffice ban` sees them and they survive a
+    /// restart; `nil` keeps them in memory only.
+    public var banFile: String?
     /// How long a silent session keeps its maildrop before a newer login may take it over.
     /// Held here for the store's construction; default 60 s.
     public var takeoverAfter: Duration
@@ -104,6 +135,11 @@ public struct POP3ServerConfiguration: Sendable {
         authFailureDelayCap: Double = 30,
         shutdownGracePeriod: Duration = .seconds(10),
         maximumConnections: Int? = nil,
+        maximumConnectionsPerClient: Int? = POP3ServerConfiguration.defaultMaximumConnectionsPerClient,
+        trustedProxies: [IPNetwork] = [],
+        trustedNetworks: [IPNetwork] = [],
+        banPolicy: BanPolicy? = nil,
+        banFile: String? = nil,
         takeoverAfter: Duration = .seconds(60),
         saslMechanisms: [SASLMechanismName] = [.plain, .login, .scramSHA256],
         makeMechanism: @escaping @Sendable (SASLMechanismName) -> (any SASLServerMechanism)? = makeSASLServerMechanism,
@@ -125,6 +161,11 @@ public struct POP3ServerConfiguration: Sendable {
         self.authFailureDelayCap = authFailureDelayCap
         self.shutdownGracePeriod = shutdownGracePeriod
         self.maximumConnections = maximumConnections
+        self.maximumConnectionsPerClient = maximumConnectionsPerClient
+        self.trustedProxies = trustedProxies
+        self.trustedNetworks = trustedNetworks
+        self.banPolicy = banPolicy
+        self.banFile = banFile
         self.takeoverAfter = takeoverAfter
         self.saslMechanisms = saslMechanisms
         self.makeMechanism = makeMechanism

@@ -10,6 +10,7 @@ import ServerMetrics
 
 extension POP3ServerHandler {
     func verifyPassword(user: String, password: [UInt8]) {
+        if self.refuseIfBanned(user: user, mechanism: "USER") { return }
         let accounts = self.environment.configuration.accountProvider
         self.loginStarted = .now
         self.run({ await accounts.verifyPassword(user: user, password: password) }) { handler, result in
@@ -36,6 +37,7 @@ extension POP3ServerHandler {
     }
 
     func verifyAPOP(user: String, digest: String, timestamp: String) {
+        if self.refuseIfBanned(user: user, mechanism: "APOP") { return }
         let accounts = self.environment.configuration.accountProvider
         self.loginStarted = .now
         self.run({ () -> APOPOutcome in
@@ -106,6 +108,7 @@ extension POP3ServerHandler {
                 self.loginFailed(user: nil, mechanism: name, reason: "invalid-user-name", failure: .invalidCredentials)
                 return
             }
+            if self.refuseIfBanned(user: authenticationID, mechanism: name) { return }
             self.loginStarted = .now
             let check: @Sendable () async -> AuthenticationResult = {
                 await accounts.verifyPassword(user: authenticationID, password: password)
@@ -134,6 +137,7 @@ extension POP3ServerHandler {
                 self.loginFailed(user: nil, mechanism: name, reason: "invalid-user-name", failure: .invalidCredentials)
                 return
             }
+            if self.refuseIfBanned(user: user, mechanism: name) { return }
             self.saslCanonicalUser = user
             self.loginStarted = .now
             self.run({ await accounts.scramCredentials(user: user) }) { handler, credentials in
@@ -167,6 +171,7 @@ extension POP3ServerHandler {
 
     func loginSucceeded(user: String, mechanism: String) {
         self.environment.failureDelays.recordSuccess(address: self.peer.clientKey)
+        self.environment.bans?.recordSuccess(.user(user))
         self.logger.notice(
             "\(LoginLog.success(user: user, peer: self.peer, tls: self.session.tlsActive, mechanism: mechanism))"
         )
@@ -201,6 +206,12 @@ extension POP3ServerHandler {
         metrics.login(result: result, mechanism: mechanism, duration: self.takeLoginDuration())
         switch failure {
         case .invalidCredentials, .malformed:
+            if self.recordFailureForBans(user: user) {
+                // This failure banned the client's address: answer, then close.
+                self.perform(self.session.authenticationFailed(failure))
+                self.closeUnlessClosing()
+                return
+            }
             let delay = self.environment.failureDelays.recordFailure(address: self.peer.clientKey)
             if delay > .zero {
                 metrics.authFailureDelayed()
@@ -219,6 +230,50 @@ extension POP3ServerHandler {
     private func takeLoginDuration() -> Duration? {
         defer { self.loginStarted = nil }
         return self.loginStarted.map { ContinuousClock.now - $0 }
+    }
+}
+
+extension POP3ServerHandler {
+    /// Answers a login for a banned user name, or from a banned address, without checking
+    /// the secret (and without counting it again); a banned address is then disconnected.
+    /// Returns whether it did. Trusted networks are exempt.
+    func refuseIfBanned(user: String, mechanism: String) -> Bool {
+        guard let bans = self.environment.bans, !self.environment.isTrusted(self.peer) else { return false }
+        let now = BanFile.now()
+        let addressBanned = bans.isBanned(.address(self.peer.clientKey), now: now)
+        guard addressBanned || bans.isBanned(.user(user), now: now) else { return false }
+        self.logger.notice(
+            "\(LoginLog.failure(user: user, peer: self.peer, tls: self.session.tlsActive, mechanism: mechanism, reason: "banned"))"
+        )
+        self.perform(self.session.authenticationFailed(.invalidCredentials))
+        if addressBanned { self.closeUnlessClosing() }
+        return true
+    }
+
+    /// Closes once the answers are out, unless the session already does.
+    private func closeUnlessClosing() {
+        switch self.phase {
+        case .closing, .closed: break
+        case .ready, .waiting, .listing: self.perform(.close)
+        }
+    }
+
+    /// Counts a failed login against the client's address and the user name; logs the bans
+    /// it causes. Returns whether the address is now banned.
+    func recordFailureForBans(user: String?) -> Bool {
+        guard let bans = self.environment.bans, !self.environment.isTrusted(self.peer) else { return false }
+        var keys: [BanKey] = [.address(self.peer.clientKey)]
+        if let user, LoginLog.printable(user) == user { keys.append(.user(user)) }
+        let banned = bans.recordFailure(keys, now: BanFile.now())
+        let metrics = self.environment.configuration.metrics
+        for key in banned {
+            self.logger.warning("\(LoginLog.ban(key, peer: self.peer, policy: bans.policy))")
+            switch key {
+            case .address: metrics.banned(.address)
+            case .user: metrics.banned(.user)
+            }
+        }
+        return banned.contains(.address(self.peer.clientKey))
     }
 }
 

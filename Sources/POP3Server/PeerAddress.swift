@@ -8,11 +8,15 @@ public struct PeerAddress: Hashable, Sendable, CustomStringConvertible {
     public let port: Int?
     /// 127.0.0.0/8, ::1 or an IPv4-mapped loopback address.
     public let isLoopback: Bool
-    /// What failed-login delays are counted per: the IPv4 address, or the /64 network of an
-    /// IPv6 address (one host usually has a whole /64 to pick addresses from).
+    /// What failed-login delays, bans and the per-client connection cap are counted per: the
+    /// IPv4 address, or the /64 network of an IPv6 address (one host usually has a whole /64
+    /// to pick addresses from).
     public let clientKey: String
+    /// The address itself (trusted-network checks), when known.
+    public let address: SocketAddress?
 
     public init(_ address: SocketAddress?) {
+        self.address = address
         self.ip = address?.ipAddress ?? "unknown"
         self.port = address?.port
         switch address {

@@ -103,10 +103,19 @@ public enum MetricNames {
         help: "Bans imposed after repeated failed logins, by kind (address or user)."
     )
 
+    /// Recorded through ``ServerMetrics/connectionRefused(_:)``.
+    public static let connectionsRefused = MetricDescriptor(
+        "postoffice_pop3_connections_refused_total",
+        .counter,
+        labels: ["reason"],
+        help:
+            "POP3 connections refused with -ERR [SYS/TEMP] before their session, by reason (server_full, client_full: over the per-address cap, banned)."
+    )
+
     /// Every descriptor, in the order the endpoint lists them.
     public static let all: [MetricDescriptor] = [
         sessionsOpen, sessions, logins, loginDuration, tlsHandshakes, messagesRetrieved, bytesRetrieved,
-        messagesDeleted, bytesDeleted, lmtpDeliveries, authFailureDelays, bans,
+        messagesDeleted, bytesDeleted, lmtpDeliveries, authFailureDelays, bans, connectionsRefused,
     ]
 
     /// The descriptor named `name`, if it is one of ours.

@@ -38,6 +38,16 @@ public struct ServerMetrics: Sendable {
         case user
     }
 
+    /// Why a connection was refused before its session started.
+    public enum Refusal: String, Sendable, CaseIterable {
+        /// Over the server's connection limit.
+        case serverFull = "server_full"
+        /// Over the cap on connections per client address (an IPv6 /64).
+        case clientFull = "client_full"
+        /// The client's address is banned.
+        case banned
+    }
+
     /// The mechanism labels: USER/PASS, APOP, the SASL mechanisms we serve, and `other`.
     public static let mechanisms = ["USER", "APOP", "PLAIN", "LOGIN", "SCRAM-SHA-256", "other"]
 
@@ -53,6 +63,7 @@ public struct ServerMetrics: Sendable {
     private let lmtpDeliveries: [LMTPResult: Counter]
     private let authFailureDelays: Counter
     private let bans: [BanKind: Counter]
+    private let connectionsRefused: [Refusal: Counter]
 
     /// Creates every series at once, so each shows (at zero) before its first event.
     public init(factory: any MetricsFactory = MetricsSystem.factory) {
@@ -102,6 +113,9 @@ public struct ServerMetrics: Sendable {
         authFailureDelays = counter(MetricNames.authFailureDelays)
         bans = Dictionary(
             uniqueKeysWithValues: BanKind.allCases.map { ($0, counter(MetricNames.bans, [$0.rawValue])) }
+        )
+        connectionsRefused = Dictionary(
+            uniqueKeysWithValues: Refusal.allCases.map { ($0, counter(MetricNames.connectionsRefused, [$0.rawValue])) }
         )
     }
 
@@ -156,5 +170,10 @@ public struct ServerMetrics: Sendable {
     /// The abuse controls banned an address or a user name.
     public func banned(_ kind: BanKind) {
         bans[kind]?.increment()
+    }
+
+    /// A connection was refused with `-ERR [SYS/TEMP]` before its session started.
+    public func connectionRefused(_ reason: Refusal) {
+        connectionsRefused[reason]?.increment()
     }
 }
