@@ -12,8 +12,9 @@ export DEBIAN_FRONTEND=noninteractive
 # drives (fetchmail, mpop, getmail6, curl, Dovecot as the reference server, Postfix in front of
 # the LMTP listener with swaks as its SMTP client, systemd-analyze for the units in contrib/ and
 # those `fetch --install-timer` writes, dnsmasq (the binary alone, no service) as the DNS server
-# that account discovery is tested against), and Prometheus's promtool to check the metrics
-# endpoint's output.
+# that account discovery is tested against), Prometheus's promtool to check the metrics
+# endpoint's output, HAProxy in front of the PROXY-protocol listeners, and fail2ban for its
+# fail2ban-regex, which checks the filter in contrib/ against a real log.
 DEB_PACKAGES=(
     ca-certificates
     curl
@@ -35,6 +36,8 @@ DEB_PACKAGES=(
     systemd
     dnsmasq-base
     prometheus
+    haproxy
+    fail2ban
 )
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
@@ -95,8 +98,9 @@ else
     log "Debian packages present"
 fi
 
-# Stop and disable any system Dovecot and Postfix: the suite starts its own on loopback ports
-# (Postfix with its own config, queue and data directories) and never uses the machine's.
+# Stop and disable any system Dovecot, Postfix, HAProxy and fail2ban: the suite starts its own on
+# loopback ports (Postfix and HAProxy with their own configs) and never uses the machine's; of
+# fail2ban it runs only fail2ban-regex.
 # $2 is the service's PID file for machines without systemd.
 disable_system_service() {
     local service=$1 pidfile=$2
@@ -119,6 +123,8 @@ disable_system_service dovecot /run/dovecot/master.pid
 disable_system_service postfix /var/spool/postfix/pid/master.pid
 # Only promtool is used; the Prometheus server the package brings must not run.
 disable_system_service prometheus /run/prometheus.pid
+disable_system_service haproxy /run/haproxy.pid
+disable_system_service fail2ban /run/fail2ban/fail2ban.pid
 
 # The unprivileged user that owns test mailboxes: Dovecot refuses mail processes with uid 0 and
 # getmail6 refuses to deliver as root.

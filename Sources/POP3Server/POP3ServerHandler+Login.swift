@@ -121,6 +121,8 @@ extension POP3ServerHandler {
                     let next = mechanism.passwordVerified(true)
                     handler.continueSASL(mechanism, next)
                 case .invalidCredentials:
+                    // The failure is logged, and counted for bans, under the name tried.
+                    handler.saslCanonicalUser = authenticationID
                     let next = mechanism.passwordVerified(false)
                     handler.continueSASL(mechanism, next)
                 case .temporaryFailure:

@@ -7,7 +7,7 @@ struct PostOffice: AsyncParsableCommand {
         abstract: "A POP3 mail system: server, fetch client and offline mailbox.",
         subcommands: [
             ServeCommand.self, UserCommand.self, DeliverCommand.self, AccountCommand.self, FetchCommand.self,
-            MailCommand.self, CheckConfigCommand.self, WhoCommand.self, KickCommand.self,
+            MailCommand.self, CheckConfigCommand.self, WhoCommand.self, KickCommand.self, BanCommand.self,
         ]
     )
 }

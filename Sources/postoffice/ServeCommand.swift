@@ -184,8 +184,8 @@ struct ServeCommand: AsyncParsableCommand {
 
         let reloader = Reloader(
             options: options,
-            canBindPrivilegedPorts: settings.listen.contains { $0.port < 1024 }
-                || settings.listenTLS.contains { $0.port < 1024 },
+            canBindPrivilegedPorts: (settings.listen + settings.listenTLS + settings.listenProxy
+                + settings.listenTLSProxy).contains { $0.port < 1024 },
             started: settings,
             server: server,
             accounts: accounts,
@@ -198,9 +198,8 @@ struct ServeCommand: AsyncParsableCommand {
         let group = Signals.group(services, reload: { Task { await reloader.reload() } }, logger: logger)
         let running = Task { try await group.run() }
 
-        let plainCount = configuration.listeners.filter { !$0.implicitTLS }.count
-        for (index, address) in addresses.enumerated() {
-            let kind = index < plainCount ? "pop3, STLS" : "pop3s"
+        for (listener, address) in zip(configuration.listeners, addresses) {
+            let kind = (listener.implicitTLS ? "pop3s" : "pop3, STLS") + (listener.proxyProtocol ? ", PROXY" : "")
             say("listening on \(display(address)) (\(kind))")
         }
         for endpoint in lmtpEndpoints {
@@ -236,6 +235,12 @@ struct ServeCommand: AsyncParsableCommand {
         listeners += settings.listenTLS.map {
             POP3ServerConfiguration.Listener(host: $0.host, port: $0.port, implicitTLS: true)
         }
+        listeners += settings.listenProxy.map {
+            POP3ServerConfiguration.Listener(host: $0.host, port: $0.port, implicitTLS: false, proxyProtocol: true)
+        }
+        listeners += settings.listenTLSProxy.map {
+            POP3ServerConfiguration.Listener(host: $0.host, port: $0.port, implicitTLS: true, proxyProtocol: true)
+        }
         let expire: Int?? = settings.expire.map { $0 == "NEVER" ? .some(nil) : .some(Int($0)) } ?? nil
         return POP3ServerConfiguration(
             listeners: listeners,
@@ -247,6 +252,11 @@ struct ServeCommand: AsyncParsableCommand {
             authFailureDelay: settings.authFailureDelay,
             shutdownGracePeriod: .milliseconds(Int64(settings.shutdownTimeout * 1000)),
             maximumConnections: settings.maxConnections,
+            maximumConnectionsPerClient: settings.maxConnectionsPerIP,
+            trustedProxies: settings.trustedProxies,
+            trustedNetworks: settings.trustedNetworks,
+            banPolicy: settings.banPolicy,
+            banFile: settings.site.banFile,
             takeoverAfter: .seconds(settings.takeoverAfter),
             makeMechanism: { makeSASLServerMechanism($0) },
             loginDelaySeconds: settings.loginDelay,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ProxyProtocol
 
 /// The flags of `postoffice serve` (DESIGN.md, "Contracts": scripts and tests rely on them).
 struct ServeOptions: ParsableArguments {
@@ -9,6 +10,49 @@ struct ServeOptions: ParsableArguments {
 
     @Option(name: .customLong("listen-tls"), help: "Implicit-TLS (POP3S) listener, HOST:PORT (repeatable).")
     var listenTLS: [ListenAddress] = []
+
+    @Option(
+        name: .customLong("listen-proxy"),
+        help:
+            "Plain POP3 listener behind a proxy: each connection starts with a PROXY header (v1 or v2), HOST:PORT (repeatable)."
+    )
+    var listenProxy: [ListenAddress] = []
+
+    @Option(
+        name: .customLong("listen-tls-proxy"),
+        help: "Implicit-TLS listener behind a proxy: a PROXY header, then TLS, HOST:PORT (repeatable)."
+    )
+    var listenTLSProxy: [ListenAddress] = []
+
+    @Option(
+        name: .customLong("trusted-proxy"),
+        help: "Network (CIDR) whose proxies may send PROXY headers (repeatable; needed by the PROXY listeners)."
+    )
+    var trustedProxy: [String] = []
+
+    @Option(
+        name: .customLong("trusted-network"),
+        help: "Network (CIDR) exempt from bans and the per-address connection cap (repeatable)."
+    )
+    var trustedNetwork: [String] = []
+
+    @Option(
+        name: .customLong("max-connections-per-ip"),
+        help: "Sessions at once per client address, IPv6 per /64 (default 50; 0: no cap)."
+    )
+    var maxConnectionsPerIP: Int?
+
+    @Option(
+        name: .customLong("ban-after"),
+        help: "Failed logins within the ban window that ban the address or user name (default 10; 0: no bans)."
+    )
+    var banAfter: Int?
+
+    @Option(name: .customLong("ban-window"), help: "Seconds over which failed logins are counted (default 600).")
+    var banWindow: Double?
+
+    @Option(name: .customLong("ban-time"), help: "Seconds a ban lasts (default 900).")
+    var banTime: Double?
 
     @Option(name: .long, help: "LMTP listener for the MTA, HOST:PORT or unix:PATH (repeatable).")
     var lmtp: [LMTPListenAddress] = []
@@ -72,11 +116,17 @@ struct ServeOptions: ParsableArguments {
         }
         let fileListen = try addresses("listen")
         let fileListenTLS = try addresses("listen_tls")
+        let fileListenProxy = try addresses("listen_proxy")
+        let fileListenTLSProxy = try addresses("listen_tls_proxy")
         // Listener flags replace the file's listeners as a whole, so `--listen-tls` alone serves TLS only.
-        let flagsGiven = !listen.isEmpty || !listenTLS.isEmpty
+        let flagsGiven = !listen.isEmpty || !listenTLS.isEmpty || !listenProxy.isEmpty || !listenTLSProxy.isEmpty
         settings.listen = flagsGiven ? listen : fileListen
         settings.listenTLS = flagsGiven ? listenTLS : fileListenTLS
-        if settings.listen.isEmpty && settings.listenTLS.isEmpty {
+        settings.listenProxy = flagsGiven ? listenProxy : fileListenProxy
+        settings.listenTLSProxy = flagsGiven ? listenTLSProxy : fileListenTLSProxy
+        if settings.listen.isEmpty && settings.listenTLS.isEmpty && settings.listenProxy.isEmpty
+            && settings.listenTLSProxy.isEmpty
+        {
             // The embedded default: loopback only, the standard ports when this process may bind them.
             settings.usesDefaultListeners = true
             settings.listen = [ListenAddress(host: "127.0.0.1", port: canBindPrivilegedPorts ? 110 : 1110)]
@@ -107,6 +157,7 @@ struct ServeOptions: ParsableArguments {
             guard v > 0 else { throw ConfigError("the connection limit must be positive") }
             settings.maxConnections = v
         }
+        try resolveAbuseControls(section: &section, into: &settings)
         settings.loginDelay = try section?.int("login_delay")
         if let expire = try section?.string("expire") {
             guard expire == "NEVER" || Int(expire).map({ $0 >= 0 }) == true else {
@@ -136,5 +187,44 @@ struct ServeOptions: ParsableArguments {
         if let v = logLevel ?? fileLogLevel { settings.logLevel = v }
         try section?.rejectUnknownKeys()
         return settings
+    }
+
+    /// PROXY trust, the per-address cap and bans: `[server]` keys of the flags' names.
+    private func resolveAbuseControls(section: inout ConfigSection?, into settings: inout ServerSettings) throws {
+        func networks(_ flags: [String], _ key: String, flag: String) throws -> [IPNetwork] {
+            let fromFile = try section?.strings(key) ?? []
+            let texts = flags.isEmpty ? fromFile : flags
+            return try texts.map { text in
+                guard let network = IPNetwork(text) else {
+                    let source = flags.isEmpty ? "[server].\(key)" : flag
+                    throw ConfigError(
+                        "\(source): '\(text)' is not an IP address or a network in CIDR form (host bits zero, e.g. 10.0.0.0/8)"
+                    )
+                }
+                return network
+            }
+        }
+        settings.trustedProxies = try networks(trustedProxy, "trusted_proxy", flag: "--trusted-proxy")
+        settings.trustedNetworks = try networks(trustedNetwork, "trusted_network", flag: "--trusted-network")
+        if !(settings.listenProxy.isEmpty && settings.listenTLSProxy.isEmpty), settings.trustedProxies.isEmpty {
+            throw ConfigError("a PROXY listener needs --trusted-proxy CIDR: only trusted proxies may name the client")
+        }
+        let filePerIP = try section?.int("max_connections_per_ip")
+        if let v = maxConnectionsPerIP ?? filePerIP {
+            guard v >= 0 else { throw ConfigError("the per-address connection cap must be 0 (none) or positive") }
+            settings.maxConnectionsPerIP = v == 0 ? nil : v
+        }
+        let fileBanAfter = try section?.int("ban_after")
+        if let v = banAfter ?? fileBanAfter {
+            guard v >= 0 else { throw ConfigError("--ban-after must be 0 (no bans) or positive") }
+            settings.banAfter = v
+        }
+        let fileBanWindow = try section?.seconds("ban_window")
+        if let v = banWindow ?? fileBanWindow { settings.banWindow = v }
+        let fileBanTime = try section?.seconds("ban_time")
+        if let v = banTime ?? fileBanTime { settings.banTime = v }
+        guard settings.banWindow >= 1, settings.banTime >= 1 else {
+            throw ConfigError("the ban window and the ban time must be at least 1 second")
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import POP3Core
 import POP3TestSupport
 import ProxyProtocol
 import Testing
@@ -178,6 +179,26 @@ struct AbuseControlTests {
                 try await client.send(Self.v1("192.0.2.7"))
                 #expect(try await client.readUntilClosed().first?.contains("too many failed logins") == true)
             }
+        }
+    }
+
+    /// A failed AUTH PLAIN is logged, and counted, under the user name it tried; from two
+    /// addresses, only the user name reaches the threshold.
+    @Test func saslFailuresCountForTheUserName() async throws {
+        let configure = Self.proxied { $0.banPolicy = BanPolicy(failures: 2, window: 600, banTime: 600) }
+        try await TestServer.with(configure: configure) { server in
+            for source in ["192.0.2.21", "192.0.2.22"] {
+                try await server.connect { client async throws in
+                    try await client.send(Self.v1(source))
+                    _ = try await client.line()
+                    let plain = Base64.encode(Array("\0alice\0wrong".utf8))
+                    #expect(try await client.command("AUTH PLAIN \(plain)") == "-ERR [AUTH] authentication failed")
+                }
+            }
+            let lines = server.log.lines
+            #expect(lines.contains { $0.hasPrefix("login failed user=alice peer=192.0.2.21:40000 tls=no mech=PLAIN") })
+            #expect(lines.contains("ban user=alice address=192.0.2.22 failures=2 window=600s duration=600s"))
+            #expect(!lines.contains { $0.hasPrefix("ban address=") })
         }
     }
 

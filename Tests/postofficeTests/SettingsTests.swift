@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import POP3Server
+import ProxyProtocol
 import Testing
 
 @testable import postoffice
@@ -100,6 +102,11 @@ struct SettingsTests {
             ("[sever]\n", "unknown table"),
             ("[server]\nexpire = \"soon\"", "NEVER"),
             ("[server]\nmax_connections = 0", "must be positive"),
+            ("[server]\nlisten_proxy = [\"127.0.0.1:1110\"]", "needs --trusted-proxy"),
+            ("[server]\ntrusted_proxy = [\"10.0.0.1/8\"]", "CIDR"),
+            ("[server]\nmax_connections_per_ip = -1", "0 (none) or positive"),
+            ("[server]\nban_after = -2", "0 (no bans)"),
+            ("[server]\nban_time = 0", "at least 1 second"),
         ]
     )
     func badSettings(text: String, fragment: String) throws {
@@ -110,6 +117,49 @@ struct SettingsTests {
         } throws: { error in
             "\(error)".contains(fragment)
         }
+    }
+
+    @Test("PROXY listeners, caps and bans: defaults, the file, then flags")
+    func abuseControls() throws {
+        let defaults = try ServeOptions.parse([]).resolve(canBindPrivilegedPorts: false)
+        #expect(defaults.maxConnectionsPerIP == 50)
+        #expect(defaults.banPolicy == BanPolicy(failures: 10, window: 600, banTime: 900))
+        #expect(defaults.trustedProxies.isEmpty && defaults.listenProxy.isEmpty)
+        #expect(defaults.site.banFile == "postoffice-data/bans")
+
+        let path = try temporaryFile(
+            """
+            [server]
+            listen_proxy = ["10.0.0.5:110"]
+            listen_tls_proxy = ["10.0.0.5:995"]
+            trusted_proxy = ["10.0.0.2/32", "2001:db8::/64"]
+            trusted_network = ["192.0.2.0/24"]
+            max_connections_per_ip = 0
+            ban_after = 5
+            ban_window = "2m"
+            ban_time = "1h"
+            """
+        )
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let fromFile = try ServeOptions.parse(["--config", path]).resolve(canBindPrivilegedPorts: false)
+        #expect(fromFile.listen.isEmpty && fromFile.listenTLS.isEmpty, "PROXY listeners alone: no default listeners")
+        #expect(!fromFile.usesDefaultListeners)
+        #expect(fromFile.listenProxy == [ListenAddress(host: "10.0.0.5", port: 110)])
+        #expect(fromFile.listenTLSProxy == [ListenAddress(host: "10.0.0.5", port: 995)])
+        #expect(fromFile.trustedProxies == [IPNetwork("10.0.0.2/32")!, IPNetwork("2001:db8::/64")!])
+        #expect(fromFile.trustedNetworks == [IPNetwork("192.0.2.0/24")!])
+        #expect(fromFile.maxConnectionsPerIP == nil, "0 turns the cap off")
+        #expect(fromFile.banPolicy == BanPolicy(failures: 5, window: 120, banTime: 3600))
+
+        let flags = try ServeOptions.parse([
+            "--config", path, "--listen-tls-proxy", "127.0.0.1:2995", "--trusted-proxy", "127.0.0.1",
+            "--max-connections-per-ip", "7", "--ban-after", "0",
+        ]).resolve(canBindPrivilegedPorts: false)
+        #expect(flags.listenProxy.isEmpty, "listener flags replace the file's listeners")
+        #expect(flags.listenTLSProxy == [ListenAddress(host: "127.0.0.1", port: 2995)])
+        #expect(flags.trustedProxies == [IPNetwork("127.0.0.1/32")!])
+        #expect(flags.maxConnectionsPerIP == 7)
+        #expect(flags.banPolicy == nil, "--ban-after 0 turns bans off")
     }
 
     @Test("fetch accounts from [[account]] tables")

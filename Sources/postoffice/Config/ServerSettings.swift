@@ -2,6 +2,8 @@ import ArgumentParser
 import FileFormats
 import Foundation
 import LMTPServer
+import POP3Server
+import ProxyProtocol
 
 /// A listening address, `HOST:PORT` or `[IPv6]:PORT`.
 struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
@@ -65,6 +67,20 @@ struct ServerSettings: Sendable, Equatable {
     var site: SiteSettings
     var listen: [ListenAddress]
     var listenTLS: [ListenAddress]
+    /// Plain listeners that require a PROXY header from a trusted proxy (`--listen-proxy`).
+    var listenProxy: [ListenAddress] = []
+    /// Implicit-TLS listeners that require a PROXY header before TLS (`--listen-tls-proxy`).
+    var listenTLSProxy: [ListenAddress] = []
+    /// Networks whose proxies may send PROXY headers (`--trusted-proxy`).
+    var trustedProxies: [IPNetwork] = []
+    /// Networks exempt from bans and the per-address cap (`--trusted-network`).
+    var trustedNetworks: [IPNetwork] = []
+    /// Connections at once per client address (IPv6: per /64); nil turns the cap off.
+    var maxConnectionsPerIP: Int? = POP3ServerConfiguration.defaultMaximumConnectionsPerClient
+    /// Failed logins within `banWindow` that ban an address or a user name; 0 turns bans off.
+    var banAfter = 10
+    var banWindow: Double = 600
+    var banTime: Double = 900
     /// Whether the listeners are the embedded default (then 110/995 fall back to 1110/1995).
     var usesDefaultListeners: Bool
     var tlsCertificate: String?
@@ -98,6 +114,17 @@ struct ServerSettings: Sendable, Equatable {
     var metrics: ListenAddress?
     /// The admin socket of `who` and `kick` (`--admin-socket`, `[server].admin_socket`).
     var adminSocket: String = SiteSettings.defaults().dataDirectory + "/" + AdminSocketOption.defaultName
+
+    /// The ban policy, or nil when bans are off.
+    var banPolicy: BanPolicy? {
+        guard banAfter > 0 else { return nil }
+        return BanPolicy(failures: banAfter, window: Int(banWindow.rounded(.up)), banTime: Int(banTime.rounded(.up)))
+    }
+}
+
+extension SiteSettings {
+    /// Where the server keeps its bans (`postoffice ban` reads it).
+    var banFile: String { "\(dataDirectory)/bans" }
 }
 
 /// `--admin-socket PATH`: taken by `serve`, `who` and `kick`; beside the data by default.
