@@ -1,6 +1,6 @@
 import Foundation
+import MailCore
 import NIOCore
-import POP3Core
 import POP3TestSupport
 import ProxyProtocol
 import Testing
