@@ -85,8 +85,10 @@ struct ProxyListenerTests {
         let elsewhere = IPNetwork("10.0.0.0/8")!  // safe: a literal network
         try await TestServer.with(configure: Self.configure(trusted: [elsewhere])) { server in
             try await server.connect { client async throws in
-                try await client.send(Self.v1("192.0.2.7", 40112))
-                #expect(try await client.readUntilClosed() == [])
+                // The server closes without reading from an untrusted peer: the header may not
+                // even go out, and a close with unread input arrives as a reset.
+                try? await client.send(Self.v1("192.0.2.7", 40112))
+                #expect((try? await client.readUntilClosed()) ?? [] == [])
                 #expect(!client.deadlineExpired)
             }
             #expect(
