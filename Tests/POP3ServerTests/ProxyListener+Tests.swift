@@ -122,8 +122,10 @@ struct ProxyListenerTests {
         try await TestServer.with(configure: Self.configure()) { server in
             try await server.connect { client async throws in
                 try await client.send("PROXY TCP4 192.0.2.7 ")
-                try await Task.sleep(for: .milliseconds(50))
-                #expect(server.server.connectionCount == 1)
+                for _ in 0..<500 where server.server.connectionCount == 0 {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                #expect(server.server.connectionCount == 1, "a connection waiting for its header holds a slot")
             }
             for _ in 0..<500 where server.server.connectionCount > 0 {
                 try await Task.sleep(for: .milliseconds(10))
