@@ -84,7 +84,13 @@ func configurePOP3ServerPipeline(
     let operations = channel.pipeline.syncOperations
     let metrics = environment.configuration.metrics
     if let sslContext {
-        try POP3ServerTLS.addServerHandlers(operations, context: sslContext, listener: .pop3s, metrics: metrics)
+        try POP3ServerTLS.addServerHandlers(
+            operations,
+            context: sslContext,
+            listener: .pop3s,
+            metrics: metrics,
+            position: .last
+        )
     }
     try operations.addHandler(
         POP3ServerHandler(

@@ -19,16 +19,18 @@ enum POP3ServerTLS {
         return try NIOSSLContext(configuration: configuration)
     }
 
-    /// Adds the TLS handler and, after it, the handshake counter to `pipeline` at `.first`
-    /// (implicit TLS before anything else, STLS under the live session).
+    /// Adds the TLS handler and, after it, the handshake counter to `pipeline` at `position`:
+    /// `.first` for STLS, under the live session; `.last` for implicit TLS, so that on a PROXY
+    /// listener it comes after the header's handler (the header is in clear, before TLS).
     static func addServerHandlers(
         _ operations: ChannelPipeline.SynchronousOperations,
         context: NIOSSLContext,
         listener: ServerMetrics.Listener,
-        metrics: ServerMetrics
+        metrics: ServerMetrics,
+        position: ChannelPipeline.SynchronousOperations.Position = .first
     ) throws {
         let tls = NIOSSLServerHandler(context: context)
-        try operations.addHandler(tls, position: .first)
+        try operations.addHandler(tls, position: position)
         try operations.addHandler(
             TLSHandshakeCounter(listener: listener, metrics: metrics),
             position: .after(tls)
