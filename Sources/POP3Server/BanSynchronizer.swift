@@ -10,7 +10,7 @@ final class BanSynchronizer: Sendable {
     let file: BanFile
     let logger: Logger
     /// The file as this process last wrote or read it.
-    private let lastSeen = NIOLockedValueBox<BanFile.Signature?>(nil)
+    private let lastSeen = NIOLockedValueBox<FileStatus?>(nil)
 
     init(bans: BanList, file: BanFile, logger: Logger) {
         self.bans = bans
@@ -21,9 +21,9 @@ final class BanSynchronizer: Sendable {
     /// Loads the bans in the file (at start).
     func load() async throws {
         let file = self.file
-        let (persisted, signature) = try await BlockingIO.run { (try file.load(), file.signature()) }
+        let (persisted, status) = try await BlockingIO.run { try file.loadWithStatus() }
         self.bans.replace(with: persisted)
-        self.lastSeen.withLockedValue { $0 = signature }
+        self.lastSeen.withLockedValue { $0 = status }
     }
 
     /// Synchronizes every `interval` until cancelled.
@@ -44,24 +44,32 @@ final class BanSynchronizer: Sendable {
         let pending = self.bans.takePending()
         let lastSeen = self.lastSeen.withLockedValue { $0 }
         do {
-            let outcome: ([BanKey: Int64], BanFile.Signature?)? = try await BlockingIO.run {
+            let outcome: ([BanKey: Int64], FileStatus?)? = try await BlockingIO.run {
                 if pending.isEmpty {
-                    let signature = file.signature()
-                    guard signature != lastSeen else { return nil }
-                    return (try file.load(), signature)
+                    guard Self.changed(try file.status(), since: lastSeen) else { return nil }
+                    return try file.loadWithStatus()
                 }
                 let merged = try file.update(now: BanFile.now()) { bans in
                     bans.merge(pending) { max($0, $1) }
                 }
-                return (merged, file.signature())
+                return (merged, try file.status())
             }
             guard let outcome else { return }
-            let (persisted, signature) = outcome
+            let (persisted, status) = outcome
             self.bans.replace(with: persisted)
-            self.lastSeen.withLockedValue { $0 = signature }
+            self.lastSeen.withLockedValue { $0 = status }
         } catch {
             self.bans.restorePending(pending)
             self.logger.error("cannot update the ban file: \(error)")
+        }
+    }
+
+    /// Whether the file at `current` is another version than the one `seen`.
+    static func changed(_ current: FileStatus?, since seen: FileStatus?) -> Bool {
+        switch (current, seen) {
+        case (nil, nil): false
+        case (let current?, let seen?): !current.isSameVersion(as: seen)
+        default: true
         }
     }
 }

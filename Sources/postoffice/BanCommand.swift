@@ -1,4 +1,5 @@
 import ArgumentParser
+import FileIO
 import Foundation
 import NIOCore
 import POP3Server
@@ -31,7 +32,7 @@ struct BanCommand: ParsableCommand {
         static func reporting<T>(_ body: () throws -> T) throws -> T {
             do {
                 return try body()
-            } catch let error as BanFile.IOError {
+            } catch let error as FileIOError {
                 Console.printError(error.description)
                 throw ExitCode.failure
             }
