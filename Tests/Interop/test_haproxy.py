@@ -31,10 +31,10 @@ def behind_haproxy(workdir, pki, users, postoffice_bin):
     """A PostOffice server with PROXY listeners, and HAProxy in front with four routes."""
     directory = workdir / "server"
     directory.mkdir(mode=0o755)
-    proxy_port, proxy_tls_port = procs.free_port(), procs.free_port()
+    proxy_port, proxy_tls_port, metrics_port = procs.free_port(), procs.free_port(), procs.free_port()
     server = PostOfficeServer(directory, pki, users, postoffice_bin, extra_args=[
         "--listen-proxy", f"{HOST}:{proxy_port}", "--listen-tls-proxy", f"{HOST}:{proxy_tls_port}",
-        "--trusted-proxy", "127.0.0.1/32",
+        "--trusted-proxy", "127.0.0.1/32", "--metrics", f"{HOST}:{metrics_port}",
         "--max-connections-per-ip", "3",
         "--ban-after", "3", "--ban-window", "600", "--ban-time", "600",
     ])
@@ -49,6 +49,7 @@ def behind_haproxy(workdir, pki, users, postoffice_bin):
         for port in (proxy_port, proxy_tls_port):
             procs.wait_for_port(port, process=server.process.process, describe=server.log_text)
         server.proxy_port = proxy_port
+        server.metrics_port = metrics_port
         haproxy.start()
         yield server, haproxy
     finally:
@@ -112,6 +113,15 @@ def test_untrusted_direct_connection_is_closed(behind_haproxy):
     assert "203.0.113.9" not in server_log(server)
 
 
+def metric(server, series: str) -> int:
+    """The value of one series (`name{labels}`) on the server's Prometheus endpoint, scraped with curl."""
+    scraped = procs.run([tool("curl"), "-sS", "--max-time", "10",
+                         f"http://{HOST}:{server.metrics_port}/metrics"]).stdout.decode()
+    found = re.search(rf"^{re.escape(series)} (\d+)$", scraped, re.MULTILINE)
+    assert found, f"no series {series}:\n{scraped}"
+    return int(found.group(1))
+
+
 def read_line(sock) -> bytes:
     data = b""
     while not data.endswith(b"\r\n"):
@@ -141,6 +151,7 @@ def test_per_address_cap_through_the_proxy(behind_haproxy):
         for sock in held:
             sock.close()
     wait_for_log(server, r"refusing connection peer=127\.0\.0\.6:\d+: 3 connections open from 127\.0\.0\.6")
+    assert metric(server, 'postoffice_pop3_connections_refused_total{reason="client_full"}') == 1
 
 
 def test_ban_fail2ban_filter_and_ban_remove(behind_haproxy, pki, users, postoffice_bin):
@@ -150,12 +161,15 @@ def test_ban_fail2ban_filter_and_ban_remove(behind_haproxy, pki, users, postoffi
         assert result.returncode != 0
     wait_for_log(server, r"ban address=127\.0\.0\.8 key=127\.0\.0\.8 failures=3 window=600s duration=600s")
     wait_for_log(server, r"ban user=alice address=127\.0\.0\.8 ")
+    assert metric(server, 'postoffice_bans_total{kind="address"}') == 1
+    assert metric(server, 'postoffice_bans_total{kind="user"}') == 1
 
     # The banned address is refused even with the right password; another address is refused
     # for alice (banned user name) but bob logs in.
     refused = curl(pki, "alice", users["alice"], url(haproxy, "tls_v1"), "127.0.0.8", check=False)
     assert refused.returncode != 0
     wait_for_log(server, r"refusing connection peer=127\.0\.0\.8:\d+: address banned")
+    assert metric(server, 'postoffice_pop3_connections_refused_total{reason="banned"}') >= 1
     assert curl(pki, "alice", users["alice"], url(haproxy, "tls_v1"), "127.0.0.9", check=False).returncode != 0
     curl(pki, "bob", users["bob"], url(haproxy, "tls_v1"), "127.0.0.9")
 

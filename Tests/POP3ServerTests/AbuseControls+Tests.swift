@@ -1,8 +1,10 @@
 import Foundation
 import MailCore
+import MetricsTestKit
 import NIOCore
 import POP3TestSupport
 import ProxyProtocol
+import ServerMetrics
 import Testing
 
 @testable import POP3Server
@@ -199,6 +201,85 @@ struct AbuseControlTests {
             #expect(lines.contains { $0.hasPrefix("login failed user=alice peer=192.0.2.21:40000 tls=no mech=PLAIN") })
             #expect(lines.contains("ban user=alice address=192.0.2.22 failures=2 window=600s duration=600s"))
             #expect(!lines.contains { $0.hasPrefix("ban address=") })
+        }
+    }
+
+    /// The bans and the refusals at connect reach the server's metrics, by kind and reason.
+    @Test func bansAndRefusalsAreCounted() async throws {
+        let metrics = TestMetrics()
+        let configure = Self.proxied {
+            $0.banPolicy = BanPolicy(failures: 2, window: 600, banTime: 600)
+            $0.maximumConnectionsPerClient = 1
+            $0.metrics = ServerMetrics(factory: metrics)
+        }
+        func count(_ descriptor: MetricDescriptor, _ value: String) throws -> Int64 {
+            try metrics.expectCounter(descriptor.name, [(descriptor.labels[0], value)]).totalValue
+        }
+        try await TestServer.with(configure: configure) { server in
+            #expect(try count(MetricNames.bans, "address") == 0)
+            #expect(try count(MetricNames.connectionsRefused, "banned") == 0)
+            try await server.connect { client async throws in
+                try await client.send(Self.v1("192.0.2.7"))
+                _ = try await client.line()
+                for _ in 0..<2 {
+                    _ = try await client.command("USER alice")
+                    #expect(try await client.command("PASS wrong") == "-ERR [AUTH] authentication failed")
+                }
+                #expect(try await client.readUntilClosed() == [])
+            }
+            #expect(try count(MetricNames.bans, "address") == 1)
+            #expect(try count(MetricNames.bans, "user") == 1)
+            try await server.connect { client async throws in
+                try await client.send(Self.v1("192.0.2.7"))
+                #expect(try await client.readUntilClosed().first?.contains("too many failed logins") == true)
+            }
+            #expect(try count(MetricNames.connectionsRefused, "banned") == 1)
+            try await server.connect { first async throws in
+                try await first.send(Self.v1("192.0.2.8"))
+                #expect(try await first.line().hasPrefix("+OK"))
+                try await server.connect { second async throws in
+                    try await second.send(Self.v1("192.0.2.8"))
+                    #expect(try await second.readUntilClosed().first?.hasPrefix("-ERR [SYS/TEMP]") == true)
+                }
+            }
+            #expect(try count(MetricNames.connectionsRefused, "client_full") == 1)
+            #expect(try count(MetricNames.connectionsRefused, "server_full") == 0)
+        }
+    }
+
+    /// A reload (SIGHUP) turns bans on for new logins, and changes who may send PROXY headers.
+    @Test func reloadAppliesTheBanPolicyAndTheTrustedProxies() async throws {
+        try await TestServer.with(configure: Self.proxied { $0.banPolicy = nil }) { server in
+            try await server.connect { client async throws in
+                try await client.send(Self.v1("192.0.2.31"))
+                _ = try await client.line()
+                _ = try await client.command("USER alice")
+                #expect(try await client.command("PASS wrong") == "-ERR [AUTH] authentication failed")
+            }
+            #expect(!server.log.lines.contains { $0.hasPrefix("ban ") }, "bans are off")
+
+            var configuration = server.server.configuration
+            configuration.banPolicy = BanPolicy(failures: 1, window: 600, banTime: 600)
+            try server.server.reload(configuration)
+            try await server.connect { client async throws in
+                try await client.send(Self.v1("192.0.2.32"))
+                _ = try await client.line()
+                _ = try await client.command("USER carol")
+                #expect(try await client.command("PASS wrong") == "-ERR [AUTH] authentication failed")
+                #expect(try await client.readUntilClosed() == [], "the banning failure ends the session")
+            }
+            #expect(
+                server.log.lines.contains("ban address=192.0.2.32 key=192.0.2.32 failures=1 window=600s duration=600s")
+            )
+
+            configuration.trustedProxies = [IPNetwork("192.0.2.0/24")!]  // safe: a literal network
+            try server.server.reload(configuration)
+            try await server.connect { client async throws in
+                // Closed without a read: the header may not go out, and the close may be a reset.
+                try? await client.send(Self.v1("198.51.100.9"))
+                #expect((try? await client.readUntilClosed()) ?? [] == [], "loopback is no longer a trusted proxy")
+            }
+            #expect(server.log.lines.contains { $0.hasSuffix("not a trusted proxy") })
         }
     }
 

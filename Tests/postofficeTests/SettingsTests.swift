@@ -150,6 +150,19 @@ struct SettingsTests {
         #expect(fromFile.trustedNetworks == [IPNetwork("192.0.2.0/24")!])
         #expect(fromFile.maxConnectionsPerIP == nil, "0 turns the cap off")
         #expect(fromFile.banPolicy == BanPolicy(failures: 5, window: 120, banTime: 3600))
+        let shown = Dictionary(uniqueKeysWithValues: CheckConfigCommand.effectiveSettings(fromFile))
+        #expect(shown["listen_proxy"] == "[\"10.0.0.5:110\"]")
+        #expect(shown["listen_tls_proxy"] == "[\"10.0.0.5:995\"]")
+        #expect(shown["trusted_proxy"] == "[\"10.0.0.2/32\", \"2001:db8::/64\"]")
+        #expect(shown["trusted_network"] == "[\"192.0.2.0/24\"]")
+        #expect(shown["max_connections_per_ip"] == "0 (no cap)")
+        #expect(shown["ban_after"] == "5")
+        #expect(shown["ban_window"] == "120.0")
+        #expect(shown["ban_time"] == "3600.0")
+        #expect(
+            Dictionary(uniqueKeysWithValues: CheckConfigCommand.effectiveSettings(defaults))["max_connections_per_ip"]
+                == "50"
+        )
 
         let flags = try ServeOptions.parse([
             "--config", path, "--listen-tls-proxy", "127.0.0.1:2995", "--trusted-proxy", "127.0.0.1",
