@@ -34,25 +34,10 @@ struct AbuseControlTests {
     /// One client address cannot hold every slot: past its cap it is refused, others are not.
     @Test func perClientCapRefusesOnlyThatClient() async throws {
         try await TestServer.with(configure: { $0.maximumConnectionsPerClient = 2 }) { server in
-            try await server.connect { first async throws in
-                #expect(try await first.line().hasPrefix("+OK"))
-                try await server.connect { second async throws in
-                    #expect(try await second.line().hasPrefix("+OK"))
-                    try await server.connect { third async throws in
-                        #expect(
-                            try await third.readUntilClosed() == [
-                                "-ERR [SYS/TEMP] too many connections from your address, try again later"
-                            ]
-                        )
-                    }
-                }
-                for _ in 0..<200 where server.server.connectionCount > 1 {
-                    try await Task.sleep(for: .milliseconds(10))
-                }
-                try await server.connect { again async throws in
-                    #expect(try await again.line().hasPrefix("+OK"), "a closed connection frees its place")
-                }
-            }
+            try await ConnectionLimitTests.expectThirdRefusedUntilOneCloses(
+                server,
+                refusal: "-ERR [SYS/TEMP] too many connections from your address, try again later"
+            )
             #expect(server.log.lines.contains { $0.contains("connections open from 127.0.0.1") })
         }
     }
