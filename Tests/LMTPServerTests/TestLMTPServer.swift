@@ -89,18 +89,33 @@ struct TestLMTPServer {
         )
         configure(&configuration)
         let server = LMTPServer(configuration: configuration)
-        return try await withRunningService(server) { shutdown in
-            let endpoints = try await server.boundEndpoints()
-            var port = 0
-            for case .tcp(_, let bound) in endpoints { port = bound }
-            let testServer = TestLMTPServer(
-                tcpPort: port,
-                socketPath: socketPath,
-                server: server,
-                log: log,
-                shutdown: shutdown
-            )
-            return try await body(testServer)
+        let group = ServiceGroup(
+            services: [server],
+            gracefulShutdownSignals: [],
+            logger: Logger(label: "group") { _ in SwiftLogNoOpLogHandler() }
+        )
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            do {
+                let endpoints = try await server.boundEndpoints()
+                var port = 0
+                for case .tcp(_, let bound) in endpoints { port = bound }
+                let testServer = TestLMTPServer(
+                    tcpPort: port,
+                    socketPath: socketPath,
+                    server: server,
+                    log: log,
+                    shutdown: { await group.triggerGracefulShutdown() }
+                )
+                let result = try await body(testServer)
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+                return result
+            } catch {
+                await group.triggerGracefulShutdown()
+                tasks.cancelAll()
+                throw error
+            }
         }
     }
 
