@@ -8,9 +8,23 @@ public struct MaildropMessage: Hashable, Sendable {
     public var uniqueID: String
     /// Octets the message has with CRLF line ends, before dot-stuffing (RFC 1939 §5).
     public var size: Int
-    public init(uniqueID: String, size: Int) {
+    /// When the message arrived in this maildrop, in seconds since 1970; `nil` when the store
+    /// cannot tell. Retention (RFC 2449 §6.7 EXPIRE) counts a message's age from it.
+    public var arrival: Int?
+    public init(uniqueID: String, size: Int, arrival: Int? = nil) {
         self.uniqueID = uniqueID
         self.size = size
+        self.arrival = arrival
+    }
+}
+
+extension Maildrop {
+    /// The indices of the messages that arrived at or before `cutoff` (seconds since 1970): those
+    /// older than a retention period. A message whose arrival is unknown is never among them.
+    public func indices(arrivedAtOrBefore cutoff: Int) -> [Int] {
+        self.messages.indices.filter { index in
+            self.messages[index].arrival.map { $0 <= cutoff } ?? false
+        }
     }
 }
 

@@ -27,7 +27,14 @@ final class MaildirMaildrop: Maildrop {
     init(maildir: Maildir, snapshot: MaildirSnapshot, lease: MaildropLease) {
         self.maildir = maildir
         self.files = snapshot.messages
-        self.messages = snapshot.messages.map { MaildropMessage(uniqueID: $0.uniqueID, size: $0.size) }
+        // A message's arrival is the delivery time its unique name begins with (Dovecot calls it
+        // the "UNIX timestamp of arrival"): written once by the delivery agent, kept through flag
+        // changes, and through copies and restores that reset a file's mtime. The mtime is no
+        // arrival: Dovecot sets it to an IMAP APPEND's date, which may be years old. A name with
+        // no leading time (no delivery agent writes one) has no known arrival.
+        self.messages = snapshot.messages.map {
+            MaildropMessage(uniqueID: $0.uniqueID, size: $0.size, arrival: $0.location.name.seconds)
+        }
         self.sizesComputed = snapshot.sizesComputed
         self.sizesFromCache = snapshot.sizesFromCache
         self.lease = lease

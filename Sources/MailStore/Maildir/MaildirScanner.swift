@@ -1,5 +1,6 @@
 // Listing a Maildir into a maildrop snapshot: `new/` then `cur/`, sizes from names or the
-// size cache, message order by delivery time, unique-ids from base names.
+// size cache, message order by delivery time, unique-ids from base names (or those Dovecot or
+// Courier gave them).
 
 import FileIO
 
@@ -119,7 +120,10 @@ enum MaildirScanner {
             if a.deliveryCount != b.deliveryCount { return a.deliveryCount < b.deliveryCount }
             return a.location.baseName.lexicographicallyPrecedes(b.location.baseName)
         }
-        let ids = UniqueIDMapper.uniqueIDs(for: found.map(\.location.baseName))
+        let ids = UniqueIDMapper.uniqueIDs(
+            for: found.map(\.location.baseName),
+            inherited: InheritedUIDLs.load(maildir)
+        )
         let messages = zip(found, ids).map { entry, id in
             MaildirSnapshot.Message(location: entry.location, size: entry.size, uniqueID: id)
         }

@@ -11,10 +11,14 @@ import Crypto
 /// control bytes) becomes `~` and the first 32 hex digits of the SHA-256 of its bytes: 33
 /// characters, deterministic, so stable across sessions and restarts.
 ///
-/// Should a mapped id equal another message's id (a file literally named like a digest, or a
-/// 128-bit collision), the mapped one is hashed again with a counter (`name NUL n`) until it is
-/// unique. The result depends only on the set of names, so it stays stable while both messages
-/// exist.
+/// A message another server already gave a unique-id (``InheritedUIDLs``: Dovecot's or
+/// Courier's) keeps that one, so its clients do not download it again; a second message with
+/// the same inherited id, or an inherited id that is not a valid unique-id, gets its own.
+///
+/// Should an id of ours equal another message's id (a file literally named like a digest or an
+/// inherited id, or a 128-bit collision), ours is hashed again with a counter (`name NUL n`)
+/// until it is unique; an inherited id never changes. The result depends only on the set of
+/// names and the inherited ids, so it stays stable while the messages exist.
 enum UniqueIDMapper {
     static let maximumLength = 70
 
@@ -23,27 +27,52 @@ enum UniqueIDMapper {
         (1...Self.maximumLength).contains(bytes.count) && bytes.allSatisfy { (0x21...0x7E).contains($0) }
     }
 
-    /// The unique-ids for `baseNames` (which must be distinct), in the same order.
-    static func uniqueIDs(for baseNames: [ArraySlice<UInt8>]) -> [String] {
+    /// The unique-ids for `baseNames` (which must be distinct), in the same order; `inherited`
+    /// maps base names to the ids an earlier server gave them.
+    static func uniqueIDs(
+        for baseNames: [ArraySlice<UInt8>],
+        inherited: [ArraySlice<UInt8>: String] = [:]
+    ) -> [String] {
         var ids: [String] = []
         ids.reserveCapacity(baseNames.count)
+        // Ids that must not change, and the messages whose ids are ours to choose.
+        var fixed: Set<String> = []
+        var movable: [Int] = []
         var mapped: [Int] = []
-        for (index, name) in baseNames.enumerated() {
-            if Self.isValidUniqueID(name) {
-                ids.append(String(decoding: name, as: UTF8.self))
-            } else {
-                ids.append(Self.digestID(name, salt: 0))
-                mapped.append(index)
+        if !inherited.isEmpty {
+            // Inherited ids first, in base-name order, so which of two equal ones wins does not
+            // depend on listing order.
+            let order = baseNames.indices.filter { inherited[baseNames[$0]] != nil }
+                .sorted { baseNames[$0].lexicographicallyPrecedes(baseNames[$1]) }
+            var owner: [Int: String] = [:]
+            for index in order {
+                // safe: `order` holds only names with an inherited id.
+                let id = inherited[baseNames[index]]!
+                if Self.isValidUniqueID(id.utf8), fixed.insert(id).inserted {
+                    owner[index] = id
+                }
+            }
+            for (index, name) in baseNames.enumerated() {
+                if let id = owner[index] {
+                    ids.append(id)
+                } else {
+                    ids.append(Self.ownID(name, mapped: &mapped, index: index))
+                    if fixed.contains(ids[index]) { movable.append(index) }
+                }
+            }
+        } else {
+            for (index, name) in baseNames.enumerated() {
+                ids.append(Self.ownID(name, mapped: &mapped, index: index))
             }
         }
-        guard !mapped.isEmpty else { return ids }
+        guard !mapped.isEmpty || !movable.isEmpty else { return ids }
 
         var counts: [String: Int] = [:]
         for id in ids {
             counts[id, default: 0] += 1
         }
         // Resolve in base-name order so the outcome does not depend on listing order.
-        let colliding = mapped.filter { counts[ids[$0], default: 0] > 1 }
+        let colliding = Set(movable + mapped.filter { counts[ids[$0], default: 0] > 1 })
             .sorted { baseNames[$0].lexicographicallyPrecedes(baseNames[$1]) }
         for index in colliding {
             var salt = 1
@@ -57,6 +86,15 @@ enum UniqueIDMapper {
             ids[index] = candidate
         }
         return ids
+    }
+
+    /// Our id for `name`: the name itself when valid, else its digest (then noted in `mapped`).
+    private static func ownID(_ name: ArraySlice<UInt8>, mapped: inout [Int], index: Int) -> String {
+        if Self.isValidUniqueID(name) {
+            return String(decoding: name, as: UTF8.self)
+        }
+        mapped.append(index)
+        return Self.digestID(name, salt: 0)
     }
 
     static func digestID(_ name: some Collection<UInt8>, salt: Int) -> String {
