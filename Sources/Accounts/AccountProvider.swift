@@ -26,6 +26,12 @@ public protocol AccountProvider: Sendable {
     /// needs the difference: "no such user" bounces the message, "cannot tell" makes the
     /// sender's MTA try again later (RFC 2033 §4.2: never lose a message for such a reason).
     func lookUpAccount(user: String) async -> AccountLookup
+    /// The account's own `expire_days` and `login_delay` (passwd-file extra fields); empty
+    /// when it has none, is unknown, or the database cannot be read (the site's settings apply).
+    func settings(user: String) async -> AccountSettings
+    /// The distinct settings accounts carry, as the database was last read. Answers at once,
+    /// without I/O: the server asks it on the event loop for each connection's CAPA.
+    var settingsInUse: AccountSettingsInUse { get }
 }
 
 /// What a lookup of an account name found.
@@ -43,4 +49,10 @@ extension AccountProvider {
     public func lookUpAccount(user: String) async -> AccountLookup {
         await accountExists(user: user) ? .exists : .absent
     }
+
+    /// For providers without per-account settings: none.
+    public func settings(user: String) async -> AccountSettings { AccountSettings() }
+
+    /// For providers without per-account settings: none.
+    public var settingsInUse: AccountSettingsInUse { AccountSettingsInUse() }
 }

@@ -25,6 +25,8 @@ public final class PasswdFileAccounts: AccountProvider {
         var identity: FileStatus?
         var loadError: String?
         var lastCheck: ContinuousClock.Instant?
+        /// The settings the accounts of `file` carry, computed once per read.
+        var settingsInUse = AccountSettingsInUse()
     }
 
     /// The passwd-file's path.
@@ -112,6 +114,23 @@ public final class PasswdFileAccounts: AccountProvider {
         }
     }
 
+    public func settings(user: String) async -> AccountSettings {
+        await entry(for: user)?.settings ?? AccountSettings()
+    }
+
+    /// Every account and its own settings, as the file says now (`postoffice expire`). Throws,
+    /// with a loggable sentence, when the file cannot be read.
+    public func allSettings() async throws -> [String: AccountSettings] {
+        try await pool.run { [self] in
+            currentFile().map { file in file.entries.mapValues(\.settings) }
+        }.get()
+    }
+
+    /// What the accounts carry as of the last read (nothing before the first lookup).
+    public var settingsInUse: AccountSettingsInUse {
+        cache.withLockedValue { $0.settingsInUse }
+    }
+
     /// Loads the file now (if changed) and returns its problems, or the reason it cannot be read.
     /// For a startup check (`postoffice serve`) and for `user list`.
     public func problems() async -> [String] {
@@ -131,8 +150,9 @@ public final class PasswdFileAccounts: AccountProvider {
         }
     }
 
-    private struct LoadError: Error {
+    private struct LoadError: Error, CustomStringConvertible {
         var message: String
+        var description: String { message }
     }
 
     /// The current file, re-read if its identity changed. Runs on the pool.
@@ -158,6 +178,7 @@ public final class PasswdFileAccounts: AccountProvider {
                 cache.file = file
                 cache.identity = identity
                 cache.loadError = nil
+                cache.settingsInUse = AccountSettingsInUse(file.entries.values)
                 problemsToReport = file.problems.map { "\(path) \($0)" }
                 return .success(file)
             } catch {
@@ -165,6 +186,7 @@ public final class PasswdFileAccounts: AccountProvider {
                 cache.file = nil
                 cache.identity = nil
                 cache.loadError = message
+                cache.settingsInUse = AccountSettingsInUse()
                 problemsToReport = [message]
                 return .failure(LoadError(message: message))
             }

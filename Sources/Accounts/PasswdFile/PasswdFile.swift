@@ -8,9 +8,12 @@ public struct PasswdEntry: Hashable, Sendable {
     public var user: String
     /// The stored password (field 2), possibly empty: such an account cannot log in.
     public var password: StoredPassword
-    /// Fields 3 and later, as written (uid, gid, gecos, home, shell, extra fields). We read none of
-    /// them; `userdb_*` and `nopassword` in particular are ignored (an empty password never logs in).
+    /// Fields 3 and later, as written (uid, gid, gecos, home, shell, extra fields). We read only
+    /// the extra fields of ``settings``; `nopassword` in particular is ignored (an empty password
+    /// never logs in).
     public var otherFields: [String]
+    /// `expire_days` and `login_delay` from the extra fields (see ``AccountSettings``).
+    public var settings: AccountSettings = AccountSettings()
     /// 1-based line number in the file.
     public var lineNumber: Int
 }
@@ -48,7 +51,8 @@ public struct PasswdFile: Hashable, Sendable {
                 continue
             case .problem(let reason):
                 problems.append(PasswdFileProblem(lineNumber: lineNumber, reason: reason))
-            case .entry(let entry):
+            case .entry(let entry, let fieldProblems):
+                problems += fieldProblems.map { PasswdFileProblem(lineNumber: lineNumber, reason: $0) }
                 if let first = entries[entry.user] {
                     problems.append(
                         PasswdFileProblem(
@@ -76,7 +80,8 @@ public struct PasswdFile: Hashable, Sendable {
     enum LineParse {
         case skip
         case problem(String)
-        case entry(PasswdEntry)
+        /// An account, with problems in its optional fields (the account still counts).
+        case entry(PasswdEntry, [String])
     }
 
     /// Splits on LF or CRLF (Swift reads CRLF as one `Character`).
@@ -94,12 +99,22 @@ public struct PasswdFile: Hashable, Sendable {
             return .problem("invalid user name")
         }
         guard fields.count >= 2 else { return .problem("user \(user): missing password field") }
-        let entry = PasswdEntry(
+        var entry = PasswdEntry(
             user: user,
             password: StoredPassword(field: String(fields[1]), defaultScheme: defaultScheme),
             otherFields: fields.dropFirst(2).map(String.init),
             lineNumber: lineNumber
         )
-        return .entry(entry)
+        var problems: [String] = []
+        if fields.count > Self.extraFieldsIndex {
+            // The extra fields are the rest of the line: their values may hold colons (Dovecot's
+            // `userdb_mail=maildir:~/Maildir`).
+            let extra = line[fields[Self.extraFieldsIndex].startIndex...]
+            (entry.settings, problems) = AccountSettings.parse(extraFields: extra)
+        }
+        return .entry(entry, problems.map { "user \(user): \($0); the site's setting applies" })
     }
+
+    /// `user:password:uid:gid:gecos:home:shell:extra_fields`: the extra fields are the eighth.
+    static let extraFieldsIndex = 7
 }

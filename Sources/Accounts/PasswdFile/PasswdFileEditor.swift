@@ -109,7 +109,7 @@ public struct PasswdFileEditor: Sendable {
     /// The valid user name a line defines, or nil for comments, blank and invalid lines.
     static func userName(of line: [UInt8]) -> String? {
         let text = String(decoding: line, as: UTF8.self)
-        guard case .entry(let entry) = PasswdFile.parseLine(text[...], lineNumber: 0, defaultScheme: .crypt) else {
+        guard case .entry(let entry, _) = PasswdFile.parseLine(text[...], lineNumber: 0, defaultScheme: .crypt) else {
             return nil
         }
         return entry.user
