@@ -6,7 +6,9 @@
 /// ```
 /// login ok user=alice peer=127.0.0.1:5123 tls=yes mech=PLAIN
 /// login failed user=alice peer=192.0.2.7:40112 tls=no mech=USER reason=invalid-credentials
+/// login delayed user=alice peer=127.0.0.1:5124 wait=240s
 /// logout user=alice retrieved=2 deleted=1 bytes=4810 duration=1.23s
+/// logout user=bob retrieved=3 deleted=3 bytes=9120 duration=0.41s expired=2
 /// ban address=192.0.2.7 key=192.0.2.7 failures=10 window=600s duration=900s
 /// ban user=alice address=192.0.2.7 failures=10 window=600s duration=900s
 /// ```
@@ -32,15 +34,30 @@ public enum LoginLog {
         "login failed user=\(user.map(printable) ?? "-") peer=\(peer) tls=\(tls ? "yes" : "no") mech=\(mechanism) reason=\(reason)"
     }
 
-    public static func logout(user: String, retrieved: Int, deleted: Int, bytes: Int, duration: Duration) -> String {
+    /// A login refused by the account's login delay (RFC 2449 §6.5): right credentials, too soon.
+    public static func delayed(user: String, peer: PeerAddress, secondsLeft: Int) -> String {
+        "login delayed user=\(printable(user)) peer=\(peer) wait=\(secondsLeft)s"
+    }
+
+    /// `expired` counts the messages among `deleted` that the retention policy removed (RFC 2449
+    /// §6.7); the field is written only when there were some.
+    public static func logout(
+        user: String,
+        retrieved: Int,
+        deleted: Int,
+        expired: Int = 0,
+        bytes: Int,
+        duration: Duration
+    ) -> String {
         let milliseconds = max(
             0,
             duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
         )
         let hundredths = (milliseconds % 1000) / 10
         let seconds = "\(milliseconds / 1000).\(hundredths < 10 ? "0" : "")\(hundredths)s"
-        return
+        let line =
             "logout user=\(printable(user)) retrieved=\(retrieved) deleted=\(deleted) bytes=\(bytes) duration=\(seconds)"
+        return expired > 0 ? line + " expired=\(expired)" : line
     }
 
     public static func ban(_ key: BanKey, peer: PeerAddress, policy: BanPolicy) -> String {

@@ -1,4 +1,5 @@
 // POP3Server: the one function that builds a connection's channel pipeline (GUIDE B6).
+import Accounts
 import Logging
 import NIOCore
 import NIOSSL
@@ -33,9 +34,17 @@ struct POP3ConnectionEnvironment: Sendable {
         let mechanisms = configuration.saslMechanisms.filter { configuration.makeMechanism($0) != nil }.map(\.rawValue)
         self.sessionTemplate = ServerSession.Configuration(
             limits: configuration.limits,
-            saslMechanisms: mechanisms,
-            loginDelaySeconds: configuration.loginDelaySeconds,
-            expireDays: configuration.expireDays
+            saslMechanisms: mechanisms
+        )
+    }
+
+    /// LOGIN-DELAY and EXPIRE as CAPA shows them before login: the site's settings and those the
+    /// accounts carry as the account database was last read (no I/O).
+    var advertisedPolicy: AdvertisedPolicy {
+        AdvertisedPolicy(
+            siteLoginDelay: self.configuration.loginDelaySeconds,
+            siteExpiry: self.configuration.expiry,
+            inUse: self.configuration.accountProvider.settingsInUse
         )
     }
 
@@ -57,6 +66,11 @@ struct POP3ConnectionEnvironment: Sendable {
     /// The session configuration for a connection from `peer`.
     func sessionConfiguration(peer: PeerAddress, implicitTLS: Bool) -> ServerSession.Configuration {
         var session = self.sessionTemplate
+        let advertised = self.advertisedPolicy
+        session.loginDelaySeconds = advertised.loginDelaySeconds
+        session.loginDelayPerUser = advertised.loginDelayPerUser
+        session.expireDays = advertised.expireDays
+        session.expirePerUser = advertised.expirePerUser
         session.tlsActive = implicitTLS
         session.stlsAvailable = self.sslContext != nil && !implicitTLS
         session.cleartextAllowedWithoutTLS =

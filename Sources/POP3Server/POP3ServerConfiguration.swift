@@ -113,10 +113,15 @@ public struct POP3ServerConfiguration: Sendable {
     /// Makes one server-side mechanism per exchange. Default: the SASL module's
     /// `makeSASLServerMechanism` (PLAIN, LOGIN, SCRAM-SHA-256).
     public var makeMechanism: @Sendable (SASLMechanismName) -> (any SASLServerMechanism)?
-    /// Advertised `LOGIN-DELAY` seconds (RFC 2449 §6.5), if any.
+    /// The site's login delay in seconds (RFC 2449 §6.5 LOGIN-DELAY), enforced and advertised;
+    /// an account's `login_delay` (``AccountProvider/settings(user:)``) overrides it. `nil`: none.
     public var loginDelaySeconds: Int?
-    /// Advertised `EXPIRE` (RFC 2449 §6.7): `.some(nil)` is NEVER, `nil` not advertised.
-    public var expireDays: Int??
+    /// The site's retention period (RFC 2449 §6.7 EXPIRE), advertised, and enforced at the end of
+    /// each session on the messages it retrieved; an account's `expire_days` overrides it.
+    /// `nil`: not advertised, messages are kept.
+    public var expiry: Expiry?
+    /// Where the last login of each account is kept, for the login delays.
+    public var loginHistory: LoginHistory
     public var accountProvider: any AccountProvider
     public var mailStore: any MailStore
     public var logger: Logger
@@ -144,7 +149,8 @@ public struct POP3ServerConfiguration: Sendable {
         saslMechanisms: [SASLMechanismName] = [.plain, .login, .scramSHA256],
         makeMechanism: @escaping @Sendable (SASLMechanismName) -> (any SASLServerMechanism)? = makeSASLServerMechanism,
         loginDelaySeconds: Int? = nil,
-        expireDays: Int?? = nil,
+        expiry: Expiry? = nil,
+        loginHistory: LoginHistory = LoginHistory(path: nil),
         accountProvider: any AccountProvider,
         mailStore: any MailStore,
         logger: Logger = Logger(label: "postoffice.pop3"),
@@ -170,7 +176,8 @@ public struct POP3ServerConfiguration: Sendable {
         self.saslMechanisms = saslMechanisms
         self.makeMechanism = makeMechanism
         self.loginDelaySeconds = loginDelaySeconds
-        self.expireDays = expireDays
+        self.expiry = expiry
+        self.loginHistory = loginHistory
         self.accountProvider = accountProvider
         self.mailStore = mailStore
         self.logger = logger

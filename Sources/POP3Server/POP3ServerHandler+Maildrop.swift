@@ -1,4 +1,6 @@
 // POP3Server: the maildrop side of a connection: open, touch, RETR/TOP streams, UPDATE; and STLS.
+import Accounts
+import FileIO
 import Logging
 import MailStore
 import NIOCore
@@ -10,21 +12,59 @@ extension POP3ServerHandler {
     // MARK: - Open and touch
 
     private enum OpenOutcome: Sendable {
-        case opened(any Maildrop)
+        case opened(any Maildrop, AccountPolicy, expiring: [Bool], historyFailure: String?)
+        /// The account logged in less than its login delay ago (RFC 2449 §6.5).
+        case delayed(secondsLeft: Int)
         case failed(MailStoreError)
         case unexpected
     }
 
+    /// After a successful authentication: the account's policy (its passwd-file settings over
+    /// the site's), the login delay checked before the maildrop is opened (RFC 2449 §8.1.1: it
+    /// "saves the cost of opening the maildrop"), then the maildrop, the login recorded, and the
+    /// messages the retention period expires if this session retrieves them (RFC 2449 §6.7).
     func openMaildrop(user: String, mechanism: String) {
-        let store = self.environment.configuration.mailStore
+        let configuration = self.environment.configuration
+        let store = configuration.mailStore
+        let accounts = configuration.accountProvider
+        let history = configuration.loginHistory
+        let (siteDelay, siteExpiry) = (configuration.loginDelaySeconds, configuration.expiry)
         self.run({ () -> OpenOutcome in
+            let settings = await accounts.settings(user: user)
+            let policy = AccountPolicy(siteLoginDelay: siteDelay, siteExpiry: siteExpiry, account: settings)
+            let now = FileTime.now().seconds
+            if policy.loginDelaySeconds > 0,
+                let wait = await history.secondsToWait(user: user, delay: policy.loginDelaySeconds, now: now)
+            {
+                return .delayed(secondsLeft: wait)
+            }
+            let maildrop: any Maildrop
             do {
-                return .opened(try await store.openMaildrop(user: user))
+                maildrop = try await store.openMaildrop(user: user)
             } catch let error as MailStoreError {
                 return .failed(error)
             } catch {
                 return .unexpected
             }
+            var historyFailure: String?
+            if policy.loginDelaySeconds > 0 {
+                // Logins older than the longest delay in force no longer hold anyone back.
+                let longest = max(
+                    policy.loginDelaySeconds,
+                    accounts.settingsInUse.loginDelays.max() ?? 0,
+                    siteDelay ?? 0
+                )
+                do {
+                    try await history.record(user: user, at: now, horizon: longest)
+                } catch {
+                    historyFailure = String(describing: error)
+                }
+            }
+            var expiring = Array(repeating: policy.expiresOnEveryRetrieval, count: maildrop.messages.count)
+            if let cutoff = policy.expiryCutoff(now: now) {
+                for index in maildrop.indices(arrivedAtOrBefore: cutoff) { expiring[index] = true }
+            }
+            return .opened(maildrop, policy, expiring: expiring, historyFailure: historyFailure)
         }) { handler, outcome in
             handler.maildropOpenFinished(outcome, user: user)
         }
@@ -32,7 +72,7 @@ extension POP3ServerHandler {
 
     private func maildropOpenFinished(_ outcome: OpenOutcome, user: String) {
         switch outcome {
-        case .opened(let maildrop):
+        case .opened(let maildrop, let policy, let expiring, let historyFailure):
             // Kept even when the connection is gone meanwhile, so that cleanup releases it.
             self.maildrop = maildrop
             self.loginTime = .now
@@ -42,9 +82,17 @@ extension POP3ServerHandler {
                     eventLoop.execute { handler.value.maildropTakenOverWhileSilent() }
                 }
             }
-            self.perform(
-                self.session.maildropOpened(maildrop.messages.map { .init(size: $0.size, uniqueID: $0.uniqueID) })
-            )
+            if let historyFailure {
+                self.logger.warning("cannot record the login for the login delay user=\(user): \(historyFailure)")
+            }
+            let messages = zip(maildrop.messages, expiring).map { message, expires in
+                ServerSession.MessageInfo(size: message.size, uniqueID: message.uniqueID, expiresOnRetrieval: expires)
+            }
+            let account = policy.capabilities(advertisedBefore: self.session.configuration)
+            self.perform(self.session.maildropOpened(messages, account: account))
+        case .delayed(let secondsLeft):
+            self.logger.notice("\(LoginLog.delayed(user: user, peer: self.peer, secondsLeft: secondsLeft))")
+            self.perform(self.session.loginDelayed(secondsLeft: secondsLeft))
         case .failed(let error):
             self.logger.notice(
                 "maildrop not opened user=\(user) peer=\(self.peer) reason=\(Self.reason(error))"
@@ -191,7 +239,7 @@ extension POP3ServerHandler {
                 self.logger.warning("size mismatch uid=\(message.uniqueID) listed=\(message.size) sent=\(octets)")
             }
             if bodyLineLimit == nil { self.environment.configuration.metrics.messageRetrieved(octets: octets) }
-            self.session.messageStreamFinished(octets: octets, wholeMessage: bodyLineLimit == nil)
+            self.session.messageStreamFinished(index: index, octets: octets, wholeMessage: bodyLineLimit == nil)
         case .storeFailed(let error):
             // The header may be out already; a multi-line body cannot be taken back.
             self.logger.error("reading message failed: \(String(describing: error))")

@@ -529,6 +529,7 @@ final class POP3ServerHandler: ChannelDuplexHandler {
             user: statistics.user ?? "-",
             retrieved: statistics.retrieved,
             deleted: statistics.deleted,
+            expired: statistics.expired,
             bytes: statistics.bytesSent,
             duration: duration
         )

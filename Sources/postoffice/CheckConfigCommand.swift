@@ -71,8 +71,8 @@ struct CheckConfigCommand: AsyncParsableCommand {
             ("ban_after", settings.banAfter == 0 ? "0 (no bans)" : "\(settings.banAfter)"),
             ("ban_window", "\(settings.banWindow)"),
             ("ban_time", "\(settings.banTime)"),
-            ("login_delay", settings.loginDelay.map(String.init) ?? "(not advertised)"),
-            ("expire", settings.expire ?? "(not advertised)"),
+            ("login_delay", settings.loginDelay.map(String.init) ?? "(none; accounts' login_delay= apply)"),
+            ("expire_days", settings.expiry.map(\.description) ?? "(none; accounts' expire_days= apply)"),
             ("log_level", settings.logLevel),
         ]
     }

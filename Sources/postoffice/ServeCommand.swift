@@ -120,6 +120,11 @@ struct ServeCommand: AsyncParsableCommand {
             warnIfUnreadable(settings: settings, tls: tls, identity: identity, logger: logger)
         }
         let accounts = ReloadableAccounts(PasswdFileAccounts(path: site.passwdFile))
+        // Read now, so the first CAPA already shows the accounts' expire_days and login_delay.
+        if FileManager.default.fileExists(atPath: site.passwdFile) {
+            for problem in await accounts.accounts.problems() { logger.warning("\(problem)") }
+        }
+        let loginHistory = LoginHistory(path: site.dataDirectory + "/" + LoginHistory.fileName)
 
         let (metrics, metricsEndpoint) = makeMetrics(settings: settings, logger: logger)
         var configuration = makePOP3Configuration(
@@ -127,7 +132,8 @@ struct ServeCommand: AsyncParsableCommand {
             tls: tls,
             accounts: accounts,
             store: store,
-            metrics: metrics
+            metrics: metrics,
+            loginHistory: loginHistory
         )
 
         // Everything that needs root binds first; then the drop; then serving starts.
@@ -191,6 +197,7 @@ struct ServeCommand: AsyncParsableCommand {
             accounts: accounts,
             store: store,
             metrics: metrics,
+            loginHistory: loginHistory,
             logger: logger
         )
         var services: [any Service] = [server] + lmtpServices(lmtp) + [admin]
@@ -225,7 +232,8 @@ struct ServeCommand: AsyncParsableCommand {
         tls: POP3ServerConfiguration.TLSFiles,
         accounts: any AccountProvider,
         store: any MailStore,
-        metrics: ServerMetrics
+        metrics: ServerMetrics,
+        loginHistory: LoginHistory
     ) -> POP3ServerConfiguration {
         var limits = POP3Limits()
         limits.idleTimeoutSeconds = Int(settings.idleTimeout.rounded(.up))
@@ -241,7 +249,6 @@ struct ServeCommand: AsyncParsableCommand {
         listeners += settings.listenTLSProxy.map {
             POP3ServerConfiguration.Listener(host: $0.host, port: $0.port, implicitTLS: true, proxyProtocol: true)
         }
-        let expire: Int?? = settings.expire.map { $0 == "NEVER" ? .some(nil) : .some(Int($0)) } ?? nil
         return POP3ServerConfiguration(
             listeners: listeners,
             tls: tls,
@@ -260,7 +267,8 @@ struct ServeCommand: AsyncParsableCommand {
             takeoverAfter: .seconds(settings.takeoverAfter),
             makeMechanism: { makeSASLServerMechanism($0) },
             loginDelaySeconds: settings.loginDelay,
-            expireDays: expire,
+            expiry: settings.expiry,
+            loginHistory: loginHistory,
             accountProvider: accounts,
             mailStore: store,
             logger: Logger(label: "pop3"),

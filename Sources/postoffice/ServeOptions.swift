@@ -1,3 +1,4 @@
+import Accounts
 import ArgumentParser
 import ProxyProtocol
 
@@ -96,6 +97,14 @@ struct ServeOptions: ParsableArguments {
 
     @OptionGroup var admin: AdminSocketOption
 
+    @OptionGroup var expireDays: ExpireDaysOption
+
+    @Option(
+        name: .customLong("login-delay"),
+        help: "Seconds an account must wait after a successful login before the next (RFC 2449 LOGIN-DELAY)."
+    )
+    var loginDelay: Int?
+
     /// Defaults, then `[server]` in the config file, then flags.
     func resolve(canBindPrivilegedPorts: Bool) throws -> ServerSettings {
         var section = try site.loadServerSection()
@@ -158,13 +167,14 @@ struct ServeOptions: ParsableArguments {
             settings.maxConnections = v
         }
         try resolveAbuseControls(section: &section, into: &settings)
-        settings.loginDelay = try section?.int("login_delay")
-        if let expire = try section?.string("expire") {
-            guard expire == "NEVER" || Int(expire).map({ $0 >= 0 }) == true else {
-                throw ConfigError("[server].expire must be a number of days or \"NEVER\"")
+        let fileLoginDelay = try section?.int("login_delay")
+        if let delay = loginDelay ?? fileLoginDelay {
+            guard (0...AccountSettings.maximumLoginDelay).contains(delay) else {
+                throw ConfigError("the login delay must be between 0 and \(AccountSettings.maximumLoginDelay) seconds")
             }
-            settings.expire = expire
+            settings.loginDelay = delay
         }
+        settings.expiry = try expireDays.resolve(section: &section)
         try resolveLMTP(section: &section, into: &settings)
         let fileRunAs = try section?.string("run_as")
         if let text = runAs ?? fileRunAs {

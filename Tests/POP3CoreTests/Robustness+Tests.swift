@@ -80,7 +80,7 @@ struct ImmediateShell {
             case .streamMessage(let index, let header, _):
                 if index < 0 || index >= 2 { problems.append("stream of message index \(index)") }
                 record(header)
-                session.messageStreamFinished(octets: 10, wholeMessage: true)
+                session.messageStreamFinished(index: index, octets: 10, wholeMessage: true)
             case .verifyPassword(let user, let password):
                 next =
                     password == Array("pw".utf8)

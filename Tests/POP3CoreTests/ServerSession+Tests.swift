@@ -307,12 +307,12 @@ struct ServerSessionTransactionTests {
         #expect(
             s.received(.command(.retr(1))) == .streamMessage(index: 0, header: .ok("120 octets"), bodyLineLimit: nil)
         )
-        s.messageStreamFinished(octets: 120, wholeMessage: true)
+        s.messageStreamFinished(index: 0, octets: 120, wholeMessage: true)
         #expect(
             s.received(.command(.top(2, lines: 5)))
                 == .streamMessage(index: 1, header: .ok("top of message follows"), bodyLineLimit: 5)
         )
-        s.messageStreamFinished(octets: 50, wholeMessage: false)
+        s.messageStreamFinished(index: 1, octets: 50, wholeMessage: false)
         #expect(s.statistics.retrieved == 1)
         #expect(s.statistics.bytesSent == 170)
         #expect(s.received(.command(.retr(MessageNumber(exactly: 2_147_483_647)!))) == .send(.err("no such message")))

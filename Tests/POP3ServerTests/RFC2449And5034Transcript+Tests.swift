@@ -1,3 +1,4 @@
+import Accounts
 import MailCore
 import POP3Core
 import POP3Server
@@ -32,7 +33,7 @@ struct RFC2449And5034TranscriptTests {
             accounts: RFCFixture.accounts,
             configure: {
                 $0.loginDelaySeconds = 900
-                $0.expireDays = 60
+                $0.expiry = .days(60)
             }
         ) { server in
             try await server.play(
@@ -73,7 +74,7 @@ struct RFC2449And5034TranscriptTests {
 
     /// RFC 2449 §6.7: `EXPIRE NEVER`; nothing else optional configured.
     @Test func rfc2449Section6ExpireNever() async throws {
-        try await TestServer.with(configure: { $0.expireDays = .some(nil) }) { server in
+        try await TestServer.with(configure: { $0.expiry = .never }) { server in
             try await server.play(
                 """
                 S: +OK PostOffice POP3 server ready

@@ -13,6 +13,8 @@ public final class TestMailStore: MailStore {
     public struct StoredMessage: Sendable {
         public var uniqueID: String
         public var bytes: [UInt8]
+        /// Seconds since 1970 (`MaildropMessage.arrival`); nil: unknown.
+        public var arrival: Int?
     }
 
     struct Lock {
@@ -47,17 +49,18 @@ public final class TestMailStore: MailStore {
 
     /// Adds a message for `user`; returns its unique id.
     @discardableResult
-    public func add(user: String, message: String, uniqueID: String? = nil) -> String {
-        add(user: user, bytes: Array(message.utf8), uniqueID: uniqueID)
+    public func add(user: String, message: String, uniqueID: String? = nil, arrival: Int? = nil) -> String {
+        add(user: user, bytes: Array(message.utf8), uniqueID: uniqueID, arrival: arrival)
     }
 
-    /// Adds a message for `user`; returns its unique id.
+    /// Adds a message for `user` that arrived at `arrival` (seconds since 1970); returns its
+    /// unique id.
     @discardableResult
-    public func add(user: String, bytes: [UInt8], uniqueID: String? = nil) -> String {
+    public func add(user: String, bytes: [UInt8], uniqueID: String? = nil, arrival: Int? = nil) -> String {
         state.withLockedValue { state in
             let uid = uniqueID ?? "uid\(state.nextUID)"
             state.nextUID += 1
-            state.mailboxes[user, default: []].append(StoredMessage(uniqueID: uid, bytes: bytes))
+            state.mailboxes[user, default: []].append(StoredMessage(uniqueID: uid, bytes: bytes, arrival: arrival))
             return uid
         }
     }
@@ -139,7 +142,7 @@ final class TestMaildrop: Maildrop {
         self.generation = generation
         self.snapshot = snapshot
         self.messages = snapshot.map {
-            MaildropMessage(uniqueID: $0.uniqueID, size: CRLFSizeCounter.size(of: $0.bytes))
+            MaildropMessage(uniqueID: $0.uniqueID, size: CRLFSizeCounter.size(of: $0.bytes), arrival: $0.arrival)
         }
     }
 

@@ -180,14 +180,31 @@ extension ServerSession {
         return .wait
     }
 
-    /// The maildrop is open and locked: enter TRANSACTION (RFC 1939 §4).
-    public mutating func maildropOpened(_ messages: [MessageInfo]) -> Action {
+    /// The maildrop is open and locked: enter TRANSACTION (RFC 1939 §4). `account` is what CAPA
+    /// says of LOGIN-DELAY and EXPIRE from now on; without it, the configuration's values.
+    public mutating func maildropOpened(_ messages: [MessageInfo], account: AccountCapabilities? = nil) -> Action {
         guard case .authorization(let auth) = state, case .openingMaildrop = auth.pending else {
             preconditionFailure("maildrop opened outside a login: \(state)")
         }
+        self.account = account
         let transaction = TransactionState(messages: messages)
         state = .transaction(transaction)
         return .send(.ok("maildrop has \(messages.count) messages (\(transaction.liveOctets) octets)"))
+    }
+
+    /// The account logged in successfully less than its login delay ago: refuse this login
+    /// with `[LOGIN-DELAY]` (RFC 2449 §6.5, §8.1.1) before its maildrop is opened. The session
+    /// stays in AUTHORIZATION; this is not a failed login (the credentials were right).
+    public mutating func loginDelayed(secondsLeft: Int) -> Action {
+        guard case .authorization(var auth) = state, case .openingMaildrop = auth.pending else {
+            preconditionFailure("login delay outside a login: \(state)")
+        }
+        auth.pending = .none
+        state = .authorization(auth)
+        statistics.user = nil
+        statistics.mechanism = nil
+        let unit = secondsLeft == 1 ? "second" : "seconds"
+        return .send(.err("logged in too recently, try again in \(secondsLeft) \(unit)", code: .loginDelay))
     }
 
     /// The maildrop could not be opened; the session stays in AUTHORIZATION (RFC 1939 §7).

@@ -74,7 +74,12 @@ extension ServerSession {
         case .capa:
             return .sendListing(.ok("Capability list follows"), Listing(.capabilities(capabilities)))
         case .quit:
-            let indices = transaction.deleted.indices.filter { transaction.deleted[$0] }
+            // RFC 2449 §6.7: the retention policy's implicit DELE of what this session retrieved.
+            let indices = transaction.deleted.indices.filter { index in
+                transaction.deleted[index]
+                    || (transaction.retrieved[index] && transaction.messages[index].expiresOnRetrieval)
+            }
+            statistics.expired = indices.count(where: { !transaction.deleted[$0] })
             transaction.pendingDeletions = indices
             state = .update(transaction)
             return .commitDeletions(indices)
@@ -87,10 +92,17 @@ extension ServerSession {
         }
     }
 
-    /// A RETR or TOP stream ended; `octets` is what the encoder counted (statistics only).
-    public mutating func messageStreamFinished(octets: Int, wholeMessage: Bool) {
+    /// A RETR or TOP stream of message `index` (0-based) ended; `octets` is what the encoder
+    /// counted. A whole message counts as retrieved (for the logout line, and for EXPIRE).
+    public mutating func messageStreamFinished(index: Int, octets: Int, wholeMessage: Bool) {
         statistics.bytesSent += octets
-        if wholeMessage { statistics.retrieved += 1 }
+        guard wholeMessage else { return }
+        statistics.retrieved += 1
+        if case .transaction(var transaction) = state, transaction.retrieved.indices.contains(index) {
+            state = .modifying
+            transaction.retrieved[index] = true
+            state = .transaction(transaction)
+        }
     }
 
     /// `maildrop.touch()` reported a takeover by a newer login: end without UPDATE.
@@ -106,6 +118,7 @@ extension ServerSession {
         }
         state = .closed
         guard success else {
+            statistics.expired = 0
             return .sendAndClose(.err("some deleted messages not removed", code: .sysTemp))
         }
         statistics.deleted = transaction.pendingDeletions.count

@@ -25,10 +25,16 @@ public struct ServerSession: Sendable {
         public var apopTimestamp: String?
         /// The `IMPLEMENTATION` text.
         public var implementation: String
-        /// Advertised as `LOGIN-DELAY` when set (RFC 2449 §6.5).
+        /// Advertised as `LOGIN-DELAY` when set (RFC 2449 §6.5); after login the account's own
+        /// value (``maildropOpened(_:account:)``) replaces it.
         public var loginDelaySeconds: Int?
-        /// Advertised as `EXPIRE` when set: `.some(nil)` is NEVER (RFC 2449 §6.7).
+        /// The login delay differs per user: AUTHORIZATION appends `USER` (RFC 2449 §6.5).
+        public var loginDelayPerUser: Bool
+        /// Advertised as `EXPIRE` when set: `.some(nil)` is NEVER (RFC 2449 §6.7); after login
+        /// the account's own value replaces it.
         public var expireDays: Int??
+        /// The retention period differs per user: AUTHORIZATION appends `USER` (RFC 2449 §6.7).
+        public var expirePerUser: Bool
 
         public init(
             limits: POP3Limits = POP3Limits(),
@@ -40,7 +46,9 @@ public struct ServerSession: Sendable {
             apopTimestamp: String? = nil,
             implementation: String = "PostOffice",
             loginDelaySeconds: Int? = nil,
-            expireDays: Int?? = nil
+            loginDelayPerUser: Bool = false,
+            expireDays: Int?? = nil,
+            expirePerUser: Bool = false
         ) {
             self.limits = limits
             self.tlsActive = tlsActive
@@ -50,6 +58,21 @@ public struct ServerSession: Sendable {
             self.cleartextMechanisms = cleartextMechanisms
             self.apopTimestamp = apopTimestamp
             self.implementation = implementation
+            self.loginDelaySeconds = loginDelaySeconds
+            self.loginDelayPerUser = loginDelayPerUser
+            self.expireDays = expireDays
+            self.expirePerUser = expirePerUser
+        }
+    }
+
+    /// What the logged-in account's CAPA says of LOGIN-DELAY and EXPIRE in TRANSACTION (RFC 2449
+    /// §6.5, §6.7: "the more accurate value"); `nil` fields are not advertised.
+    public struct AccountCapabilities: Hashable, Sendable {
+        public var loginDelaySeconds: Int?
+        /// `.some(nil)` is NEVER.
+        public var expireDays: Int??
+
+        public init(loginDelaySeconds: Int? = nil, expireDays: Int?? = nil) {
             self.loginDelaySeconds = loginDelaySeconds
             self.expireDays = expireDays
         }
@@ -87,6 +110,8 @@ public struct ServerSession: Sendable {
     struct TransactionState: Hashable, Sendable {
         var messages: [MessageInfo]
         var deleted: [Bool]
+        /// Sent whole by RETR in this session (RFC 2449 §6.7: EXPIRE 0's implicit DELE).
+        var retrieved: [Bool]
         var pendingDeletions: [Int] = []
         /// Messages not marked as deleted, and their octets: kept current by DELE and RSET,
         /// so STAT and LIST do not walk the snapshot.
@@ -97,6 +122,7 @@ public struct ServerSession: Sendable {
         init(messages: [MessageInfo]) {
             self.messages = messages
             self.deleted = Array(repeating: false, count: messages.count)
+            self.retrieved = Array(repeating: false, count: messages.count)
             self.totalOctets = messages.reduce(0) { $0 &+ $1.size }
             self.liveCount = messages.count
             self.liveOctets = self.totalOctets
@@ -117,6 +143,8 @@ public struct ServerSession: Sendable {
     var badCommands = 0
     /// Counters for the logout log line.
     public internal(set) var statistics = Statistics()
+    /// The logged-in account's LOGIN-DELAY and EXPIRE, for CAPA in TRANSACTION.
+    var account: AccountCapabilities?
 
     public init(configuration: Configuration) {
         self.configuration = configuration
@@ -170,8 +198,20 @@ public struct ServerSession: Sendable {
             if configuration.stlsAvailable, !tlsActive { list.append(.stls) }
         }
         list += [.pipelining, .respCodes, .authRespCode]
-        if let seconds = configuration.loginDelaySeconds { list.append(.loginDelay(seconds: seconds, perUser: false)) }
-        if let days = configuration.expireDays { list.append(.expire(days: days, perUser: false)) }
+        // RFC 2449 §6.5 and §6.7: before login the value for any user, with USER when it may
+        // change after authentication; after login the account's own.
+        if let account {
+            if let seconds = account.loginDelaySeconds { list.append(.loginDelay(seconds: seconds, perUser: false)) }
+            if let days = account.expireDays { list.append(.expire(days: days, perUser: false)) }
+        } else {
+            let authorization = stateIsAuthorization()
+            if let seconds = configuration.loginDelaySeconds {
+                list.append(.loginDelay(seconds: seconds, perUser: authorization && configuration.loginDelayPerUser))
+            }
+            if let days = configuration.expireDays {
+                list.append(.expire(days: days, perUser: authorization && configuration.expirePerUser))
+            }
+        }
         list.append(.implementation(configuration.implementation))
         return list
     }

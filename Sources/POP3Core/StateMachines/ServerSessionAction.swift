@@ -15,7 +15,7 @@ extension ServerSession {
         case sendContinuation([UInt8])
         /// Write `header`, then stream message `index` (0-based) through a
         /// ``DotStuffingEncoder`` with this body line limit (nil: the whole message), then call
-        /// ``ServerSession/messageStreamFinished(octets:wholeMessage:)``.
+        /// ``ServerSession/messageStreamFinished(index:octets:wholeMessage:)``.
         case streamMessage(index: Int, header: Response, bodyLineLimit: Int?)
         /// Check a USER/PASS password, then call `authenticationSucceeded` or `authenticationFailed`.
         case verifyPassword(user: String, password: [UInt8])
@@ -30,13 +30,15 @@ extension ServerSession {
         /// a password was sent ...): delay and log as for any failure, then call
         /// `authenticationFailed(.invalidCredentials)`.
         case rejectLogin(user: String?, mechanism: String, reason: String)
-        /// Open the user's maildrop, then call `maildropOpened` or `maildropOpenFailed`.
+        /// Open the user's maildrop, then call `maildropOpened` or `maildropOpenFailed`; or, when
+        /// the account logged in too recently (RFC 2449 §6.5), call `loginDelayed` instead.
         case openMaildrop(user: String, mechanism: String)
         /// STLS accepted (RFC 2595 §4). Atomically on the event loop: if input bytes are
         /// buffered beyond the STLS line, write nothing; otherwise write `response` in
         /// plaintext and install TLS. Then call ``ServerSession/stlsRequested(bufferedBytes:)``.
         case startTLS(Response)
-        /// Enter UPDATE (RFC 1939 §6): remove these messages (0-based indices), then call
+        /// Enter UPDATE (RFC 1939 §6): remove these messages (0-based indices: those marked by
+        /// DELE and those the retention policy expires after RETR), then call
         /// ``ServerSession/deletionsCommitted(success:)``.
         case commitDeletions([Int])
         /// Write this line, then close the connection (no deletions).
@@ -75,9 +77,13 @@ extension ServerSession {
         public var size: Int
         /// The unique-id (RFC 1939 §7).
         public var uniqueID: String
-        public init(size: Int, uniqueID: String) {
+        /// The retention policy removes the message at UPDATE if this session RETRieves it
+        /// (RFC 2449 §6.7: it is past the account's EXPIRE days, or EXPIRE is 0).
+        public var expiresOnRetrieval: Bool
+        public init(size: Int, uniqueID: String, expiresOnRetrieval: Bool = false) {
             self.size = size
             self.uniqueID = uniqueID
+            self.expiresOnRetrieval = expiresOnRetrieval
         }
     }
 
@@ -86,7 +92,10 @@ extension ServerSession {
         public var user: String?
         public var mechanism: String?
         public var retrieved = 0
+        /// Messages removed at UPDATE, those of ``expired`` included.
         public var deleted = 0
+        /// Messages removed at UPDATE by the retention policy rather than DELE.
+        public var expired = 0
         public var bytesSent = 0
         public init() {}
     }

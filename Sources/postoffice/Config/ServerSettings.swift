@@ -1,3 +1,4 @@
+import Accounts
 import ArgumentParser
 import FileFormats
 import Foundation
@@ -99,10 +100,11 @@ struct ServerSettings: Sendable, Equatable {
     /// Sessions served at once; nil: as many as the descriptor limit allows
     /// (`ConnectionLimit.default`).
     var maxConnections: Int?
-    /// Advertised as `LOGIN-DELAY n` (RFC 2449 §6.8) when set.
+    /// Seconds between two logins of an account (RFC 2449 §6.5 LOGIN-DELAY), enforced and
+    /// advertised; an account's `login_delay=` extra field overrides it.
     var loginDelay: Int?
-    /// Advertised as `EXPIRE` (RFC 2449 §6.7) when set: days, or "NEVER".
-    var expire: String?
+    /// The retention period (RFC 2449 §6.7 EXPIRE); an account's `expire_days=` overrides it.
+    var expiry: Expiry?
     var logLevel: String = "info"
     /// LMTP listeners for the MTA (`--lmtp`, `[server].lmtp`); none by default.
     var lmtp: [LMTPServerConfiguration.Endpoint] = []
@@ -137,6 +139,29 @@ struct AdminSocketOption: ParsableArguments {
     func resolve(section: inout ConfigSection?, site: SiteSettings) throws -> String {
         let fromFile = try section?.string("admin_socket")
         return adminSocket ?? fromFile ?? site.dataDirectory + "/" + Self.defaultName
+    }
+}
+
+/// `--expire-days N|NEVER` (`expire_days` under `[server]`): the site's retention period, taken
+/// by `serve` (RFC 2449 §6.7 EXPIRE) and `expire`.
+struct ExpireDaysOption: ParsableArguments {
+    @Option(
+        name: .customLong("expire-days"),
+        help:
+            "Delete messages older than N days (at the end of a session that retrieved them, and by `expire`); 0: delete once retrieved; NEVER."
+    )
+    var expireDays: String?
+
+    func resolve(section: inout ConfigSection?) throws -> Expiry? {
+        if let expireDays {
+            guard let expiry = Expiry(parsing: expireDays) else {
+                throw ConfigError(
+                    "--expire-days: '\(expireDays)' is not NEVER or a number of days up to \(Expiry.maximumDays)"
+                )
+            }
+            return expiry
+        }
+        return try section?.expiry("expire_days")
     }
 }
 

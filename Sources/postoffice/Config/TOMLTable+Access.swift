@@ -1,3 +1,4 @@
+import Accounts
 import FileFormats
 import Foundation
 
@@ -54,6 +55,22 @@ struct ConfigSection {
             }
             return value
         case let other?: throw ConfigError("\(name).\(key) must be a duration, not \(other.typeName)")
+        }
+    }
+
+    /// A retention period: a number of days, or the string "NEVER" (RFC 2449 §6.7).
+    mutating func expiry(_ key: String) throws -> Expiry? {
+        consumed.insert(key)
+        let problem = ConfigError("\(name).\(key) must be a number of days up to \(Expiry.maximumDays) or \"NEVER\"")
+        switch table[key] {
+        case nil: return nil
+        case .integer(let days):
+            guard (0...Expiry.maximumDays).contains(days) else { throw problem }
+            return .days(days)
+        case .string(let text):
+            guard let expiry = Expiry(parsing: text) else { throw problem }
+            return expiry
+        case .some: throw problem
         }
     }
 

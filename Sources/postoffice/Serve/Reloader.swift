@@ -41,6 +41,12 @@ final class ReloadableAccounts: AccountProvider {
     func lookUpAccount(user: String) async -> AccountLookup {
         await accounts.lookUpAccount(user: user)
     }
+
+    func settings(user: String) async -> AccountSettings {
+        await accounts.settings(user: user)
+    }
+
+    var settingsInUse: AccountSettingsInUse { accounts.settingsInUse }
 }
 
 /// Applies a SIGHUP: the options and config file resolved again, a fresh read of the
@@ -55,6 +61,7 @@ actor Reloader {
     let accounts: ReloadableAccounts
     let store: any MailStore
     let metrics: ServerMetrics
+    let loginHistory: LoginHistory
     let logger: Logger
 
     init(
@@ -65,6 +72,7 @@ actor Reloader {
         accounts: ReloadableAccounts,
         store: any MailStore,
         metrics: ServerMetrics,
+        loginHistory: LoginHistory,
         logger: Logger
     ) {
         self.options = options
@@ -74,6 +82,7 @@ actor Reloader {
         self.accounts = accounts
         self.store = store
         self.metrics = metrics
+        self.loginHistory = loginHistory
         self.logger = logger
     }
 
@@ -95,7 +104,8 @@ actor Reloader {
                 tls: tls,
                 accounts: accounts,
                 store: store,
-                metrics: metrics
+                metrics: metrics,
+                loginHistory: loginHistory
             )
             if started.usesDefaultListeners && settings.usesDefaultListeners {
                 // The embedded default may have fallen back to other ports: those stay.
