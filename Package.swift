@@ -418,7 +418,7 @@ let package = Package(
         .testTarget(
             name: "postofficeTests",
             dependencies: [
-                "postoffice", "ServerMetrics", "FileFormats", "POP3Server", "ProxyProtocol",
+                "postoffice", "ServerMetrics", "FileFormats", "POP3Server", "ProxyProtocol", "Accounts",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

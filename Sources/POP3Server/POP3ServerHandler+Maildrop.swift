@@ -30,7 +30,12 @@ extension POP3ServerHandler {
         let history = configuration.loginHistory
         let (siteDelay, siteExpiry) = (configuration.loginDelaySeconds, configuration.expiry)
         self.run({ () -> OpenOutcome in
-            let settings = await accounts.settings(user: user)
+            // The account database was read for the password check just now: when no account
+            // has settings of its own, asking for this one's would cost a thread hop for nothing.
+            let inUse = accounts.settingsInUse
+            let settings =
+                inUse.expiries.isEmpty && inUse.loginDelays.isEmpty
+                ? AccountSettings() : await accounts.settings(user: user)
             let policy = AccountPolicy(siteLoginDelay: siteDelay, siteExpiry: siteExpiry, account: settings)
             let now = FileTime.now().seconds
             if policy.loginDelaySeconds > 0,

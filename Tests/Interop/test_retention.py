@@ -174,7 +174,7 @@ def test_postoffice_expire_skips_a_maildrop_in_use(site, pki, postoffice_bin):
 
 
 def test_login_delay_refused_then_allowed_even_after_a_restart(site, pki):
-    delay = 6
+    delay = 10
     passwd = "alice:{PLAIN}pw-a\nbob:{PLAIN}pw-b\n"
     server = site(passwd, "--login-delay", str(delay))
     client = login(server, pki, "alice", "pw-a")

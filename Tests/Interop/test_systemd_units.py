@@ -60,3 +60,20 @@ def test_server_unit_keeps_its_sandbox():
     assert expire["PrivateNetwork"] == ["yes"] and expire["CapabilityBoundingSet"] == [""]
     timer = directives((UNITS / "postoffice-expire.timer").read_text())
     assert timer["OnCalendar"] == ["daily"] and timer["Persistent"] == ["true"]
+
+
+def test_expire_unit_runs_the_expire_command(workdir, postoffice_bin):
+    """The timer's service runs `postoffice expire --config FILE` as written in the unit."""
+    argv = directives((UNITS / "postoffice-expire.service").read_text())["ExecStart"][0].split()
+    assert argv[1:3] == ["expire", "--config"], argv
+    mail = workdir / "mail"
+    old = mail / "alice" / "Maildir" / "new" / "1000000000.M1P1Q1.host"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"Subject: from 2001\n\nold\n")
+    passwd = workdir / "passwd"
+    passwd.write_text("alice:{PLAIN}x\n")
+    config = workdir / "postoffice.toml"
+    config.write_text(f'[server]\nmaildir = "{mail}/%u/Maildir"\npasswd_file = "{passwd}"\nexpire_days = 30\n')
+    result = procs.run([str(postoffice_bin), *argv[1:-1], str(config)])
+    assert b"expire: removed 1 messages" in result.stdout, result.stdout
+    assert not old.exists()

@@ -32,10 +32,10 @@ struct InheritedUIDLsTests {
         )
         #expect(
             ids == [
-                "1276528487.M364837P9451.kurkku,S=1355,W=1394": "000061AE4C0907B0",
-                "1276533073.M242911P3632.kurkku": "000061B94C0907B0",
+                "1276528487.M364837P9451.kurkku,S=1355,W=1394": "000061ae4c0907b0",
+                "1276533073.M242911P3632.kurkku": "000061b94c0907b0",
                 "1276533074.M1P2.kurkku": "0000beef-old-uidl",
-                "1276533075.M1P3.kurkku": "000061BB4C0907B0",
+                "1276533075.M1P3.kurkku": "000061bb4c0907b0",
             ]
         )
     }
@@ -43,7 +43,7 @@ struct InheritedUIDLsTests {
     @Test("dovecot-uidlist version 1 (Courier's layout, as migration scripts write it)")
     func dovecotVersion1() {
         let ids = parsedDovecot("1 1275660208 12\n7 1276528487.M1P1.host:2,S\n11 1276528488.M1P2.host\n")
-        #expect(ids == ["1276528487.M1P1.host": "000000074C0907B0", "1276528488.M1P2.host": "0000000B4C0907B0"])
+        #expect(ids == ["1276528487.M1P1.host": "000000074c0907b0", "1276528488.M1P2.host": "0000000b4c0907b0"])
     }
 
     @Test(
@@ -147,7 +147,7 @@ struct InheritedUIDLsTests {
             )
             let maildrop = try await fixture.open()
             // Dovecot's file wins where both list a message; Courier's fills in the rest.
-            #expect(maildrop.messages.map(\.uniqueID) == ["000000016553F100", "000000026553F100", "UID9-77"])
+            #expect(maildrop.messages.map(\.uniqueID) == ["000000016553f100", "000000026553f100", "UID9-77"])
             #expect(maildrop.messages.map(\.arrival) == [1_276_528_487, 1_276_528_488, 1_700_000_000])
             #expect(maildrop.indices(arrivedAtOrBefore: 1_276_528_487) == [0])
             #expect(maildrop.indices(arrivedAtOrBefore: 1_699_999_999) == [0, 1])

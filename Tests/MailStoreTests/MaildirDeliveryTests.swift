@@ -23,7 +23,15 @@ struct MaildirDeliveryTests {
             #expect(try TestFiles.readFile(fixture.root() + "/new/" + name) == message)
 
             let maildrop = try await fixture.open()
-            #expect(maildrop.messages == [MaildropMessage(uniqueID: name, size: parsed.virtualSize!)])
+            #expect(
+                maildrop.messages == [
+                    MaildropMessage(uniqueID: name, size: parsed.virtualSize!, arrival: parsed.seconds)
+                ]
+            )
+            // The arrival is the delivery time the new name begins with: now.
+            let now = FileTime.now().seconds
+            let arrival = try #require(parsed.seconds)
+            #expect(arrival <= now && now - arrival < 600)
             #expect(maildrop.sizesComputed == 0, "the size comes from the name")
             await maildrop.close()
         }

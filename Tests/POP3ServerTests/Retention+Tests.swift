@@ -105,13 +105,12 @@ struct RetentionTests {
             try await TestServer.with(
                 store: store,
                 configure: {
-                    $0.loginDelaySeconds = 2
+                    $0.loginDelaySeconds = 600
                     $0.loginHistory = LoginHistory(path: path)
                 }
             ) { server in
-                let started = ContinuousClock.now
                 try await server.loggedIn { client async throws in
-                    #expect(try await Self.capabilities(client) == ["LOGIN-DELAY 2"])
+                    #expect(try await Self.capabilities(client) == ["LOGIN-DELAY 600"])
                     _ = try await client.command("QUIT")
                 }
                 let opens = store.openAndCloseCounts.opens
@@ -129,13 +128,34 @@ struct RetentionTests {
                 // The login is on disk: a restarted server still holds alice back.
                 let reread = LoginHistory(path: path)
                 #expect(
-                    await reread.secondsToWait(user: "alice", delay: 3600, now: Int(Date().timeIntervalSince1970))
-                        != nil
+                    await reread.secondsToWait(user: "alice", delay: 600, now: Int(Date().timeIntervalSince1970)) != nil
                 )
-                try await Task.sleep(until: started + .milliseconds(2200), clock: .continuous)
-                try await server.loggedIn { client async throws in
-                    #expect(try await client.command("QUIT").hasPrefix("+OK"))
-                }
+            }
+        }
+    }
+
+    @Test("a login is allowed again once the delay has passed since the last")
+    func loginDelayPassed() async throws {
+        let history = LoginHistory(path: nil)
+        let now = Int(Date().timeIntervalSince1970)
+        try await history.record(user: "alice", at: now - 61, horizon: 60)
+        try await history.record(user: "bob", at: now - 5, horizon: 60)
+        try await TestServer.with(configure: {
+            $0.loginDelaySeconds = 60
+            $0.loginHistory = history
+        }) { server in
+            try await server.loggedIn { client async throws in
+                #expect(try await client.command("QUIT").hasPrefix("+OK"))
+            }
+            try await server.connect { client async throws in
+                _ = try await client.line()
+                _ = try await client.command("USER bob")
+                let refused = try await client.command("PASS hunter2")
+                let prefix = "-ERR [LOGIN-DELAY] logged in too recently, try again in "
+                #expect(refused.hasPrefix(prefix), "\(refused)")
+                // bob logged in 5 seconds before the test began: 55 seconds to go, less the time since.
+                let seconds = Int(refused.dropFirst(prefix.count).prefix { $0.isNumber }) ?? -1
+                #expect((40...55).contains(seconds), "\(refused)")
             }
         }
     }

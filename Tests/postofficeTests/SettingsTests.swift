@@ -1,3 +1,4 @@
+import Accounts
 import ArgumentParser
 import Foundation
 import POP3Server
@@ -89,6 +90,30 @@ struct SettingsTests {
         #expect(flags.listenTLS.count == 2)
         #expect(flags.authFailureDelay == 0)
         #expect(flags.maxConnections == 20)
+    }
+
+    @Test("expire_days and login_delay: from the file, flags over it")
+    func retention() throws {
+        let path = try temporaryFile("[server]\nexpire_days = 30\nlogin_delay = 300\n")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let fromFile = try ServeOptions.parse(["--config", path]).resolve(canBindPrivilegedPorts: false)
+        #expect(fromFile.expiry == .days(30))
+        #expect(fromFile.loginDelay == 300)
+        let flags = try ServeOptions.parse(["--config", path, "--expire-days", "NEVER", "--login-delay", "0"])
+            .resolve(canBindPrivilegedPorts: false)
+        #expect(flags.expiry == .never)
+        #expect(flags.loginDelay == 0)
+        let never = try temporaryFile("[server]\nexpire_days = \"never\"\n")
+        defer { try? FileManager.default.removeItem(atPath: never) }
+        #expect(try ServeOptions.parse(["--config", never]).resolve(canBindPrivilegedPorts: false).expiry == .never)
+        let none = try ServeOptions.parse([]).resolve(canBindPrivilegedPorts: false)
+        #expect(none.expiry == nil && none.loginDelay == nil)
+        #expect(throws: (any Error).self) {
+            try ServeOptions.parse(["--expire-days", "thirty"]).resolve(canBindPrivilegedPorts: false)
+        }
+        let printed = CheckConfigCommand.effectiveSettings(fromFile)
+        #expect(printed.contains { $0 == ("expire_days", "30") })
+        #expect(printed.contains { $0 == ("login_delay", "300") })
     }
 
     @Test(

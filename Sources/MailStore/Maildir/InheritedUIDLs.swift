@@ -11,8 +11,9 @@ import SystemPackage
 ///   (`3 V<validity> N<next uid> G<guid> …`, or `1 <validity> <next uid>`), then one line per
 ///   message, `<uid> [<ext> …] :<file name>` (version 1: `<uid> <file name>`). Dovecot's POP3
 ///   UIDL is its default `pop3_uidl_format`, `%08Xu%08Xv`: the UID and then the UIDVALIDITY as 8
-///   upper-case hex digits each, unless a `P<uidl>` extension field records the UIDL the message
-///   was served with (Dovecot's `pop3_save_uidl`, or a migration into Dovecot).
+///   hex digits each, in lower case as Dovecot sends them, unless a `P<uidl>` extension field
+///   records the UIDL the message was served with (Dovecot's `pop3_save_uidl`, or a migration
+///   into Dovecot).
 /// - **Courier**, `courierpop3dsizelist` (versions 2 and 3): a header `/<version> <next uid>
 ///   <uidv>`, then `<file name> <size> <uid>:<uidv>[:<utf8>]` per message. Courier's UIDL is
 ///   `UID<uid>-<uidv>` (`UID<uid>` when uidv is 0), or, for uid 0, the base name with bytes outside
@@ -180,9 +181,9 @@ enum InheritedUIDLs {
         Self.decimal(digits).flatMap { $0 <= UInt64(UInt32.max) ? $0 : nil }
     }
 
-    /// `%08X`: at least 8 upper-case hex digits.
+    /// Dovecot's `%08X`: at least 8 hex digits, in lower case as Dovecot writes them.
     private static func hex8(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16, uppercase: true)
+        let digits = String(value, radix: 16)
         return String(repeating: "0", count: max(0, 8 - digits.count)) + digits
     }
 }

@@ -153,6 +153,8 @@ struct ExpireDaysOption: ParsableArguments {
     var expireDays: String?
 
     func resolve(section: inout ConfigSection?) throws -> Expiry? {
+        // Read (and check) the file's key even when the flag overrides it.
+        let fromFile = try section?.expiry("expire_days")
         if let expireDays {
             guard let expiry = Expiry(parsing: expireDays) else {
                 throw ConfigError(
@@ -161,7 +163,7 @@ struct ExpireDaysOption: ParsableArguments {
             }
             return expiry
         }
-        return try section?.expiry("expire_days")
+        return fromFile
     }
 }
 
