@@ -54,11 +54,7 @@ extension POP3ServerHandler {
             var historyFailure: String?
             if policy.loginDelaySeconds > 0 {
                 // Logins older than the longest delay in force no longer hold anyone back.
-                let longest = max(
-                    policy.loginDelaySeconds,
-                    accounts.settingsInUse.loginDelays.max() ?? 0,
-                    siteDelay ?? 0
-                )
+                let longest = max(policy.loginDelaySeconds, inUse.loginDelays.max() ?? 0, siteDelay ?? 0)
                 do {
                     try await history.record(user: user, at: now, horizon: longest)
                 } catch {
