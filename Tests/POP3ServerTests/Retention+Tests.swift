@@ -3,7 +3,6 @@ import Foundation
 import POP3Core
 import POP3Server
 import POP3TestSupport
-import SASL
 import Testing
 
 /// RFC 2449 §6.7 EXPIRE and §6.5 LOGIN-DELAY over loopback: the site's settings and an account's
@@ -70,8 +69,11 @@ struct RetentionTests {
             store.add(user: user, message: "a\n", uniqueID: "\(user)-1", arrival: Int(Date().timeIntervalSince1970))
             store.add(user: user, message: "b\n", uniqueID: "\(user)-2")
         }
-        let accounts = AccountsWithSettings(["bob": AccountSettings(expiry: .days(0))])
-        try await TestServer.with(store: store, configure: { $0.accountProvider = accounts }) { server in
+        let accounts = InMemoryAccounts(
+            ["alice": "secret", "bob": "hunter2"],
+            settings: ["bob": AccountSettings(expiry: .days(0))]
+        )
+        try await TestServer.with(store: store, accounts: accounts) { server in
             try await server.connect { client async throws in
                 _ = try await client.line()
                 #expect(try await Self.capabilities(client) == ["EXPIRE 0 USER"])
@@ -160,11 +162,11 @@ struct RetentionTests {
 
     @Test("per account: login_delay=N overrides the site's; CAPA says the largest with USER before login")
     func perAccountLoginDelay() async throws {
-        let accounts = AccountsWithSettings(["alice": AccountSettings(loginDelaySeconds: 3600)])
-        try await TestServer.with(configure: {
-            $0.loginDelaySeconds = 0
-            $0.accountProvider = accounts
-        }) { server in
+        let accounts = InMemoryAccounts(
+            ["alice": "secret", "bob": "hunter2"],
+            settings: ["alice": AccountSettings(loginDelaySeconds: 3600)]
+        )
+        try await TestServer.with(accounts: accounts, configure: { $0.loginDelaySeconds = 0 }) { server in
             try await server.connect { client async throws in
                 _ = try await client.line()
                 #expect(try await Self.capabilities(client) == ["LOGIN-DELAY 3600 USER"])
@@ -185,39 +187,6 @@ struct RetentionTests {
                 #expect(try await client.command("PASS secret").hasPrefix("-ERR [LOGIN-DELAY] "))
             }
         }
-    }
-}
-
-/// TestServer's accounts (alice/secret, bob/hunter2) with passwd-file settings of their own.
-///
-/// A class, not a struct beside InMemoryAccounts: a struct of more than three words makes
-/// `any AccountProvider` a boxed existential, and with one the LMTP server tests crash in
-/// `LMTPDeliveryAgent`'s release (a problem of its own, reported separately).
-final class AccountsWithSettings: AccountProvider {
-    private let base = InMemoryAccounts(["alice": "secret", "bob": "hunter2"])
-    private let accountSettings: [String: AccountSettings]
-
-    init(_ settings: [String: AccountSettings]) {
-        self.accountSettings = settings
-    }
-
-    func verifyPassword(user: String, password: [UInt8]) async -> AuthenticationResult {
-        await base.verifyPassword(user: user, password: password)
-    }
-
-    func scramCredentials(user: String) async -> SCRAMCredentials? { await base.scramCredentials(user: user) }
-
-    func apopSecret(user: String) async -> [UInt8]? { await base.apopSecret(user: user) }
-
-    func accountExists(user: String) async -> Bool { await base.accountExists(user: user) }
-
-    func settings(user: String) async -> AccountSettings { accountSettings[user] ?? AccountSettings() }
-
-    var settingsInUse: AccountSettingsInUse {
-        AccountSettingsInUse(
-            expiries: Set(accountSettings.values.compactMap(\.expiry)),
-            loginDelays: Set(accountSettings.values.compactMap(\.loginDelaySeconds))
-        )
     }
 }
 

@@ -9,11 +9,19 @@ public struct InMemoryAccounts: AccountProvider {
     public var broken: Set<String>
     /// Users whose stored scheme keeps no plaintext-equivalent secret (APOP impossible).
     public var withoutAPOPSecret: Set<String>
+    /// Per-account `expire_days` and `login_delay`, as passwd-file extra fields give them.
+    public var accountSettings: [String: AccountSettings]
 
-    public init(_ passwords: [String: String], broken: Set<String> = [], withoutAPOPSecret: Set<String> = []) {
+    public init(
+        _ passwords: [String: String],
+        broken: Set<String> = [],
+        withoutAPOPSecret: Set<String> = [],
+        settings: [String: AccountSettings] = [:]
+    ) {
         self.passwords = passwords
         self.broken = broken
         self.withoutAPOPSecret = withoutAPOPSecret
+        self.accountSettings = settings
     }
 
     public func verifyPassword(user: String, password: [UInt8]) async -> AuthenticationResult {
@@ -34,4 +42,15 @@ public struct InMemoryAccounts: AccountProvider {
     }
 
     public func accountExists(user: String) async -> Bool { passwords[user] != nil }
+
+    public func settings(user: String) async -> AccountSettings { accountSettings[user] ?? AccountSettings() }
+
+    public var settingsInUse: AccountSettingsInUse {
+        var inUse = AccountSettingsInUse()
+        for settings in accountSettings.values {
+            if let expiry = settings.expiry { inUse.expiries.insert(expiry) }
+            if let delay = settings.loginDelaySeconds { inUse.loginDelays.insert(delay) }
+        }
+        return inUse
+    }
 }
