@@ -153,9 +153,10 @@ struct RetentionTests {
                 let refused = try await client.command("PASS hunter2")
                 let prefix = "-ERR [LOGIN-DELAY] logged in too recently, try again in "
                 #expect(refused.hasPrefix(prefix), "\(refused)")
-                // bob logged in 5 seconds before the test began: 55 seconds to go, less the time since.
+                // bob logged in 5 seconds before the test began: at most 55 seconds to go, less the
+                // time since (no lower bound beyond 1: a loaded machine may take a while to get here).
                 let seconds = Int(refused.dropFirst(prefix.count).prefix { $0.isNumber }) ?? -1
-                #expect((40...55).contains(seconds), "\(refused)")
+                #expect((1...55).contains(seconds), "\(refused)")
             }
         }
     }

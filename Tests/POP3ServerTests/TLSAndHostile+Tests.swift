@@ -216,7 +216,8 @@ struct TLSAndHostileTests {
         let store = TestMailStore()
         store.add(user: "alice", message: "x\n", uniqueID: "gone")
         let start = ContinuousClock.now
-        try await TestServer.with(store: store, configure: { $0.shutdownGracePeriod = .seconds(60) }) { server in
+        // A deadline far beyond what a loaded machine takes for the session itself.
+        try await TestServer.with(store: store, configure: { $0.shutdownGracePeriod = .seconds(180) }) { server in
             try await server.loggedIn { client async throws in
                 #expect(try await client.command("DELE 1") == "+OK message 1 deleted")
                 await server.shutdown()
@@ -224,7 +225,7 @@ struct TLSAndHostileTests {
                 #expect(try await client.command("QUIT") == "+OK PostOffice POP3 server signing off (maildrop empty)")
             }
         }
-        #expect(ContinuousClock.now - start < .seconds(30), "stopped when the session ended, not at the deadline")
+        #expect(ContinuousClock.now - start < .seconds(120), "stopped when the session ended, not at the deadline")
         #expect(store.uniqueIDs(user: "alice").isEmpty)
         #expect(store.openAndCloseCounts == (1, 1))
     }
