@@ -158,6 +158,7 @@ def test_lmtp_on_a_failing_disk_answers_4xx_and_leaves_no_partial_file(workdir, 
                 remount_read_only(maildir.parent)
                 code, text = lmtp_send(lmtp_port, "alice@example.org", message(2))
             assert 400 <= code < 500, (code, text)
+            print(f"LMTP, {fault}: {code} {text.decode(errors='replace')}")
             # The one message delivered before the fault, whole (behind the trace fields LMTP adds).
             delivered = [p.read_bytes().replace(b"\r\n", b"\n") for p in files_in(maildir, "new")]
             assert len(delivered) == 1 and delivered[0].endswith(message(1).replace(b"\r\n", b"\n"))
@@ -436,6 +437,7 @@ def test_fetch_with_a_corrupt_state_database_exits_with_a_clear_error_and_change
     alice_fetch.state.write_bytes(b"SQLite format 3\x00" + os.urandom(4096))
     result = alice_fetch.run(expect=None)
     assert result.returncode in (EXIT_IOERR, EXIT_CONFIG), procs.describe_result(result)
+    print(f"corrupt state database: exit {result.returncode}: {result.stderr.decode().strip()}")
     assert str(alice_fetch.state) in result.stderr.decode(), procs.describe_result(result)
     assert server_files(our_server, "alice") == set(originals)
     assert stored_locally(alice_fetch.target_path) == set()
@@ -500,6 +502,7 @@ def test_fetch_from_a_server_sending_garbage_mid_listing_exits_and_deletes_nothi
                 "--timeout", "10s"]
         result = procs.run(argv, check=False, timeout=90)
         assert result.returncode in (EXIT_NETWORK, EXIT_PROTOCOL), procs.describe_result(result)
+        print(f"garbage {garbage[:12]!r}: exit {result.returncode}: {result.stderr.decode().strip()[-160:]}")
         assert "DELE" not in server.commands
         assert stored_locally(client_dir / "Maildir") == set()
     finally:
