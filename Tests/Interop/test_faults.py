@@ -309,23 +309,30 @@ def passwd_text(server: PostOfficeServer, users: dict[str, str], work: Path) -> 
     return scratch.read_bytes()
 
 
-def test_passwd_file_replaced_atomically_while_logins_run(workdir, pki, many_users, postoffice_bin):
+@pytest.fixture
+def passwd_server(workdir, pki, many_users, postoffice_bin):
+    """A started server whose passwd-file lists `many_users` (SHA512-CRYPT), and that file's text."""
     server = PostOfficeServer(workdir / "server", pki, many_users, postoffice_bin)
     (workdir / "server").mkdir(exist_ok=True)
     text = passwd_text(server, many_users, workdir)
     server.passwd_file.write_bytes(text)
     try:
         server.start()
-        with LoginLoop(server.pop3_port, many_users) as loop:
-            for round_number in range(15):
-                replacement = server.passwd_file.with_name("passwd.new")
-                replacement.write_bytes(text + f"# rewrite {round_number}\n".encode())
-                os.rename(replacement, server.passwd_file)
-                time.sleep(0.3)
-        assert loop.logins > 20
-        assert loop.failures == []
+        yield server, text
     finally:
         server.stop()
+
+
+def test_passwd_file_replaced_atomically_while_logins_run(passwd_server, many_users):
+    server, text = passwd_server
+    with LoginLoop(server.pop3_port, many_users) as loop:
+        for round_number in range(15):
+            replacement = server.passwd_file.with_name("passwd.new")
+            replacement.write_bytes(text + f"# rewrite {round_number}\n".encode())
+            os.rename(replacement, server.passwd_file)
+            time.sleep(0.3)
+    assert loop.logins > 20
+    assert loop.failures == []
 
 
 def mid_line(text: bytes, offset: int) -> int:
@@ -336,30 +343,24 @@ def mid_line(text: bytes, offset: int) -> int:
     return offset
 
 
-def test_torn_passwd_file_write_keeps_logins_on_the_last_good_copy(workdir, pki, many_users, postoffice_bin):
-    server = PostOfficeServer(workdir / "server", pki, many_users, postoffice_bin)
-    (workdir / "server").mkdir(exist_ok=True)
-    text = passwd_text(server, many_users, workdir)
-    server.passwd_file.write_bytes(text)
-    try:
-        server.start()
-        with LoginLoop(server.pop3_port, many_users) as loop:
+def test_torn_passwd_file_write_keeps_logins_on_the_last_good_copy(passwd_server, many_users):
+    server, text = passwd_server
+    with LoginLoop(server.pop3_port, many_users) as loop:
+        time.sleep(1.5)
+        for cut in (0, mid_line(text, len(text) // 3), mid_line(text, len(text) // 2)):
+            # Rewritten in place (truncate, then write), stopped half-way for 2.5 s: longer
+            # than the server's 1 s re-check of the file.
+            with open(server.passwd_file, "r+b") as handle:
+                handle.truncate(0)
+                handle.write(text[:cut])
+                handle.flush()
+                os.fsync(handle.fileno())
+                time.sleep(2.5)
+                handle.write(text[cut:])
             time.sleep(1.5)
-            for cut in (0, mid_line(text, len(text) // 3), mid_line(text, len(text) // 2)):
-                # Rewritten in place (truncate, then write), stopped half-way for 2.5 s: longer
-                # than the server's 1 s re-check of the file.
-                with open(server.passwd_file, "r+b") as handle:
-                    handle.truncate(0)
-                    handle.write(text[:cut])
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                    time.sleep(2.5)
-                    handle.write(text[cut:])
-                time.sleep(1.5)
-        assert loop.logins > 20
-        assert loop.failures == []
-    finally:
-        server.stop()
+    assert loop.logins > 20
+    assert loop.failures == []
+    server.stop()  # the whole log written
     assert "keeping the previous copy" in (server.work / "postoffice-serve.log").read_text()
 
 
