@@ -65,6 +65,7 @@ def test_tls12_cbc_suites_are_refused(our_server, pki, mode, cipher):
         handshake(our_server, mode, client(pki, version=ssl.TLSVersion.TLSv1_2, ciphers=cipher))
 
 
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1])
 def test_tls10_and_tls11_are_refused(our_server, pki, mode, version):
