@@ -316,6 +316,7 @@ def passwd_server(workdir, pki, many_users, postoffice_bin):
     (workdir / "server").mkdir(exist_ok=True)
     text = passwd_text(server, many_users, workdir)
     server.passwd_file.write_bytes(text)
+    server.passwd_file.chmod(0o600)  # serve refuses a passwd-file every user may read
     try:
         server.start()
         yield server, text
@@ -329,6 +330,7 @@ def test_passwd_file_replaced_atomically_while_logins_run(passwd_server, many_us
         for round_number in range(15):
             replacement = server.passwd_file.with_name("passwd.new")
             replacement.write_bytes(text + f"# rewrite {round_number}\n".encode())
+            replacement.chmod(0o600)
             os.rename(replacement, server.passwd_file)
             time.sleep(0.3)
     assert loop.logins > 20
