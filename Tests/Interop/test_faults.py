@@ -6,6 +6,8 @@
   the maildrop lock is free.
 - A message file removed or truncated by another program during a session: RETR gets -ERR, the
   session goes on, sizes stay honest.
+- More connections configured than the descriptor limit allows: the rest are refused with
+  `-ERR [SYS/TEMP]`, and the server stays up.
 - The passwd-file rewritten while logins run (atomic replace, and a torn write): logins keep
   working on the last good copy.
 - `postoffice fetch` with its disk full, its state database locked or corrupt, and a server that
@@ -246,6 +248,59 @@ def test_message_removed_or_truncated_during_a_session_gets_err_and_the_session_
             _, body = pop.multiline(f"RETR {number}")
             assert len(body) == size
         pop.quit()
+
+
+# -- more connections configured than the descriptors allow ------------------------------------
+
+#: The server's descriptor limit in the test below, and the connections it allows: the socket and
+#: the maildrop lock per session, 128 kept back (POP3Server's ConnectionLimit).
+SMALL_DESCRIPTOR_LIMIT = 256
+ALLOWED_CONNECTIONS = (SMALL_DESCRIPTOR_LIMIT - 128) // 2
+
+
+def test_more_connections_configured_than_descriptors_allow_are_refused_and_the_server_stays_up(workdir, pki,
+                                                                                                 postoffice_bin):
+    """`--max-connections` far past what the descriptor limit allows: the server serves what its
+    descriptors allow, refuses the rest with `-ERR [SYS/TEMP]`, and stays up. It used to accept
+    them all, run out of descriptors at the next logins, and die of SIGILL: on Linux, Swift's
+    thread-pool monitor (libdispatch) stops the process when it cannot open a /proc file."""
+    accounts = {f"user{i:03d}": f"pw-{i:03d}" for i in range(150)}
+    server = PostOfficeServer(
+        workdir / "server", pki, accounts, postoffice_bin,
+        passwd_text="".join(f"{name}:{{PLAIN}}{password}\n" for name, password in accounts.items()),
+        launcher=["prlimit", f"--nofile={SMALL_DESCRIPTOR_LIMIT}:{SMALL_DESCRIPTOR_LIMIT}", "--"],
+        extra_args=["--max-connections", "1000", "--max-connections-per-ip", "0"])
+    (workdir / "server").mkdir(exist_ok=True)
+    for name in accounts:
+        server.deliver(name, message(1))
+    served: list[RawPOP3] = []
+    refused = []
+    try:
+        server.start()
+        for name, password in accounts.items():
+            client = RawPOP3(server.pop3_port)
+            if not client.greeting.startswith(b"+OK"):
+                refused.append(client.greeting)
+                client.close()
+                continue
+            client.login(name, password)
+            assert client.command("STAT").startswith(b"+OK 1 ")
+            served.append(client)
+        assert len(served) == ALLOWED_CONNECTIONS
+        assert set(refused) == {b"-ERR [SYS/TEMP] too many connections, try again later\r\n"}
+        # Past the thread-pool monitor's one-second round: every session still answers.
+        time.sleep(2.5)
+        for client in served:
+            assert client.command("NOOP") == b"+OK"
+        assert len(served[0].retr(1)) > 1000
+        assert server.process.process.poll() is None, server.log_text()
+        log = (server.work / "postoffice-serve.log").read_text()
+        assert "needs more descriptors than the limit allows" in log
+        assert "Too many open files" not in log
+    finally:
+        for client in served:
+            client.close()
+        server.stop()
 
 
 # -- the passwd-file rewritten while logins run --------------------------------------------------

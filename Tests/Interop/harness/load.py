@@ -37,6 +37,21 @@ CONNECT_CONCURRENCY = 128
 SMOKE_VICTIM_P99_BOUND_MS = 5000
 
 
+#: What `postoffice serve` keeps back of its descriptors, and what a session holds (the socket and
+#: the maildrop lock): POP3Server's ConnectionLimit.
+SERVER_RESERVED_DESCRIPTORS = 128
+SERVER_DESCRIPTORS_PER_SESSION = 2
+
+
+def server_connection_limit(file_limit: int) -> int:
+    """The sessions a server with `file_limit` descriptors serves at once (its default limit)."""
+    return max(1, (file_limit - SERVER_RESERVED_DESCRIPTORS) // SERVER_DESCRIPTORS_PER_SESSION)
+
+
+class Refused(ConnectionError):
+    """The server answered the connection with `-ERR [SYS/TEMP]` (over a connection limit)."""
+
+
 def raise_file_limit(wanted: int = FILE_LIMIT) -> int:
     """Raises this process's RLIMIT_NOFILE (root may raise the hard limit too); returns the soft
     limit now in force. The server started afterwards inherits it."""
@@ -111,6 +126,8 @@ class LoadServer:
     idle_timeout: float = 600
     auth_failure_delay: float = 0
     max_connections: int | None = None
+    #: The descriptor limit the server inherits from this process (`raise_file_limit`).
+    file_limit: int = FILE_LIMIT
     extra_args: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -200,6 +217,9 @@ class Client:
             timeout)
         client = cls(reader, writer)
         greeting = await client.line(timeout)
+        if greeting.startswith(b"-ERR [SYS/TEMP]"):
+            writer.transport.abort()
+            raise Refused(greeting.decode().strip())
         if not greeting.startswith(b"+OK"):
             raise AssertionError(f"greeting {greeting!r}")
         return client
@@ -290,8 +310,10 @@ async def victim_cycles(server: LoadServer, user: int, duration: float, pause: f
 
 
 async def sessions(server: LoadServer, count: int, hold: float) -> dict:
-    """`count` sessions logged in at once (one account each), held for `hold` seconds while every
-    one answers a NOOP; memory per session from the server's RSS before and while held."""
+    """`count` sessions logged in at once (one account each), held for `hold` seconds, then every
+    one answers a NOOP; memory per session from the server's RSS before and while held. A server
+    whose descriptor limit allows fewer sessions serves exactly those and refuses the rest with
+    `-ERR [SYS/TEMP]` (and stays up)."""
     sources = SourceAddresses()
     baseline = rss_kib(server.pid)
     clients: list[Client] = []
@@ -306,12 +328,17 @@ async def sessions(server: LoadServer, count: int, hold: float) -> dict:
             return client
 
     results = await asyncio.gather(*(open_one(i) for i in range(count)), return_exceptions=True)
-    failures = [r for r in results if isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, Refused)]
+    failures = [r for r in results if isinstance(r, BaseException) and not isinstance(r, Refused)]
     clients = [r for r in results if isinstance(r, Client)]
     build_seconds = time.monotonic() - started
+    allowed = min(count, server_connection_limit(server.file_limit))
     try:
         if failures:
             raise AssertionError(f"{len(failures)} of {count} sessions failed, first: {failures[0]!r}")
+        if len(clients) != allowed:
+            raise AssertionError(f"{len(clients)} sessions held, {len(refused)} refused; the server's descriptor "
+                                 f"limit ({server.file_limit}) allows {allowed}")
         await asyncio.sleep(hold)
         held = rss_kib(server.pid)
         fds = open_fds(server.pid)
@@ -324,10 +351,11 @@ async def sessions(server: LoadServer, count: int, hold: float) -> dict:
     finally:
         for client in clients:
             client.reset()
-    return {"sessions": count, "logins_per_s": round(count / build_seconds, 1),
+    return {"sessions": count, "held": len(clients), "refused": len(refused), "server_file_limit": server.file_limit,
+            "logins_per_s": round(len(clients) / build_seconds, 1),
             "build_s": round(build_seconds, 1), "held_s": hold,
             "rss_idle_mib": round(baseline / 1024, 1), "rss_held_mib": round(held / 1024, 1),
-            "kib_per_session": round((held - baseline) / count, 1), "server_fds": fds,
+            "kib_per_session": round((held - baseline) / len(clients), 1), "server_fds": fds,
             "noop_all_s": round(noop_seconds, 2)}
 
 
@@ -653,16 +681,17 @@ def run_scenario(name: str, binary: Path, smoke: bool = False) -> dict:
     setup = dict(setup)
     message_mib = setup.pop("message_mib", 0)
     users = setup["users"]
-    raise_file_limit()
-    server = LoadServer(binary, max_connections=users + 12_000, **setup)
+    file_limit = raise_file_limit()
+    # No --max-connections: the server serves what its descriptors allow (the limit it inherits).
+    server = LoadServer(binary, file_limit=file_limit, **setup)
     server.message_size = message_mib * 1048576 if message_mib else 4096
-    for index in range(users):
-        server.maildir(index).mkdir(parents=True)
-    server.store(0, sample_message(4096), "1700000000.M1P1.load")
-    if message_mib:
-        server.store(1, sample_message(server.message_size), "1700000000.M2P1.load")
-    server.start()
-    try:
+    try:  # from here on, stop() removes the server's directory whatever fails
+        for index in range(users):
+            server.maildir(index).mkdir(parents=True)
+        server.store(0, sample_message(4096), "1700000000.M1P1.load")
+        if message_mib:
+            server.store(1, sample_message(server.message_size), "1700000000.M2P1.load")
+        server.start()
         figures = asyncio.run(body(server))
         if not server.alive():
             raise AssertionError(f"server exited during {name}:\n{server.log_text()}")
