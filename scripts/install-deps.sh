@@ -13,8 +13,9 @@ export DEBIAN_FRONTEND=noninteractive
 # the LMTP listener with swaks as its SMTP client, systemd-analyze for the units in contrib/ and
 # those `fetch --install-timer` writes, dnsmasq (the binary alone, no service) as the DNS server
 # that account discovery is tested against), Prometheus's promtool to check the metrics
-# endpoint's output, HAProxy in front of the PROXY-protocol listeners, and fail2ban for its
-# fail2ban-regex, which checks the filter in contrib/ against a real log.
+# endpoint's output, HAProxy in front of the PROXY-protocol listeners, fail2ban for its
+# fail2ban-regex, which checks the filter in contrib/ against a real log, and testssl.sh for the
+# TLS audit (scripts/tls-audit).
 DEB_PACKAGES=(
     ca-certificates
     curl
@@ -38,6 +39,7 @@ DEB_PACKAGES=(
     prometheus
     haproxy
     fail2ban
+    testssl.sh
 )
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }

@@ -13,6 +13,10 @@ import SystemPackage
 ///   thread (which may be an event loop).
 /// - An unknown user costs a yescrypt computation, like a real check, so timing says little
 ///   about which users exist.
+/// - A re-read file that is empty or ends in the middle of a line is taken for a rewrite in
+///   progress (a torn write): lookups keep the last complete copy, and the problem is reported,
+///   until the file changes again. Replace the file atomically (write a new one, rename it over)
+///   to change it without that window.
 /// - When the file cannot be read, lookups answer ``AuthenticationResult/temporaryFailure(_:)``.
 ///   An account whose password scheme we do not know cannot log in; its check also answers
 ///   `temporaryFailure`, with a text naming the user and scheme (never the hash) for the log.
@@ -174,6 +178,13 @@ public final class PasswdFileAccounts: AccountProvider {
                 guard
                     let (bytes, identity) = try FileSystem.readFileIfExists(FilePath(path), limit: Self.maximumFileSize)
                 else { throw FileIOError("open", FilePath(path), .noSuchFileOrDirectory) }
+                if let previous = cache.file, let reason = Self.incompleteness(of: bytes) {
+                    // Most likely caught half-way through a rewrite in place: serve the last
+                    // complete copy until the file changes again.
+                    cache.identity = identity
+                    problemsToReport = ["\(path) \(reason): keeping the previous copy until it is rewritten"]
+                    return .success(previous)
+                }
                 let file = PasswdFile(parsing: String(decoding: bytes, as: UTF8.self))
                 cache.file = file
                 cache.identity = identity
@@ -197,6 +208,15 @@ public final class PasswdFileAccounts: AccountProvider {
 
     /// The largest passwd-file read (64 MiB).
     static let maximumFileSize = 64 << 20
+
+    /// Why a re-read passwd-file looks unfinished (an editor or script caught half-way through
+    /// rewriting it in place), or nil: it is empty, or its last line has no line end. A file
+    /// written completely ends with a newline (`user add` and `passwd` do; so do editors). A
+    /// write torn exactly at a line end cannot be told from a shorter file.
+    static func incompleteness(of bytes: [UInt8]) -> String? {
+        guard let last = bytes.last else { return "is empty" }
+        return last == UInt8(ascii: "\n") ? nil : "ends in the middle of a line"
+    }
 
     /// A yescrypt computation with the default cost, for users that do not exist.
     private static func doDummyWork(_ password: [UInt8]) {

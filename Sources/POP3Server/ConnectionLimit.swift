@@ -36,6 +36,21 @@ public enum ConnectionLimit {
         max(1, (fileDescriptors - Self.reservedFileDescriptors) / Self.fileDescriptorsPerSession)
     }
 
+    /// The connections a server serves at once: `configured` (``default`` when nil), but never
+    /// more than the descriptor limit allows. A process out of descriptors fails where it cannot
+    /// recover: on Linux, Swift's thread pool monitor (libdispatch) stops the whole process with
+    /// SIGILL when it cannot open a `/proc` file, taking every session down without UPDATE.
+    public static func capped(_ configured: Int?) -> Int {
+        guard let descriptors = Self.fileDescriptorLimit else { return configured ?? 1024 }
+        return Self.capped(configured, fileDescriptors: descriptors)
+    }
+
+    /// ``capped(_:)`` for a process with `fileDescriptors` descriptors.
+    public static func capped(_ configured: Int?, fileDescriptors: Int) -> Int {
+        let allowed = Self.connections(fileDescriptors: fileDescriptors)
+        return min(configured ?? allowed, allowed)
+    }
+
     /// Raises the soft `RLIMIT_NOFILE` to the hard limit, as servers do at start (the soft
     /// default of 1,024 dates from `select(2)`, which NIO does not use). Returns the soft
     /// limit in force afterwards.

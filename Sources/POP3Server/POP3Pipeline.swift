@@ -13,7 +13,8 @@ struct POP3ConnectionEnvironment: Sendable {
     var configuration: POP3ServerConfiguration
     var sslContext: NIOSSLContext?
     var failureDelays: AuthFailureDelays
-    /// Connections served at once (the configured limit, or what the descriptors allow).
+    /// Connections served at once: the configured limit, never more than the descriptors allow
+    /// (``ConnectionLimit/capped(_:)``).
     var maximumConnections: Int
     /// Bans after repeated failed logins, when the configuration asks for them.
     var bans: BanList?
@@ -29,7 +30,7 @@ struct POP3ConnectionEnvironment: Sendable {
         self.configuration = configuration
         self.sslContext = sslContext
         self.failureDelays = failureDelays
-        self.maximumConnections = configuration.maximumConnections ?? ConnectionLimit.default
+        self.maximumConnections = ConnectionLimit.capped(configuration.maximumConnections)
         self.bans = bans
         let mechanisms = configuration.saslMechanisms.filter { configuration.makeMechanism($0) != nil }.map(\.rawValue)
         self.sessionTemplate = ServerSession.Configuration(

@@ -178,6 +178,7 @@ public actor POP3Server: Service {
     public nonisolated func reload(_ configuration: POP3ServerConfiguration) throws {
         try Self.checkProxySettings(configuration)
         let sslContext = try Self.makeSSLContext(configuration)
+        Self.warnIfOverDescriptorLimit(configuration)
         environment.withLockedValue { current in
             let delays =
                 current.map { old in
@@ -223,6 +224,23 @@ public actor POP3Server: Service {
         return self.bans
     }
 
+    /// A configured connection limit past what the descriptors allow is lowered to that
+    /// (``ConnectionLimit/capped(_:)``); says so.
+    private static func warnIfOverDescriptorLimit(_ configuration: POP3ServerConfiguration) {
+        guard let configured = configuration.maximumConnections else { return }
+        let allowed = ConnectionLimit.capped(configured)
+        guard allowed < configured else { return }
+        let perSession = ConnectionLimit.fileDescriptorsPerSession
+        let reserved = ConnectionLimit.reservedFileDescriptors
+        configuration.logger.warning(
+            """
+            max_connections \(configured) needs more descriptors than the limit allows \
+            (\(perSession) a session, \(reserved) kept back): serving at most \(allowed) connections; \
+            raise RLIMIT_NOFILE (LimitNOFILE=) for more
+            """
+        )
+    }
+
     private static func checkProxySettings(_ configuration: POP3ServerConfiguration) throws {
         if configuration.listeners.contains(where: \.proxyProtocol), configuration.trustedProxies.isEmpty {
             throw StartupError(description: "a PROXY-protocol listener needs at least one trusted proxy network")
@@ -245,6 +263,7 @@ public actor POP3Server: Service {
         let sslContext = try Self.makeSSLContext(configuration)
         let environment = self.environment
         let bans = self.activeBans(configuration)
+        Self.warnIfOverDescriptorLimit(configuration)
         environment.withLockedValue {
             $0 = POP3ConnectionEnvironment(
                 configuration: configuration,

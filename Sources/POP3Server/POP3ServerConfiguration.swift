@@ -83,7 +83,8 @@ public struct POP3ServerConfiguration: Sendable {
     /// Connections served at once, over all listeners. One more is answered
     /// `-ERR [SYS/TEMP]` and closed, so a connection flood cannot grow memory without bound.
     /// `nil` (the default): as many as the process's file-descriptor limit allows
-    /// (``ConnectionLimit/default``, read when the server starts).
+    /// (``ConnectionLimit/default``, read when the server starts). A larger number is lowered
+    /// to that, with a warning in the log: past it the process would run out of descriptors.
     public var maximumConnections: Int?
     /// Connections served at once per client (an IPv4 address or an IPv6 /64,
     /// ``PeerAddress/clientKey``), so one client cannot take every slot of

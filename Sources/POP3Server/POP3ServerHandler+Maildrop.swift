@@ -182,35 +182,45 @@ extension POP3ServerHandler {
 
     private enum StreamOutcome: Sendable {
         case sent(octets: Int)
-        case storeFailed(MailStoreError)
+        /// The store failed; `started` tells whether any of the answer had been sent.
+        case storeFailed(MailStoreError, started: Bool)
         case connectionClosed
     }
 
-    /// RETR/TOP: the header now, then the stored bytes through the dot-stuffing encoder in
-    /// chunks of about ``outputChunkSize``, read and encoded off the loop and written on it,
-    /// with at most ``MessageStreamSink/maximumChunksInFlight`` chunks the socket has not
-    /// taken yet: memory stays bounded whatever the message size and however slowly the
-    /// peer reads.
+    /// RETR/TOP: the stored bytes through the dot-stuffing encoder in chunks of about
+    /// ``outputChunkSize``, read and encoded off the loop and written on it, with at most
+    /// ``MessageStreamSink/maximumChunksInFlight`` chunks the socket has not taken yet: memory
+    /// stays bounded whatever the message size and however slowly the peer reads.
+    ///
+    /// The `+OK` header leaves with the first chunk, once the store has opened the message and
+    /// read from it: a message another program removed or changed since the session began gets
+    /// `-ERR` and the session goes on. A failure after that cannot be taken back (the client
+    /// has the header and part of the body), so the connection closes.
     func streamMessage(index: Int, header: Response, bodyLineLimit: Int?, context: ChannelHandlerContext) {
         guard let maildrop = self.maildrop else { preconditionFailure("message stream without a maildrop") }
-        self.output.writePOP3Response(header)
-        // The header leaves with the first chunk.
-        context.write(self.wrapOutboundOut(self.output), promise: nil)
-        self.output = ByteBuffer()
+        // Answers to earlier pipelined commands go first.
+        if self.output.readableBytes > 0 {
+            context.write(self.wrapOutboundOut(self.output), promise: nil)
+            self.output = ByteBuffer()
+        }
+        var headerBytes = ByteBuffer()
+        headerBytes.writePOP3Response(header)
         let sink = MessageStreamSink(
             handler: NIOLoopBound(self, eventLoop: context.eventLoop),
             eventLoop: context.eventLoop
         )
         self.stream = sink
         let chunkSize = Self.outputChunkSize
-        self.run({ () -> StreamOutcome in
+        self.run({ [headerBytes] () -> StreamOutcome in
             var encoder = DotStuffingEncoder(bodyLineLimit: bodyLineLimit)
-            var pending = ByteBuffer()
+            var pending = headerBytes
+            var started = false
             do {
                 do {
                     try await maildrop.readContent(at: index) { chunk in
                         encoder.encode(chunk, into: &pending)
                         if pending.readableBytes >= chunkSize {
+                            started = true
                             try await sink.send(pending)
                             pending = ByteBuffer()
                         }
@@ -220,10 +230,11 @@ extension POP3ServerHandler {
                     // TOP has what it needs.
                 }
                 encoder.finish(into: &pending)
+                started = true
                 try await sink.send(pending)
                 return .sent(octets: encoder.messageOctets)
             } catch let error as MailStoreError {
-                return .storeFailed(error)
+                return .storeFailed(error, started: started)
             } catch {
                 return .connectionClosed
             }
@@ -241,9 +252,12 @@ extension POP3ServerHandler {
             }
             if bodyLineLimit == nil { self.environment.configuration.metrics.messageRetrieved(octets: octets) }
             self.session.messageStreamFinished(index: index, octets: octets, wholeMessage: bodyLineLimit == nil)
-        case .storeFailed(let error):
-            // The header may be out already; a multi-line body cannot be taken back.
-            self.logger.error("reading message failed: \(String(describing: error))")
+        case .storeFailed(let error, started: false):
+            self.logger.warning("reading message \(index + 1) failed: \(String(describing: error))")
+            self.perform(self.session.messageUnreadable(index: index))
+        case .storeFailed(let error, started: true):
+            // The header is out already; a multi-line body cannot be taken back.
+            self.logger.error("reading message \(index + 1) failed mid-stream: \(String(describing: error))")
             self.context?.close(promise: nil)
         case .connectionClosed:
             break

@@ -5,6 +5,19 @@ import NIOTLS
 import ServerMetrics
 
 enum POP3ServerTLS {
+    /// The TLS 1.2 cipher suites offered: ECDHE key exchange (forward secrecy) with an AEAD
+    /// cipher only, as Mozilla's "intermediate" profile. BoringSSL's default list adds CBC
+    /// suites with SHA-1 MACs, which testssl.sh rates "average" and LUCKY13-prone
+    /// (docs/RELIABILITY.md, "TLS"). TLS 1.3 suites are all AEAD and not configurable here.
+    static let tls12CipherSuites = [
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "ECDHE-RSA-CHACHA20-POLY1305",
+    ].joined(separator: ":")
+
     /// Loads the PEM certificate chain and key; TLS 1.2 is the minimum.
     static func makeContext(_ files: POP3ServerConfiguration.TLSFiles) throws -> NIOSSLContext {
         let chain = try NIOSSLCertificate.fromPEMFile(files.certificatePath).map {
@@ -16,6 +29,7 @@ enum POP3ServerTLS {
             privateKey: .privateKey(key)
         )
         configuration.minimumTLSVersion = .tlsv12
+        configuration.cipherSuites = Self.tls12CipherSuites
         return try NIOSSLContext(configuration: configuration)
     }
 

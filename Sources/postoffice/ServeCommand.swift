@@ -119,7 +119,7 @@ struct ServeCommand: AsyncParsableCommand {
             try handOver(generated: tls, settings: settings, to: identity)
             warnIfUnreadable(settings: settings, tls: tls, identity: identity, logger: logger)
         }
-        let accounts = ReloadableAccounts(PasswdFileAccounts(path: site.passwdFile))
+        let accounts = ReloadableAccounts(Self.passwdFileAccounts(path: site.passwdFile))
         // Read now, so the first CAPA already shows the accounts' expire_days and login_delay.
         if FileManager.default.fileExists(atPath: site.passwdFile) {
             for problem in await accounts.accounts.problems() { logger.warning("\(problem)") }
@@ -218,6 +218,14 @@ struct ServeCommand: AsyncParsableCommand {
             say("no accounts yet: add one with `postoffice user add NAME` (same --config/--passwd-file as serve)")
         }
         try await running.value
+    }
+
+    /// The passwd-file provider serve uses (at start and at each reload). Problems found on each
+    /// (re)load go to the log as warnings: bad lines, an unreadable file, a file caught half-way
+    /// through a rewrite (the last complete copy serves meanwhile). Never a password or hash.
+    static func passwdFileAccounts(path: String) -> PasswdFileAccounts {
+        let logger = Logger(label: "accounts")
+        return PasswdFileAccounts(path: path, onProblem: { problem in logger.warning("\(problem)") })
     }
 
     static func display(_ address: SocketAddress) -> String {

@@ -78,7 +78,7 @@ struct ServeOptions: ParsableArguments {
 
     @Option(
         name: .customLong("max-connections"),
-        help: "Sessions served at once; one more is refused (default: what the descriptor limit allows)."
+        help: "Sessions served at once; one more is refused (default and most: what the descriptor limit allows)."
     )
     var maxConnections: Int?
 

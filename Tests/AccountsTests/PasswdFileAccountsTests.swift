@@ -151,6 +151,34 @@ struct PasswdFileAccountsTests {
         #expect(await eager.verifyPassword(user: "tim", password: bytes("three")) == .success(user: "tim"))
     }
 
+    @Test("a file caught half-way through a rewrite in place: the last complete copy serves")
+    func tornWrite() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("passwd")
+        try directory.write("passwd", "tim:{PLAIN}one\nann:{PLAIN}two\n")
+        let problems = NIOLockedValueBox<[String]>([])
+        let accounts = PasswdFileAccounts(
+            path: path,
+            reloadInterval: .zero,
+            onProblem: { problem in problems.withLockedValue { $0.append(problem) } }
+        )
+        #expect(await accounts.verifyPassword(user: "ann", password: bytes("two")) == .success(user: "ann"))
+
+        // Truncated, then cut off in the middle of a line: both accounts still log in.
+        for torn in ["", "tim:{PLAIN}one\nann:{PL"] {
+            try directory.rewriteInPlace("passwd", torn)
+            #expect(await accounts.verifyPassword(user: "tim", password: bytes("one")) == .success(user: "tim"))
+            #expect(await accounts.verifyPassword(user: "ann", password: bytes("two")) == .success(user: "ann"))
+        }
+        #expect(problems.withLockedValue { $0 }.contains { $0.contains("keeping the previous copy") })
+
+        // Finished: the new contents serve.
+        try directory.rewriteInPlace("passwd", "tim:{PLAIN}one\nann:{PLAIN}three\n")
+        #expect(await accounts.verifyPassword(user: "ann", password: bytes("three")) == .success(user: "ann"))
+        #expect(await accounts.verifyPassword(user: "ann", password: bytes("two")) == .invalidCredentials)
+    }
+
     @Test("many concurrent checks")
     func concurrent() async throws {
         let directory = try TemporaryDirectory()

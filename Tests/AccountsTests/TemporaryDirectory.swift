@@ -16,6 +16,17 @@ struct TemporaryDirectory {
         try Data(text.utf8).write(to: URL(fileURLWithPath: file(name)), options: .atomic)
     }
 
+    /// Rewrites a file in place (same inode: truncate, then write), as a script with `>` does;
+    /// a reader may see any stage of it.
+    func rewriteInPlace(_ name: String, _ text: String) throws {
+        guard let handle = FileHandle(forWritingAtPath: file(name)) else {
+            throw CocoaError(.fileNoSuchFile)
+        }
+        defer { try? handle.close() }
+        try handle.truncate(atOffset: 0)
+        try handle.write(contentsOf: Data(text.utf8))
+    }
+
     func read(_ name: String) throws -> String {
         try String(decoding: Data(contentsOf: URL(fileURLWithPath: file(name))), as: UTF8.self)
     }

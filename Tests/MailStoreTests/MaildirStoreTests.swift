@@ -299,6 +299,29 @@ struct MaildirStoreTests {
         }
     }
 
+    @Test("a message truncated or rewritten by another program fails to read before any byte")
+    func changedSize() async throws {
+        try await TestFiles.withTemporaryDirectory { directory in
+            let fixture = try MaildirFixture(directory: directory)
+            try fixture.put("1000.M1P1.h", "Subject: a\n\nfirst message body\n")
+            try fixture.put("1001.M1P1.h,S=23,W=26", "Subject: b\n\nsecond one\n")
+            try fixture.put("1002.M1P1.h", "Subject: c\n\nstays as it was\n")
+            let maildrop = try await fixture.open()
+            try TestFiles.writeFile(fixture.root() + "/new/1000.M1P1.h", "Subject: a\n")
+            try TestFiles.writeFile(fixture.root() + "/new/1001.M1P1.h,S=23,W=26", "Subject: b\n\nsecond one, longer\n")
+            var delivered = 0
+            await #expect(throws: MailStoreError.self) {
+                try await maildrop.readContent(at: 0) { _ in delivered += 1 }
+            }
+            await #expect(throws: MailStoreError.self) {
+                try await maildrop.readContent(at: 1) { _ in delivered += 1 }
+            }
+            #expect(delivered == 0)
+            #expect(try await MaildirFixture.content(maildrop, 2) == Array("Subject: c\n\nstays as it was\n".utf8))
+            await maildrop.close()
+        }
+    }
+
     @Test("commitDeletions removes exactly the given messages; mail delivered meanwhile stays")
     func deletions() async throws {
         try await TestFiles.withTemporaryDirectory { directory in

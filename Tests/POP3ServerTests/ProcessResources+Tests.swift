@@ -16,6 +16,15 @@ struct ProcessResourcesTests {
         #expect(ConnectionLimit.connections(fileDescriptors: 100) == 1, "never below one")
     }
 
+    /// A configured limit is kept below what the descriptors allow: past it the process runs
+    /// out of descriptors (test_faults.py shows the server staying up).
+    @Test func aConfiguredLimitNeverExceedsWhatTheDescriptorsAllow() {
+        #expect(ConnectionLimit.capped(nil, fileDescriptors: 20_000) == 9_936)
+        #expect(ConnectionLimit.capped(22_000, fileDescriptors: 20_000) == 9_936)
+        #expect(ConnectionLimit.capped(500, fileDescriptors: 20_000) == 500)
+        #expect(ConnectionLimit.capped(1_000, fileDescriptors: 256) == 64)
+    }
+
     #if os(Linux)
         @Test func raisingTheSoftLimitReachesTheHardLimit() throws {
             var limits = rlimit()

@@ -64,6 +64,30 @@ struct StoreAndAccountFailureTests {
         }
     }
 
+    /// A message the store can no longer read (another program removed or truncated its file):
+    /// RETR and TOP get `-ERR` before any byte of a body, and the session goes on.
+    @Test func unreadableMessageIsErrAndTheSessionGoesOn() async throws {
+        let store = TestMailStore()
+        let gone = store.add(user: "alice", message: "Subject: gone\n\nbody\n")
+        store.add(user: "alice", message: "Subject: kept\n\nbody\n")
+        store.failReads(uniqueID: gone, with: .io("message 1 no longer exists"))
+        try await TestServer.with(store: store) { server in
+            try await server.connect { client async throws in
+                _ = try await client.line()
+                _ = try await client.command("USER alice")
+                #expect(try await client.command("PASS secret").hasPrefix("+OK"))
+                let err = "-ERR message 1 cannot be read: removed or changed since the session began"
+                #expect(try await client.command("RETR 1") == err)
+                #expect(try await client.command("TOP 1 0") == err)
+                #expect(try await client.command("NOOP") == "+OK")
+                #expect(try await client.command("RETR 2").hasPrefix("+OK"))
+                #expect(try await client.multiLineBody() == ["Subject: kept", "", "body"])
+                #expect(try await client.command("STAT") == "+OK 2 46")
+                #expect(try await client.command("QUIT").hasPrefix("+OK"))
+            }
+        }
+    }
+
     /// The store reports the maildrop locked: `[IN-USE]`; once released, the login works.
     @Test func inUseFromTheStore() async throws {
         let store = TestMailStore()

@@ -29,6 +29,8 @@ public final class TestMailStore: MailStore {
         var nextUID = 1
         var openFailures: [String: MailStoreError] = [:]
         var commitFailures: [String: MailStoreError] = [:]
+        /// Unique ids whose reads fail before the first chunk, with the error.
+        var readFailures: [String: MailStoreError] = [:]
         var opens = 0
         var closes = 0
         var contentBytesRead = 0
@@ -83,6 +85,12 @@ public final class TestMailStore: MailStore {
     /// Make `commitDeletions` for `user` fail with `error` (nil clears).
     public func failCommits(user: String, with error: MailStoreError?) {
         state.withLockedValue { $0.commitFailures[user] = error }
+    }
+
+    /// Make reads of the message `uniqueID` fail, before any chunk, with `error` (nil clears):
+    /// a file removed or changed by another program.
+    public func failReads(uniqueID: String, with error: MailStoreError?) {
+        state.withLockedValue { $0.readFailures[uniqueID] = error }
     }
 
     /// Message bytes handed to readers so far (to see how far ahead of the peer a server reads).
@@ -154,6 +162,8 @@ final class TestMaildrop: Maildrop {
 
     func readContent(at index: Int, _ body: (ByteBuffer) async throws -> Void) async throws {
         try checkOwner()
+        let uniqueID = snapshot[index].uniqueID
+        if let error = store.state.withLockedValue({ $0.readFailures[uniqueID] }) { throw error }
         let bytes = snapshot[index].bytes
         var offset = 0
         repeat {

@@ -59,6 +59,14 @@ public final class FetchStateStore: Sendable {
             }
         } catch let failure as FetchFailure {
             throw failure
+        } catch let error as DatabaseError where [.SQLITE_BUSY, .SQLITE_LOCKED].contains(error.resultCode) {
+            // Another program holds the database past the busy timeout: temporary (exit 75), so
+            // a timer or a script tries again later rather than treating the disk as broken.
+            let reason = error.message ?? "database is locked"
+            throw FetchFailure(
+                kind: .locked,
+                message: "the state file \(path) is locked by another program (\(reason)); try again later"
+            )
         } catch {
             throw FetchFailure(kind: .localWrite, message: "cannot open the state file \(path): \(error)")
         }

@@ -122,12 +122,29 @@ final class MaildirMaildrop: Maildrop {
     }
 
     /// Opens message `index`, finding it again by base name if another program renamed it.
+    /// Throws when it is gone, or when its size is not the one known at open (truncated or
+    /// rewritten by another program): its listed size would no longer be honest.
     private func openMessage(_ index: Int) throws -> File {
         guard let (file, found) = try self.maildir.openMessage(self.location(of: index)) else {
             throw MailStoreError.io("message \(index + 1) no longer exists")
         }
         if found != self.files[index].location {
             self.moved.withLockedValue { $0[index] = found }
+        }
+        if let expected = self.files[index].fileSize {
+            let actual: Int
+            do {
+                actual = try file.status().size
+            } catch {
+                file.closeQuietly()
+                throw error
+            }
+            guard actual == expected else {
+                file.closeQuietly()
+                throw MailStoreError.io(
+                    "message \(index + 1) changed since the session began (\(expected) octets, now \(actual))"
+                )
+            }
         }
         return file
     }

@@ -10,6 +10,9 @@ struct MaildirSnapshot: Sendable {
         var location: MaildirLocation
         var size: Int
         var uniqueID: String
+        /// The file's size in octets as known at open (`,S=` in its name, or a `stat`), if
+        /// known: a read that finds another size knows another program changed the file.
+        var fileSize: Int?
     }
 
     var messages: [Message]
@@ -47,6 +50,7 @@ enum MaildirScanner {
         struct Found {
             var location: MaildirLocation
             var size: Int
+            var fileSize: Int?
             // The order's keys, copied out of the name so sorting touches no arrays.
             var seconds: Int
             var microseconds: Int
@@ -58,6 +62,7 @@ enum MaildirScanner {
         for (baseName, listedLocation) in listing {
             var location = listedLocation
             let size: Int
+            var fileSize = location.name.size
             // A `,W=` is trusted only when it can be true: with CRLF line ends a file grows at
             // most to twice its size plus the final line end, and never shrinks. A name made up
             // to overflow the maildrop's total (`,W=999999999999999999`) is counted instead.
@@ -78,6 +83,7 @@ enum MaildirScanner {
                     }
                 }
                 guard let status, status.isRegularFile else { continue }
+                fileSize = status.size
                 if let cached = oldCache.crlfSize(of: baseName, status: status) {
                     size = cached
                     sizesFromCache += 1
@@ -101,6 +107,7 @@ enum MaildirScanner {
                 Found(
                     location: location,
                     size: size,
+                    fileSize: fileSize,
                     seconds: name.seconds ?? -1,
                     microseconds: name.microseconds ?? -1,
                     deliveryCount: name.deliveryCount ?? -1
@@ -125,7 +132,12 @@ enum MaildirScanner {
             inherited: InheritedUIDLs.load(maildir)
         )
         let messages = zip(found, ids).map { entry, id in
-            MaildirSnapshot.Message(location: entry.location, size: entry.size, uniqueID: id)
+            MaildirSnapshot.Message(
+                location: entry.location,
+                size: entry.size,
+                uniqueID: id,
+                fileSize: entry.fileSize
+            )
         }
         return MaildirSnapshot(messages: messages, sizesComputed: sizesComputed, sizesFromCache: sizesFromCache)
     }

@@ -105,6 +105,14 @@ extension ServerSession {
         }
     }
 
+    /// A RETR or TOP could not start: the store could not open or read message `index` (another
+    /// program removed or changed it since the session began, or the disk failed). Nothing of
+    /// the answer was sent, so it is an `-ERR` and the session goes on; the message stays
+    /// listed with its size from the session's start (RFC 1939 §8: a fixed maildrop).
+    public func messageUnreadable(index: Int) -> Action {
+        .send(.err("message \(index + 1) cannot be read: removed or changed since the session began"))
+    }
+
     /// `maildrop.touch()` reported a takeover by a newer login: end without UPDATE.
     public mutating func maildropTakenOver() -> Action {
         state = .closed

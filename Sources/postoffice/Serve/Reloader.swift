@@ -96,9 +96,9 @@ actor Reloader {
             let tls = try await BlockingIO.run { [logger] in
                 try ServeCommand.tlsFiles(settings: settings, logger: logger)
             }
-            let passwd = PasswdFileAccounts(path: settings.site.passwdFile)
-            let problems = await passwd.problems()
-            for problem in problems { logger.warning("\(problem)") }
+            // Read now, so its problems are logged (by the provider) before it serves.
+            let passwd = ServeCommand.passwdFileAccounts(path: settings.site.passwdFile)
+            _ = await passwd.problems()
             var configuration = ServeCommand.makePOP3Configuration(
                 settings: settings,
                 tls: tls,
