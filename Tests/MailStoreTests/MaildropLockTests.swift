@@ -212,7 +212,7 @@ struct MaildropLockTests {
             let readyPath = directory + "/ready"
             // The shell takes the lock with flock(1) on its own descriptor 9, then becomes
             // `sleep` (exec keeps fd 9): killing that one process is the only way to free it.
-            let script = "exec 9>>\"$1\" && flock -n 9 && : > \"$2\" && exec sleep 30"
+            let script = "exec 9>>\"$1\" && flock -n 9 && : > \"$2\" && exec sleep 600"
             let pid = try spawn(["/bin/sh", "-c", script, "sh", lockPath, readyPath])
             var reaped = false
             defer {
