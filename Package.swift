@@ -17,7 +17,7 @@ let package = Package(
         // The parsers of untrusted input, for the fuzz package in Fuzzing/ (docs/RELIABILITY.md).
         .library(
             name: "PostOfficeParsers",
-            targets: ["POP3Core", "SASL", "Accounts", "MailStore", "LMTPCore", "Mailbox", "FileFormats"]
+            targets: ["MailCore", "POP3Core", "SASL", "Accounts", "MailStore", "LMTPCore", "Mailbox", "FileFormats"]
         ),
         // The load generator and in-memory responder of Benchmarks/compare.sh.
         .executable(name: "postoffice-bench", targets: ["postoffice-bench"]),

@@ -7,8 +7,9 @@ import SystemPackage
 
 /// An ``AccountProvider`` backed by a Dovecot-format passwd-file.
 ///
-/// - The file is re-read when its inode, size or modification time changes; that is checked at
-///   most once per second, cheaply (one `stat`), on lookups.
+/// - The file is re-read when its inode, size or modification time changes; that is checked
+///   cheaply (one `stat`) on every login and account lookup, and at most once per second for
+///   the per-connection settings.
 /// - Every lookup, and all hashing, runs on a small dedicated thread pool, never on the caller's
 ///   thread (which may be an event loop).
 /// - An unknown user costs a yescrypt computation, like a real check, so timing says little
@@ -71,7 +72,7 @@ public final class PasswdFileAccounts: AccountProvider {
                 return .invalidCredentials
             }
             let file: PasswdFile
-            switch currentFile() {
+            switch currentFile(checkNow: true) {
             case .success(let loaded): file = loaded
             case .failure(let error): return .temporaryFailure(error.message)
             }
@@ -111,7 +112,7 @@ public final class PasswdFileAccounts: AccountProvider {
     public func lookUpAccount(user: String) async -> AccountLookup {
         guard UserName.isValid(user) else { return .absent }
         return await pool.run { [self] in
-            switch currentFile() {
+            switch currentFile(checkNow: true) {
             case .success(let file): file.entries[user] == nil ? .absent : .exists
             case .failure(let error): .temporaryFailure(error.message)
             }
@@ -160,11 +161,15 @@ public final class PasswdFileAccounts: AccountProvider {
     }
 
     /// The current file, re-read if its identity changed. Runs on the pool.
-    private func currentFile() -> Result<PasswdFile, LoadError> {
+    ///
+    /// - Parameter checkNow: look at the file's identity (one `stat`) even if it was looked at
+    ///   less than `reloadInterval` ago. Logins and account lookups do, so an account added a
+    ///   moment ago can log in at once; the per-connection settings (CAPA) do not.
+    private func currentFile(checkNow: Bool = false) -> Result<PasswdFile, LoadError> {
         let now = ContinuousClock.now
         var problemsToReport: [String] = []
         let result: Result<PasswdFile, LoadError> = cache.withLockedValue { cache in
-            if let lastCheck = cache.lastCheck, now - lastCheck < reloadInterval {
+            if !checkNow, let lastCheck = cache.lastCheck, now - lastCheck < reloadInterval {
                 if let file = cache.file { return .success(file) }
                 if let error = cache.loadError { return .failure(LoadError(message: error)) }
             }

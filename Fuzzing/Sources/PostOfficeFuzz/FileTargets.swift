@@ -4,6 +4,7 @@
 
 import Accounts
 import FileFormats
+import MailCore
 import MailStore
 import Mailbox
 
