@@ -302,7 +302,7 @@ struct LoopbackTests {
         let collector = ClientTest.Collector()
         let error = await ClientTest.expectError {
             try await POP3Connection.withConnection(
-                configuration: ClientTest.configuration(port: server.port, timeout: .seconds(2)),
+                configuration: ClientTest.configuration(port: server.port, timeout: .seconds(5)),
                 credentials: .userPass(user: "alice", password: "secret"),
                 logger: ClientTest.logger
             ) { connection in
