@@ -4,6 +4,8 @@ import NIOConcurrencyHelpers
 /// Remembers failed logins per client address and says how long to wait before answering
 /// the next failure: `base`, then ×3 per further failure, up to `cap`. An address that has
 /// been quiet for `forgetAfter` starts again from `base`. Memory is bounded by `capacity`.
+/// Failures are remembered with a `base` of 0 too (no delay): ``hasRecentFailures(address:now:)``
+/// tells the password checks of suspect clients apart (``SuspectCheckGate``).
 final class AuthFailureDelays: Sendable {
     private struct Entry {
         var failures: Int
@@ -25,7 +27,6 @@ final class AuthFailureDelays: Sendable {
 
     /// Records a failure from `address`; returns the delay to wait before answering.
     func recordFailure(address: String, now: ContinuousClock.Instant = .now) -> Duration {
-        guard base > 0 else { return .zero }
         let failures = entries.withLockedValue { entries in
             var entry = entries[address] ?? Entry(failures: 0, last: now)
             if now - entry.last > forgetAfter { entry.failures = 0 }
@@ -40,7 +41,17 @@ final class AuthFailureDelays: Sendable {
             entries[address] = entry
             return entry.failures
         }
+        guard base > 0 else { return .zero }
         return Self.delay(failures: failures, base: base, cap: cap)
+    }
+
+    /// Whether `address` failed a login within the last `forgetAfter` and has not logged in
+    /// since.
+    func hasRecentFailures(address: String, now: ContinuousClock.Instant = .now) -> Bool {
+        entries.withLockedValue { entries in
+            guard let entry = entries[address] else { return false }
+            return now - entry.last <= forgetAfter
+        }
     }
 
     /// A successful login from `address` clears its record.

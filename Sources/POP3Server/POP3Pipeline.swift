@@ -13,6 +13,9 @@ struct POP3ConnectionEnvironment: Sendable {
     var configuration: POP3ServerConfiguration
     var sslContext: NIOSSLContext?
     var failureDelays: AuthFailureDelays
+    /// Password checks for clients with recent failures, a few at a time (the server's own,
+    /// kept across reloads).
+    var suspectChecks: SuspectCheckGate
     /// Connections served at once: the configured limit, never more than the descriptors allow
     /// (``ConnectionLimit/capped(_:)``).
     var maximumConnections: Int
@@ -25,11 +28,13 @@ struct POP3ConnectionEnvironment: Sendable {
         configuration: POP3ServerConfiguration,
         sslContext: NIOSSLContext?,
         failureDelays: AuthFailureDelays,
+        suspectChecks: SuspectCheckGate = SuspectCheckGate(),
         bans: BanList? = nil
     ) {
         self.configuration = configuration
         self.sslContext = sslContext
         self.failureDelays = failureDelays
+        self.suspectChecks = suspectChecks
         self.maximumConnections = ConnectionLimit.capped(configuration.maximumConnections)
         self.bans = bans
         let mechanisms = configuration.saslMechanisms.filter { configuration.makeMechanism($0) != nil }.map(\.rawValue)
@@ -56,6 +61,16 @@ struct POP3ConnectionEnvironment: Sendable {
         return (self.configuration.trustedNetworks + self.configuration.trustedProxies).contains {
             $0.contains(address)
         }
+    }
+
+    /// Runs a password check for `peer`: behind the other suspect checks when it failed a login
+    /// recently (``SuspectCheckGate``); trusted peers never wait.
+    func checkPassword<Result: Sendable>(
+        for peer: PeerAddress,
+        _ check: () async -> Result
+    ) async -> Result {
+        let suspect = !self.isTrusted(peer) && self.failureDelays.hasRecentFailures(address: peer.clientKey)
+        return await self.suspectChecks.run(suspect: suspect, check)
     }
 
     /// Whether `peer`'s address is banned now (never for a trusted peer).

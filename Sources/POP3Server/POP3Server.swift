@@ -63,6 +63,8 @@ public actor POP3Server: Service {
     /// The bans after failed logins (kept, and synchronized with the ban file, even while
     /// ``POP3ServerConfiguration/banPolicy`` is off, so that a reload can turn them on).
     public nonisolated let bans: BanList
+    /// Password checks for clients with recent failed logins, a few at a time.
+    private nonisolated let suspectChecks = SuspectCheckGate()
 
     public init(configuration: POP3ServerConfiguration) {
         self.configuration = configuration
@@ -191,6 +193,7 @@ public actor POP3Server: Service {
                 configuration: configuration,
                 sslContext: sslContext,
                 failureDelays: delays,
+                suspectChecks: self.suspectChecks,
                 bans: self.activeBans(configuration)
             )
         }
@@ -272,6 +275,7 @@ public actor POP3Server: Service {
                     base: configuration.authFailureDelay,
                     cap: configuration.authFailureDelayCap
                 ),
+                suspectChecks: self.suspectChecks,
                 bans: bans
             )
         }

@@ -12,8 +12,12 @@ extension POP3ServerHandler {
     func verifyPassword(user: String, password: [UInt8]) {
         if self.refuseIfBanned(user: user, mechanism: "USER") { return }
         let accounts = self.environment.configuration.accountProvider
+        let environment = self.environment
+        let peer = self.peer
         self.loginStarted = .now
-        self.run({ await accounts.verifyPassword(user: user, password: password) }) { handler, result in
+        self.run({
+            await environment.checkPassword(for: peer) { await accounts.verifyPassword(user: user, password: password) }
+        }) { handler, result in
             switch result {
             case .success(let canonical):
                 handler.loginSucceeded(user: canonical, mechanism: "USER")
@@ -110,8 +114,12 @@ extension POP3ServerHandler {
             }
             if self.refuseIfBanned(user: authenticationID, mechanism: name) { return }
             self.loginStarted = .now
+            let environment = self.environment
+            let peer = self.peer
             let check: @Sendable () async -> AuthenticationResult = {
-                await accounts.verifyPassword(user: authenticationID, password: password)
+                await environment.checkPassword(for: peer) {
+                    await accounts.verifyPassword(user: authenticationID, password: password)
+                }
             }
             self.run(check) { handler, result in
                 var mechanism = mechanism

@@ -171,7 +171,9 @@ class LoadServer:
             arguments += ["--run-as", "root"]
         if self.max_connections is not None:
             arguments += ["--max-connections", str(self.max_connections)]
-        self.process = ManagedProcess(arguments + self.extra_args, self.work / "serve.log", cwd=self.work)
+        # LOAD_SERVE_ARGS: more `serve` options for a run, e.g. "--ban-after 0" (no bans).
+        extra = self.extra_args + os.environ.get("LOAD_SERVE_ARGS", "").split()
+        self.process = ManagedProcess(arguments + extra, self.work / "serve.log", cwd=self.work)
         procs.wait_for_port(self.port, process=self.process.process, describe=self.log_text)
 
     @property
@@ -663,7 +665,7 @@ def _scenarios(smoke: bool) -> dict:
                   lambda server: connect_drop(server, rate=200 if s else 1000, duration=3 if s else 10,
                                               workers=1 if s else 4)),
         "authflood": ("AUTH and PASS floods",
-                      dict(users=2, auth_failure_delay=0 if s else 2),
+                      dict(users=2, auth_failure_delay=float(os.environ.get("LOAD_AUTH_FAILURE_DELAY", 0 if s else 2))),
                       lambda server: auth_flood(server, 20 if s else 100, duration=4 if s else 20)),
         "slowreader": ("a client that never reads a large RETR",
                        dict(users=2, idle_timeout=4 if s else 10, message_mib=20 if s else 100),
