@@ -120,9 +120,10 @@ struct ServeCommand: AsyncParsableCommand {
             warnIfUnreadable(settings: settings, tls: tls, identity: identity, logger: logger)
         }
         let accounts = ReloadableAccounts(Self.passwdFileAccounts(path: site.passwdFile))
-        // Read now, so the first CAPA already shows the accounts' expire_days and login_delay.
+        // Read now, so the first CAPA already shows the accounts' expire_days and login_delay
+        // (the provider logs the file's problems, once).
         if FileManager.default.fileExists(atPath: site.passwdFile) {
-            for problem in await accounts.accounts.problems() { logger.warning("\(problem)") }
+            _ = await accounts.accounts.problems()
         }
         let loginHistory = LoginHistory(path: site.dataDirectory + "/" + LoginHistory.fileName)
 

@@ -567,3 +567,23 @@ def test_fetch_from_a_server_sending_garbage_mid_listing_exits_and_deletes_nothi
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def test_serve_logs_each_passwd_file_problem_once(workdir, pki, users, postoffice_bin):
+    """A bad line in the passwd-file is logged once at start, not once by the provider and again
+    by `serve` (the provider reports every problem it finds on each load)."""
+    server = PostOfficeServer(workdir / "server", pki, users, postoffice_bin,
+                              passwd_text="".join(f"{name}:{{PLAIN}}{password}\n" for name, password in users.items())
+                              + "a line with no fields\n")
+    (workdir / "server").mkdir(exist_ok=True)
+    try:
+        server.start()
+        client = RawPOP3(server.pop3_port)
+        name, password = next(iter(users.items()))
+        client.login(name, password)
+        assert client.quit().startswith(b"+OK")
+    finally:
+        server.stop()
+    log = (server.work / "postoffice-serve.log").read_text()
+    bad_line = f"line {len(users) + 1}"
+    assert sum(bad_line in line for line in log.splitlines()) == 1, log
