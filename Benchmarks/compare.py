@@ -714,7 +714,8 @@ def main() -> int:
         REALTIME = []
     postoffice = args.bin_dir.resolve() / "postoffice"
     bench_binary = args.bin_dir.resolve() / "postoffice-bench"
-    for binary in (postoffice, bench_binary):
+    # The fetchers' comparison runs `postoffice fetch` only; the servers' needs the generator too.
+    for binary in (postoffice, bench_binary) if args.only != "clients" else (postoffice,):
         if not os.access(binary, os.X_OK):
             parser.error(f"{binary} is missing: build first (Benchmarks/compare.sh does)")
     out = args.out or Path(tempfile.mkdtemp(prefix="postoffice-bench-"))
