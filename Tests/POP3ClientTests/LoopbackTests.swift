@@ -292,6 +292,24 @@ struct LoopbackTests {
         "+OK\r\nSubject: \(number)\r\n\r\nbody \(number)\r\n.\r\n"
     }
 
+    /// Logs in as alice to `server` with the test configuration changed by `configure`, runs
+    /// `body`, then waits for the server's script to end.
+    static func withClient(
+        of server: ScriptedServer,
+        _ configure: (inout POP3ClientConfiguration) -> Void,
+        _ body: (POP3Connection) async throws -> Void
+    ) async throws {
+        var configuration = ClientTest.configuration(port: server.port)
+        configure(&configuration)
+        try await POP3Connection.withConnection(
+            configuration: configuration,
+            credentials: .userPass(user: "alice", password: "secret"),
+            logger: ClientTest.logger,
+            body
+        )
+        try await server.finish()
+    }
+
     @Test func pipelineIsToppedUpWhileRepliesArrive() async throws {
         // Window 4: RETR 1-4 go out at once; once two are answered, two more go out while the
         // other replies are still owed, so the server never waits for the client's next command.
@@ -308,14 +326,8 @@ struct LoopbackTests {
             try await peer.send("+OK bye\r\n")
         }
         defer { server.stop() }
-        var configuration = ClientTest.configuration(port: server.port)
-        configuration.pipelineWindow = 4
         let collector = ClientTest.Collector()
-        try await POP3Connection.withConnection(
-            configuration: configuration,
-            credentials: .userPass(user: "alice", password: "secret"),
-            logger: ClientTest.logger
-        ) { connection in
+        try await Self.withClient(of: server, { $0.pipelineWindow = 4 }) { connection in
             let before = connection.roundTrips
             try await connection.retrieve(Array(1...7)) { collector.handle($0) }
             #expect(connection.roundTrips - before == 1, "one wait for the first reply; top-ups cost none")
@@ -323,7 +335,6 @@ struct LoopbackTests {
         }
         #expect(collector.messages.count == 7)
         #expect(collector.messages[7] == Array("Subject: 7\r\n\r\nbody 7\r\n".utf8))
-        try await server.finish()
     }
 
     @Test func listedSizesPaceThePipelineAndAStopSendsNoMore() async throws {
@@ -342,14 +353,8 @@ struct LoopbackTests {
             try await peer.send("+OK bye\r\n")
         }
         defer { server.stop() }
-        var configuration = ClientTest.configuration(port: server.port)
-        configuration.pipelineBytes = 250
         let collector = ClientTest.Collector()
-        try await POP3Connection.withConnection(
-            configuration: configuration,
-            credentials: .userPass(user: "alice", password: "secret"),
-            logger: ClientTest.logger
-        ) { connection in
+        try await Self.withClient(of: server, { $0.pipelineBytes = 250 }) { connection in
             var asked = 0
             try await connection.retrieve(
                 (1...6).map { POP3ListEntry(number: $0, size: 100) },
@@ -361,7 +366,6 @@ struct LoopbackTests {
             try await connection.quit()
         }
         #expect(collector.order == ["begin 1", "end 1", "begin 2", "end 2", "begin 3", "end 3"])
-        try await server.finish()
     }
 
     // The login steps must finish inside the same timeout, so it is generous enough for a
