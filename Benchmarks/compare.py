@@ -50,6 +50,9 @@ REALTIME = ["chrt", "-r", "10"]
 PASSWORD = corpus_module.PASSWORD
 RELAY_DELAY_MS = 10
 CLIENTS = ["postoffice", "mpop", "fetchmail", "getmail6", "poplib"]
+#: Another build of `postoffice fetch` (--baseline-bin-dir), run exactly as `postoffice` is: a
+#: before/after of a change in one interleaved run. Only when asked for.
+BASELINE = "baseline"
 
 #: Dovecot's documented high-performance login mode (one long-lived login process serving many
 #: connections, https://doc.dovecot.org/2.3/admin_manual/login_processes/), and limits high enough
@@ -347,7 +350,8 @@ mv "$f" "$1/new/"
 """
 
 
-def client_command(client: str, home: Path, port: int, postoffice: Path) -> tuple[list[str], dict[str, str]]:
+def client_command(client: str, home: Path, port: int, postoffice: Path,
+                   baseline: Path | None = None) -> tuple[list[str], dict[str, str]]:
     """The command line and environment of one fetcher: download everything from f1 into
     `home/Maildir` and delete it on the server, over plain POP3 with USER/PASS."""
     maildir = home / "Maildir"
@@ -358,8 +362,9 @@ def client_command(client: str, home: Path, port: int, postoffice: Path) -> tupl
     password_file.chmod(0o600)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "LANG": "C.UTF-8",
            "USER": procs.MAIL_USER, "LOGNAME": procs.MAIL_USER}
-    if client == "postoffice":
-        argv = [str(postoffice), "fetch", "--host", "127.0.0.1", "--port", str(port), "--tls", "none", "--auth", "user",
+    if client in ("postoffice", BASELINE):
+        binary = baseline if client == BASELINE and baseline else postoffice
+        argv = [str(binary), "fetch", "--host", "127.0.0.1", "--port", str(port), "--tls", "none", "--auth", "user",
                 "--user", "f1", "--password-file", str(password_file), "--to", f"maildir:{maildir}",
                 "--state", str(home / "state.sqlite"), "--log-level", "warning"]
     elif client == "mpop":
@@ -440,7 +445,8 @@ def message_ids(directory: Path) -> list[bytes]:
     return found
 
 
-def client_phase(plan: Plan, results: Results, out: Path, corpus: Path, pki: TestPKI, postoffice: Path) -> None:
+def client_phase(plan: Plan, results: Results, out: Path, corpus: Path, pki: TestPKI, postoffice: Path,
+                 baseline: Path | None = None) -> None:
     work = fresh_dir(out, "clients-dovecot")
     copy_mail(corpus, work, ["f1"])
     expected = sorted(message_ids(corpus / "mail" / "f1" / "Maildir"))
@@ -454,7 +460,7 @@ def client_phase(plan: Plan, results: Results, out: Path, corpus: Path, pki: Tes
     try:
         procs.wait_for_port(relay_port, process=relay.process, describe=relay.log_text)
         for run in range(plan.runs):
-            clients = [client for client in CLIENTS if client in plan.clients]
+            clients = [client for client in [CLIENTS[0], BASELINE, *CLIENTS[1:]] if client in plan.clients]
             order = clients[run % len(clients):] + clients[:run % len(clients)]
             for path, port in (("loopback", server.pop3_port), ("10ms", relay_port)):
                 for client in order:
@@ -462,7 +468,7 @@ def client_phase(plan: Plan, results: Results, out: Path, corpus: Path, pki: Tes
                     copy_mail(corpus, work, ["f1"])
                     procs.chown_to_mail_user(work / "mail" / "f1")
                     home = fresh_dir(out, f"client-{client}")
-                    argv, env = client_command(client, home, port, postoffice)
+                    argv, env = client_command(client, home, port, postoffice, baseline)
                     start = time.perf_counter()
                     try:
                         result = subprocess.run(argv, env=env, cwd=home, stdout=subprocess.PIPE,
@@ -622,22 +628,25 @@ def summarize(plan: Plan, results: Results, out: Path, meta: dict) -> dict:
         md.append(f"Downloading and deleting {plan.counts['fetch']:,} messages of about 4 KB from Dovecot "
                   "into a Maildir (seconds):")
         md.append("")
-        md.append("| path | " + " | ".join(CLIENTS) + " |")
-        md.append("| --- |" + " --- |" * len(CLIENTS))
+        # The fixed columns, and the baseline build when it was measured.
+        columns = [CLIENTS[0], *([BASELINE] if any(r.get("label") == BASELINE for r in fetches) else []),
+                   *CLIENTS[1:]]
+        md.append("| path | " + " | ".join(columns) + " |")
+        md.append("| --- |" + " --- |" * len(columns))
         for path, title in (("loopback", "loopback"), ("10ms", f"{RELAY_DELAY_MS} ms added each way")):
             cells = []
-            for client in CLIENTS:
+            for client in columns:
                 seconds = values(fetches, client, {"path": path}, "seconds")
                 cells.append(spread(seconds, 2, " s"))
                 summary["clients"].append({"path": path, "client": client, "seconds": seconds})
             md.append(f"| {title} | " + " | ".join(cells) + " |")
         md.append("")
-        md.append("| PostOffice fetch is faster than ... by | " + " | ".join(CLIENTS[1:]) + " |")
-        md.append("| --- |" + " --- |" * (len(CLIENTS) - 1))
+        md.append("| PostOffice fetch is faster than ... by | " + " | ".join(columns[1:]) + " |")
+        md.append("| --- |" + " --- |" * (len(columns) - 1))
         for path, title in (("loopback", "loopback"), ("10ms", f"{RELAY_DELAY_MS} ms added each way")):
             ours = values(fetches, "postoffice", {"path": path}, "seconds")
             cells = [ratio(ours, values(fetches, client, {"path": path}, "seconds"), "lower")[0]
-                     for client in CLIENTS[1:]]
+                     for client in columns[1:]]
             md.append(f"| {title} | " + " | ".join(cells) + " |")
         md.append("")
     text = "\n".join(md)
@@ -691,6 +700,9 @@ def main() -> int:
     parser.add_argument("--only", choices=["servers", "clients"])
     parser.add_argument("--clients", default=",".join(CLIENTS),
                         help=f"the fetchers to run, comma-separated (default: all of {','.join(CLIENTS)})")
+    parser.add_argument("--baseline-bin-dir", type=Path, metavar="DIR",
+                        help=f"another build's directory: its postoffice runs as the fetcher '{BASELINE}' "
+                             "(add it to --clients), for a before/after in one run")
     parser.add_argument("--summarize", type=Path, metavar="DIR",
                         help="only print (and --plot) the tables of an earlier run's results in DIR")
     parser.add_argument("--no-realtime", action="store_true",
@@ -707,14 +719,19 @@ def main() -> int:
 
     plan = Plan.make(args.quick, args.runs)
     plan.clients = [client.strip() for client in args.clients.split(",") if client.strip()]
-    if unknown := set(plan.clients) - set(CLIENTS):
-        parser.error(f"unknown fetcher(s) {', '.join(sorted(unknown))}; known: {', '.join(CLIENTS)}")
+    if unknown := set(plan.clients) - set(CLIENTS) - {BASELINE}:
+        parser.error(f"unknown fetcher(s) {', '.join(sorted(unknown))}; known: {', '.join(CLIENTS)}, {BASELINE}")
+    if (BASELINE in plan.clients) != (args.baseline_bin_dir is not None):
+        parser.error(f"--baseline-bin-dir and the fetcher '{BASELINE}' go together")
+    if args.baseline_bin_dir and not os.access(args.baseline_bin_dir / "postoffice", os.X_OK):
+        parser.error(f"{args.baseline_bin_dir / 'postoffice'} is missing")
     global REALTIME
     if args.no_realtime or subprocess.run([*REALTIME, "true"], stderr=subprocess.DEVNULL).returncode != 0:
         REALTIME = []
     postoffice = args.bin_dir.resolve() / "postoffice"
     bench_binary = args.bin_dir.resolve() / "postoffice-bench"
-    for binary in (postoffice, bench_binary):
+    # The fetchers' comparison runs `postoffice fetch` only; the servers' needs the generator too.
+    for binary in (postoffice, bench_binary) if args.only != "clients" else (postoffice,):
         if not os.access(binary, os.X_OK):
             parser.error(f"{binary} is missing: build first (Benchmarks/compare.sh does)")
     out = args.out or Path(tempfile.mkdtemp(prefix="postoffice-bench-"))
@@ -750,7 +767,8 @@ def main() -> int:
         if check.returncode != 0:
             results.fail("the relay check failed: the 10 ms figures would not mean what they say")
         print(f"\n== clients ({elapsed()})", flush=True)
-        client_phase(plan, results, out, corpus, pkis["rsa"], postoffice)
+        baseline = args.baseline_bin_dir.resolve() / "postoffice" if args.baseline_bin_dir else None
+        client_phase(plan, results, out, corpus, pkis["rsa"], postoffice, baseline)
     meta["elapsed_s"] = round(time.monotonic() - started)
     meta["uptime_end"] = subprocess.run(["uptime"], stdout=subprocess.PIPE, text=True).stdout.strip()
     (out / "meta.json").write_text(json.dumps(meta) + "\n")

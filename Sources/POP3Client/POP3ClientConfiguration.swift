@@ -43,6 +43,11 @@ public struct POP3ClientConfiguration: Sendable {
     public var commandTimeout: Duration
     /// The most commands in flight when the server supports PIPELINING (RFC 2449 §6.6).
     public var pipelineWindow: Int
+    /// The most listed octets of `RETR` replies in flight when retrieving listed messages
+    /// (``POP3Connection/retrieve(_:sendingWhile:_:)``): enough to keep a slow link busy, little
+    /// enough that a caller who stops sending does not wait for much more. One command is
+    /// always allowed, whatever its size.
+    public var pipelineBytes: Int
     /// Longest status line accepted; longer ones are a protocol violation.
     public var maximumResponseLineLength: Int
     /// The most SCRAM-SHA-256 iterations the server may ask for (RFC 5802 §5.1 `i`); more ends
@@ -60,6 +65,7 @@ public struct POP3ClientConfiguration: Sendable {
         self.tlsHandshakeTimeout = .seconds(30)
         self.commandTimeout = .seconds(60)
         self.pipelineWindow = 32
+        self.pipelineBytes = 4 << 20
         self.maximumResponseLineLength = 8192
         self.scramMaximumIterations = SCRAMSHA256ClientMechanism.defaultMaximumIterations
     }

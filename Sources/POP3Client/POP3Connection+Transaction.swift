@@ -47,15 +47,31 @@ extension POP3Connection {
         }
     }
 
-    /// RETR each number in order, pipelined in windows of `pipelineWindow` when the server
-    /// supports PIPELINING, else lock-step. `body` gets `begin`, `bytes`..., `end` per message and
-    /// is awaited per chunk, so memory stays bounded whatever the message size. A `-ERR` for one
-    /// message is thrown after the replies to the others were read (and delivered).
+    /// RETR each number in order, pipelined when the server supports PIPELINING (up to
+    /// `pipelineWindow` commands unanswered, ``pipelined(_:costs:sendingWhile:_:)``), else
+    /// lock-step. `body` gets `begin`, `bytes`..., `end` per message and is awaited per chunk, so
+    /// memory stays bounded whatever the message size. A `-ERR` for one message is thrown after
+    /// the replies to the others were read (and delivered).
     public func retrieve(_ numbers: [Int], _ body: (RetrieveEvent) async throws -> Void) async throws {
+        try await self.retrieve(numbers.map { POP3ListEntry(number: $0, size: 0) }, sendingWhile: { true }, body)
+    }
+
+    /// RETR of listed messages in order, like ``retrieve(_:_:)``, the pipeline also paced by
+    /// their listed sizes: at most `pipelineBytes` listed octets unanswered (one command
+    /// always). `shouldSend` is asked before each further batch of commands goes out; once it
+    /// says no, nothing more is sent, the replies to the commands already sent are still read
+    /// and delivered, and the call returns (messages never asked for get no events).
+    public func retrieve(
+        _ messages: [POP3ListEntry],
+        sendingWhile shouldSend: () -> Bool,
+        _ body: (RetrieveEvent) async throws -> Void
+    ) async throws {
         try await self.exclusive {
-            let commands = try numbers.map { Command.retr(try self.messageNumber($0)) }
+            let commands = try messages.map { Command.retr(try self.messageNumber($0.number)) }
             var firstError: POP3ClientError?
-            try await self.inWindows(commands) { command, event in
+            try await self.pipelined(commands, costs: messages.map(\.size), sendingWhile: shouldSend) {
+                command,
+                event in
                 if let error = try await self.deliver(event, of: command, to: body) {
                     if firstError == nil { firstError = error }
                 }
@@ -72,7 +88,7 @@ extension POP3Connection {
             }
             let command = Command.top(try self.messageNumber(number), lines: lines)
             var firstError: POP3ClientError?
-            try await self.inWindows([command]) { command, event in
+            try await self.pipelined([command]) { command, event in
                 firstError = try await self.deliver(event, of: command, to: body)
             }
             if let firstError { throw firstError }
@@ -84,7 +100,7 @@ extension POP3Connection {
         try await self.exclusive {
             let commands = try numbers.map { Command.dele(try self.messageNumber($0)) }
             var firstError: POP3ClientError?
-            try await self.inWindows(commands) { command, event in
+            try await self.pipelined(commands) { command, event in
                 guard case .completed(_, let response) = event else {
                     throw self.violation("unexpected reply to \(command.keyword)")
                 }
@@ -130,38 +146,71 @@ extension POP3Connection {
 
     // MARK: - Helpers
 
-    /// Sends `commands` in windows (all of one window in one write, then all its replies), and
-    /// hands every reply event to `handle`. The window is 1 without PIPELINING.
-    private func inWindows(
+    /// Sends `commands` in order and hands every reply event to `handle`.
+    ///
+    /// With PIPELINING the client need not wait for a reply before sending the next command
+    /// (RFC 2449 §6.6), and sending while a long reply streams in keeps the server busy: up to
+    /// `pipelineWindow` commands, and `pipelineBytes` of their `costs` (expected reply octets),
+    /// are left unanswered, topped up in one write whenever half the window (or half the bytes)
+    /// is answered. So a link's latency is paid once per call, not once per window. Without
+    /// PIPELINING one command at a time. `shouldSend` is asked before each top-up; once false,
+    /// nothing more is sent and the outstanding replies are still read.
+    private func pipelined(
         _ commands: [Command],
+        costs: [Int]? = nil,
+        sendingWhile shouldSend: () -> Bool = { true },
         _ handle: (Command, ClientSessionEvent) async throws -> Void
     ) async throws {
         let window = self.supportsPipelining ? max(1, self.configuration.pipelineWindow) : 1
-        var start = 0
-        while start < commands.count {
-            let batch = Array(commands[start..<min(start + window, commands.count)])
-            try await self.send(batch)
-            var remaining = batch.count
-            do {
-                while remaining > 0 {
-                    let event = try await self.nextEvent()
-                    let command: Command
-                    switch event {
-                    case .completed(let answered, _), .multiLineCompleted(let answered):
-                        command = answered
-                        remaining -= 1
-                    case .multiLineStarted(let answered, _), .line(let answered, _), .content(let answered, _):
-                        command = answered
-                    case .greeting, .saslChallenge, .startTLS:
-                        throw self.violation("unexpected reply")
+        let byteBudget = max(1, self.configuration.pipelineBytes)
+        var sent = 0
+        var answered = 0
+        var outstandingCost = 0
+        var stopped = false
+        // The limit that ended the last batch: the next waits until half of it is free again.
+        var heldByBytes = false
+        func cost(_ index: Int) -> Int { costs.map { max(0, $0[index]) } ?? 0 }
+        do {
+            while true {
+                let outstanding = sent - answered
+                let room = heldByBytes ? outstandingCost <= byteBudget / 2 : outstanding <= window / 2
+                if !stopped, sent < commands.count, outstanding == 0 || room {
+                    var batch: [Command] = []
+                    if shouldSend() {
+                        // One command may always go out; more while both limits allow.
+                        while sent < commands.count, sent - answered < window {
+                            guard sent == answered || outstandingCost + cost(sent) <= byteBudget else {
+                                heldByBytes = true
+                                break
+                            }
+                            heldByBytes = false
+                            batch.append(commands[sent])
+                            outstandingCost += cost(sent)
+                            sent += 1
+                        }
+                    } else {
+                        stopped = true
                     }
-                    try await handle(command, event)
+                    if !batch.isEmpty { try await self.send(batch) }
                 }
-            } catch {
-                self.abandonOutstanding()
-                throw error
+                guard sent > answered else { return }
+                let event = try await self.nextEvent()
+                let command: Command
+                switch event {
+                case .completed(let done, _), .multiLineCompleted(let done):
+                    command = done
+                    outstandingCost -= cost(answered)
+                    answered += 1
+                case .multiLineStarted(let current, _), .line(let current, _), .content(let current, _):
+                    command = current
+                case .greeting, .saslChallenge, .startTLS:
+                    throw self.violation("unexpected reply")
+                }
+                try await handle(command, event)
             }
-            start += batch.count
+        } catch {
+            self.abandonOutstanding()
+            throw error
         }
     }
 

@@ -9,7 +9,8 @@ public import POP3Core
 /// A logged-in POP3 connection. Obtain one with ``withConnection(configuration:credentials:logger:_:)``.
 ///
 /// Calls are meant to be made one at a time (each awaits its replies); commands are pipelined
-/// inside `retrieve` and `delete` when the server says `PIPELINING` (RFC 2449 §6.6).
+/// inside `retrieve` and `delete` when the server says `PIPELINING` (RFC 2449 §6.6), with more
+/// sent as replies arrive.
 public final class POP3Connection: Sendable {
     struct State: Sendable {
         var session = ClientSession()
@@ -78,7 +79,8 @@ public final class POP3Connection: Sendable {
         self.state.withLockedValue { $0.uidlWorked || ($0.session.capabilities?.contains(.uidl) ?? false) }
     }
 
-    /// Round trips made so far (a write-then-wait cycle counts one).
+    /// Round trips made so far: writes sent while no reply was outstanding (a write-then-wait
+    /// cycle counts one; a pipeline topped up while replies stream in counts none).
     public var roundTrips: Int { self.state.withLockedValue { $0.roundTrips } }
 
     // MARK: - Sending and receiving
@@ -104,6 +106,8 @@ public final class POP3Connection: Sendable {
         var buffer = ByteBuffer()
         try self.state.withLockedValue { state in
             if let broken = state.broken { throw broken }
+            // A write that tops up a pipeline while replies stream in costs no wait of its own.
+            if !state.session.isAwaitingResponse { state.roundTrips += 1 }
             for command in commands {
                 do throws(ClientSessionError) {
                     try state.session.willSend(command)
@@ -115,7 +119,6 @@ public final class POP3Connection: Sendable {
                 }
                 buffer.writePOP3Command(command)
             }
-            state.roundTrips += 1
         }
         if self.logger.logLevel <= .debug {
             for command in commands { self.logger.debug("C: \(command.descriptionWithoutPII)") }

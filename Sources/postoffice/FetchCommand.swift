@@ -84,7 +84,10 @@ struct FetchCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Do not verify the server's certificate (dangerous).")
     var insecure = false
 
-    @Option(name: .customLong("pipeline-window"), help: "Commands in flight when the server pipelines (default 32).")
+    @Option(
+        name: .customLong("pipeline-window"),
+        help: "Commands in flight when the server pipelines, and messages stored per group (default 256)."
+    )
     var pipelineWindow: Int?
 
     @Option(name: .long, help: "Seconds each server reply (and each RETR chunk) may take, e.g. 30 or 2m (default 60).")

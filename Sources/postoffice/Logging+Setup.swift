@@ -1,3 +1,6 @@
+// `timespec` is imported through CoreFoundation in the optimised (whole-module) build, and
+// MemberImportVisibility then wants that module named.
+import CoreFoundation
 import Foundation
 import Glibc
 import Logging

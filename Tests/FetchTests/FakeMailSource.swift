@@ -150,8 +150,15 @@ final class FakeSession: MailSource, @unchecked Sendable {
         try await body(.end(number: number))
     }
 
-    func retrieve(_ numbers: [Int], _ body: (SourceEvent) async throws -> Void) async throws {
-        for number in numbers {
+    /// One message after the other, asking `shouldSend` before each (as a client whose window
+    /// holds one command would).
+    func retrieve(
+        _ messages: [SourceListEntry],
+        sendingWhile shouldSend: () -> Bool,
+        _ body: (SourceEvent) async throws -> Void
+    ) async throws {
+        for number in messages.map(\.number) {
+            guard shouldSend() else { return }
             try check(number)
             let bytes = snapshot[number - 1].bytes
             let end = min(bytes.count, server.cut(snapshot[number - 1].uid) ?? bytes.count)

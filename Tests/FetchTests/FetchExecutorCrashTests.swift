@@ -227,13 +227,77 @@ struct FetchExecutorCrashTests {
             },
             stop: stop
         )
-        // The stop comes while the first window (2 messages, both received whole) is being
-        // stored: that window is finished and deleted, nothing else is downloaded.
+        // The stop comes while the first window (2 messages) is being stored, as the next is
+        // received: that window is finished and deleted, a message received whole by then is
+        // stored and deleted too, and nothing more is asked for.
         let summary = try #require(report.accounts.first)
         #expect(summary.interrupted)
-        #expect(summary.downloaded == account.pipelineWindow)
-        #expect(summary.deleted == account.pipelineWindow)
-        #expect(server.uids == ["s-3", "s-4", "s-5"])
-        #expect(try maildirMessages(directory.path + "/Maildir").map(\.uid).sorted() == ["s-1", "s-2"])
+        #expect(summary.downloaded >= account.pipelineWindow && summary.downloaded < messages.count)
+        #expect(summary.deleted == summary.downloaded)
+        let stored = try maildirMessages(directory.path + "/Maildir").map(\.uid).sorted()
+        #expect(stored == messages.prefix(summary.downloaded).map(\.0))
+        #expect(server.uids == messages.dropFirst(summary.downloaded).map(\.0))
+    }
+
+    /// Six messages in windows of two: the worker stores one window while the session receives
+    /// the next, and notices a store's fault only once that next window is whole.
+    static let windowedMessages = (1...6).map { ("w-\($0)", sampleMessage($0)) }
+
+    @Test(
+        "killed inside a window while the next one is received: nothing of the next is kept, a rerun stores each once",
+        arguments: [
+            // Between the second window's stores and its state commit (its files are visible):
+            // the rerun finds them and records them without downloading them again, and
+            // downloads the third.
+            (FaultPoint.renamed, 3, 2, 2),
+            (FaultPoint.renamed, 4, 2, 2),
+            // Between the second window's commit and the DELEs: recorded, so only the third
+            // window is downloaded again.
+            (FaultPoint.recorded, 3, 2, 0),
+            // After the last window's commit, before any DELE: nothing is downloaded again.
+            (FaultPoint.recorded, 6, 0, 0),
+        ]
+    )
+    func killedInsideAWindow(point: FaultPoint, count: Int, downloaded: Int, recovered: Int) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let messages = Self.windowedMessages
+        let server = FakeMailServer(messages)
+        let account = makeAccount(directory)
+        let crashed = await fetchOnce(
+            account,
+            server: server,
+            faults: .inProcess { reached, reachedCount in
+                if reached == point && reachedCount == count {
+                    throw InjectedFault(point: reached, count: reachedCount)
+                }
+            }
+        )
+        #expect(!crashed.succeeded)
+        #expect(server.uids == messages.map(\.0))  // no QUIT: nothing deleted
+        // The window after the killed one was received whole before the fault surfaced; none
+        // of it reached the disk or the state.
+        let window = (count - 1) / account.pipelineWindow
+        let keptWindows = messages.prefix((window + 1) * account.pipelineWindow).map(\.0)
+        let stored = try maildirMessages(directory.path + "/Maildir").map(\.uid)
+        #expect(Set(stored).isSubset(of: Set(keptWindows)))
+        let recorded = try FetchStateStore(path: account.statePath, account: account.identity).entries()
+        #expect(Set(recorded.keys).isSubset(of: Set(keptWindows)))
+        // Windows before the killed one are recorded; the killed one too once its commit is done.
+        let recordedWindows = point == .recorded ? window + 1 : window
+        #expect(Set(recorded.keys) == Set(keptWindows.prefix(recordedWindows * account.pipelineWindow)))
+
+        let clean = await fetchOnce(account, server: server)
+        let summary = try #require(clean.accounts.first)
+        #expect(clean.succeeded, "\(summary.errors)")
+        #expect(summary.recovered == recovered)
+        #expect(summary.downloaded == downloaded)
+        #expect(summary.deleted == messages.count)
+        #expect(server.uids.isEmpty)
+        let final = try maildirMessages(directory.path + "/Maildir")
+        #expect(final.map(\.uid).sorted() == messages.map(\.0).sorted())
+        for (uid, text) in messages {
+            #expect(final.filter { $0.uid == uid }.map(\.content) == [localForm(text)])
+        }
     }
 }

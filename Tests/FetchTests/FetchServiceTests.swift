@@ -104,13 +104,15 @@ struct FetchServiceTests {
     }
 
     /// What SIGTERM does to `postoffice fetch --daemon` (the command line turns it into the
-    /// group's graceful shutdown): the message in flight is finished and recorded, what is
-    /// stored is deleted, QUIT is sent, and the service returns.
+    /// group's graceful shutdown): the messages in flight are finished and recorded (the window
+    /// being stored, and what of the next one was received whole meanwhile), nothing more is
+    /// asked for, what is stored is deleted, QUIT is sent, and the service returns.
     @Test("graceful shutdown finishes the message in flight, deletes only what is stored, and returns")
     func gracefulShutdown() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
-        let server = FakeMailServer((1...5).map { ("g-\($0)", sampleMessage($0)) })
+        let messages = (1...5).map { ("g-\($0)", sampleMessage($0)) }
+        let server = FakeMailServer(messages)
         let reports = Reports()
         try await testGracefulShutdown { trigger in
             let service = FetchService(
@@ -130,10 +132,11 @@ struct FetchServiceTests {
         }
         let report = try #require(reports.items.withLockedValue { $0.first?.accounts.first })
         #expect(report.interrupted)
-        #expect(report.downloaded == 2)
-        #expect(report.deleted == 2)
-        #expect(server.uids == ["g-3", "g-4", "g-5"])
-        #expect(try maildirMessages(directory.path + "/Maildir").map(\.uid).sorted() == ["g-1", "g-2"])
+        #expect(report.downloaded >= 2 && report.downloaded < messages.count)
+        #expect(report.deleted == report.downloaded)
+        #expect(server.uids == messages.dropFirst(report.downloaded).map(\.0))
+        let stored = try maildirMessages(directory.path + "/Maildir").map(\.uid).sorted()
+        #expect(stored == messages.prefix(report.downloaded).map(\.0))
         #expect(server.quits == 1)
     }
 }

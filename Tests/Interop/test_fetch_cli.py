@@ -455,7 +455,9 @@ def test_sigterm_mid_run_stores_and_deletes_consistently(alice, our_server, daem
     0 for the daemon, whose stop is the normal end); a later run fetches the rest."""
     messages = corpus.many_small(400)
     deliver_files(our_server, "alice", messages)
-    options = ("--daemon", "--interval", "1h") if daemon else ()
+    # Windows of 16: the run spans many windows (the default 256 would store these 400 in two
+    # groups, the second received whole before the stop could land).
+    options = ("--pipeline-window", "16") + (("--daemon", "--interval", "1h") if daemon else ())
     process = alice.start(*options)
     try:
         wait_until(lambda: len(alice.saved()) >= 20, 30, "the first 20 messages", process)

@@ -74,9 +74,9 @@ def dovecot(workdir, pki, users):
         server.stop()
 
 
-#: `--pipeline-window` (32 by default): a window of messages is stored as one group (written and
+#: `--pipeline-window` (256 by default): a window of messages is stored as one group (written and
 #: fsynced, made visible, the directory fsynced once, recorded in one transaction).
-WINDOW = 32
+WINDOW = 256
 
 
 def expected_second_run(point: str, index: int, window: int = WINDOW) -> tuple[int, int, int]:
@@ -154,6 +154,36 @@ def test_killed_mid_group_with_a_small_window(our_server, client_dir, users, pos
     assert (second["downloaded"], second["recovered"], second["deleted"]) == \
         expected_second_run(point, index, window=3), second
     assert our_server.stored("alice") == []
+
+
+@pytest.mark.parametrize("point, index", [("renamed", 3), ("renamed", 4), ("recorded", 3), ("recorded", N)])
+def test_killed_inside_a_window_while_the_next_is_received(dovecot, client_dir, users, postoffice_bin, pki, point,
+                                                           index):
+    """Windows of 2 against Dovecot, pipelined: each window is stored while the next streams in.
+    Killed between a window's stores and its state commit (`renamed`: its files are visible, not
+    recorded) or between its commit and the DELEs (`recorded`; at N, after the last window), the
+    window after it was on its way and none of it is kept; the rerun records the visible window
+    without downloading it again, downloads the rest, and every message is stored once."""
+    client = FetchClient(postoffice_bin, client_dir, dovecot, pki, "alice", users["alice"])
+    window = 2
+    messages = crash_corpus()
+    deliver_files(dovecot, client.user, messages)
+    crashed = client.run("--pipeline-window", str(window), fault=f"after-{point}:{index}", expect=FAULT_EXIT)
+    assert crashed.returncode == FAULT_EXIT
+    last_of_window = (index - 1) // window * window + window
+    kept = ids_of(client.saved())
+    assert set(kept) <= {m.message_id for m in messages[:last_of_window]}, kept
+    on_server = server_ids(dovecot, client.user)
+    assert len(on_server) == N  # no QUIT: nothing deleted
+    assert_no_loss_no_duplicate(messages, client.saved(), on_server, context=f"after-{point}:{index}")
+
+    second = client.report("--pipeline-window", str(window))
+    assert second["errors"] == [], second
+    assert (second["downloaded"], second["recovered"], second["deleted"]) == \
+        expected_second_run(point, index, window=window), second
+    assert_exactly_once(messages, client.saved(), context=f"after-{point}:{index}, second run")
+    assert client.leftovers() == []
+    assert dovecot.stored("alice") == []
 
 
 MDA_POINTS = ["downloaded", "fsynced", "handed-over", "renamed", "recorded", "dele-sent", "quit"]

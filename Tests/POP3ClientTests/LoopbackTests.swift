@@ -279,6 +279,95 @@ struct LoopbackTests {
         try await server.finish()
     }
 
+    /// The login of `FakePOP3` with PIPELINING announced, played by a script.
+    static func pipeliningLogin(_ peer: ScriptedPeer) async throws {
+        try await peer.send(FakePOP3().greeting + "\r\n")
+        for step in ["CAPA", "USER alice", "PASS secret", "CAPA"] {
+            try await peer.expect(step)
+            try await peer.send(step == "CAPA" ? "+OK\r\nUSER\r\nPIPELINING\r\n.\r\n" : "+OK\r\n")
+        }
+    }
+
+    static func reply(_ number: Int) -> String {
+        "+OK\r\nSubject: \(number)\r\n\r\nbody \(number)\r\n.\r\n"
+    }
+
+    /// Logs in as alice to `server` with the test configuration changed by `configure`, runs
+    /// `body`, then waits for the server's script to end.
+    static func withClient(
+        of server: ScriptedServer,
+        _ configure: (inout POP3ClientConfiguration) -> Void,
+        _ body: (POP3Connection) async throws -> Void
+    ) async throws {
+        var configuration = ClientTest.configuration(port: server.port)
+        configure(&configuration)
+        try await POP3Connection.withConnection(
+            configuration: configuration,
+            credentials: .userPass(user: "alice", password: "secret"),
+            logger: ClientTest.logger,
+            body
+        )
+        try await server.finish()
+    }
+
+    @Test func pipelineIsToppedUpWhileRepliesArrive() async throws {
+        // Window 4: RETR 1-4 go out at once; once two are answered, two more go out while the
+        // other replies are still owed, so the server never waits for the client's next command.
+        let server = try await ScriptedServer { peer in
+            try await Self.pipeliningLogin(peer)
+            for number in 1...4 { try await peer.expect("RETR \(number)") }
+            #expect(!peer.hasBufferedLine, "no more than the window before a reply")
+            try await peer.send(Self.reply(1) + Self.reply(2))
+            for number in 5...6 { try await peer.expect("RETR \(number)") }
+            try await peer.send(Self.reply(3) + Self.reply(4))
+            try await peer.expect("RETR 7")
+            try await peer.send(Self.reply(5) + Self.reply(6) + Self.reply(7))
+            try await peer.expect("QUIT")
+            try await peer.send("+OK bye\r\n")
+        }
+        defer { server.stop() }
+        let collector = ClientTest.Collector()
+        try await Self.withClient(of: server, { $0.pipelineWindow = 4 }) { connection in
+            let before = connection.roundTrips
+            try await connection.retrieve(Array(1...7)) { collector.handle($0) }
+            #expect(connection.roundTrips - before == 1, "one wait for the first reply; top-ups cost none")
+            try await connection.quit()
+        }
+        #expect(collector.messages.count == 7)
+        #expect(collector.messages[7] == Array("Subject: 7\r\n\r\nbody 7\r\n".utf8))
+    }
+
+    @Test func listedSizesPaceThePipelineAndAStopSendsNoMore() async throws {
+        // 250 octets of replies in flight at most: two messages of 100 listed octets, then a third
+        // once one is answered. After the third the caller stops: the outstanding replies are
+        // read, and the next command is the caller's own.
+        let server = try await ScriptedServer { peer in
+            try await Self.pipeliningLogin(peer)
+            try await peer.expect("RETR 1")
+            try await peer.expect("RETR 2")
+            #expect(!peer.hasBufferedLine, "a third would exceed the octets in flight")
+            try await peer.send(Self.reply(1))
+            try await peer.expect("RETR 3")
+            try await peer.send(Self.reply(2) + Self.reply(3))
+            try await peer.expect("QUIT")
+            try await peer.send("+OK bye\r\n")
+        }
+        defer { server.stop() }
+        let collector = ClientTest.Collector()
+        try await Self.withClient(of: server, { $0.pipelineBytes = 250 }) { connection in
+            var asked = 0
+            try await connection.retrieve(
+                (1...6).map { POP3ListEntry(number: $0, size: 100) },
+                sendingWhile: {
+                    asked += 1
+                    return asked <= 2
+                }
+            ) { collector.handle($0) }
+            try await connection.quit()
+        }
+        #expect(collector.order == ["begin 1", "end 1", "begin 2", "end 2", "begin 3", "end 3"])
+    }
+
     // The login steps must finish inside the same timeout, so it is generous enough for a
     // loaded machine; only the stalled RETR may run into it.
     @Test func retrieveStallsTimeOutPerChunk() async throws {

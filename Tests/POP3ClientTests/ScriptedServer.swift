@@ -48,6 +48,12 @@ final class ScriptedPeer {
         }
     }
 
+    /// Whether a whole line has arrived and not been read yet (what a client sent in the same
+    /// write as the lines already read).
+    var hasBufferedLine: Bool {
+        self.buffer.readableBytesView.contains(UInt8(ascii: "\n"))
+    }
+
     /// Reads a line and records a test issue unless it is `expected`.
     func expect(_ expected: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let line = try await self.readLine()

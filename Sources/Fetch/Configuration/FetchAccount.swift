@@ -54,8 +54,14 @@ public struct FetchAccount: Hashable, Sendable {
     public var target: DeliveryTarget
     /// The state file (SQLite); its lock file is `statePath + ".lock"`.
     public var statePath: String
-    /// How many `RETR`s are outstanding at once when the server supports PIPELINING (RFC 2449).
+    /// How many commands are outstanding at once when the server supports PIPELINING (RFC 2449
+    /// §6.6), topped up as replies arrive (and at most 4 MiB of listed message size); also how
+    /// many messages are stored as one group.
     public var pipelineWindow: Int
+    /// The default `pipelineWindow`: deep enough that a link with tens of milliseconds of latency
+    /// stays busy with small messages, and a group's fixed costs (one directory fsync, one
+    /// transaction, one index update) are shared by many.
+    public static let defaultPipelineWindow = 256
     /// How long to wait for each response or chunk of a message; connecting and the TLS
     /// handshake wait at most this long too (and never more than 30 seconds).
     public var timeout: Duration
@@ -82,7 +88,7 @@ public struct FetchAccount: Hashable, Sendable {
         policy: FetchPolicy = FetchPolicy(),
         target: DeliveryTarget,
         statePath: String,
-        pipelineWindow: Int = 32,
+        pipelineWindow: Int = FetchAccount.defaultPipelineWindow,
         timeout: Duration = .seconds(60),
         scramMaximumIterations: Int = FetchAccount.defaultSCRAMMaximumIterations
     ) {

@@ -94,6 +94,9 @@ extension Deliverer {
 protocol MessageWriter: AnyObject {
     /// Appends message bytes as the server sent them (CRLF line ends, un-stuffed).
     func write(_ chunk: ByteBuffer) throws
+    /// Ends the content and starts writing it to the disk without waiting, so a group's files
+    /// reach the disk together before each is `sync()`ed. Optional: `sync()` ends it too.
+    func endContent() throws
     /// Finishes the temporary copy and makes it durable (`fsync`).
     func sync() throws
     /// Makes the message visible (rename into `new/`, append to the mbox, run the MDA); returns
@@ -107,4 +110,5 @@ protocol MessageWriter: AnyObject {
 
 extension MessageWriter {
     var contentDigest: [UInt8]? { nil }
+    func endContent() throws {}
 }

@@ -119,6 +119,10 @@ final class MaildirDeliverer: Deliverer {
             try localWrite { try writer.write(chunk) }
         }
 
+        func endContent() throws {
+            try localWrite { try writer.endContent() }
+        }
+
         func sync() throws {
             try localWrite { try writer.finish() }
         }

@@ -21,6 +21,12 @@ struct ReceivedWhole: Sendable {
     var received: Int?
 }
 
+/// A group handed to the worker: its messages, and the store running on the blocking pool.
+struct GroupBeingStored {
+    var group: [ReceivedWhole]
+    var task: Task<[Result<String, FetchFailure>?], any Error>
+}
+
 extension FetchSession {
     /// The most octets of one message held in memory before they are written: one hop to the
     /// blocking pool per this much of a large message, one per group of small ones.
@@ -29,14 +35,23 @@ extension FetchSession {
     /// window is not over (memory stays bounded whatever the window).
     static let groupThreshold = 4 << 20
 
-    /// `RETR` of a window of messages (pipelined when the server allows); the window's messages
-    /// are stored as one group (`StoreWorker.store`), before any of them may be deleted.
-    mutating func retrieve(_ batch: [PlannedDownload], from source: any MailSource) async throws {
+    /// `RETR` of every message to download, as one pipelined stream (the client keeps
+    /// `pipelineWindow` commands and `pipelineBytes` of listed octets in flight, asking for more
+    /// as replies arrive). Messages are stored in groups of `pipelineWindow` (or
+    /// `groupThreshold` octets): each group is handed to the worker (`StoreWorker.store`: written,
+    /// fsynced, made visible, one directory fsync, one transaction) while the next one is
+    /// received, so the network and the disk work at once; one group is stored at a time, in
+    /// order, and none of its messages is deleted before its store returns. While the last
+    /// group is stored, the messages recorded before it are sent `DELE`.
+    mutating func retrieve(_ downloads: [PlannedDownload], from source: any MailSource) async throws {
         var byNumber: [Int: PlannedDownload] = [:]
-        for item in batch { byNumber[item.download.number] = item }
+        for item in downloads { byNumber[item.download.number] = item }
         var current: InFlight?
         do {
-            try await source.retrieve(batch.map(\.download.number)) { event in
+            try await source.retrieve(
+                downloads.map { SourceListEntry(number: $0.download.number, size: $0.download.size) },
+                sendingWhile: { !self.shouldStop }
+            ) { event in
                 switch event {
                 case .begin(let number):
                     current = nil
@@ -54,6 +69,7 @@ extension FetchSession {
                 }
             }
         } catch let fault as InjectedFault {
+            await abandonStoring()
             throw fault  // a simulated crash: nothing more happens
         } catch {
             // The connection failed mid-message: the partial copy is useless (the next run
@@ -68,10 +84,20 @@ extension FetchSession {
                 throw fault
             } catch {
                 // The connection's failure is the one to report.
+                await abandonStoring()
             }
             throw error
         }
-        try await storeGroup()
+        try await startStoringGroup()
+        if storing != nil {
+            do {
+                try await sendDeletions(source)
+            } catch {
+                await abandonStoring()
+                throw error
+            }
+        }
+        try await finishStoring()
     }
 
     /// `TOP n 0` of one message (its header).
@@ -125,7 +151,8 @@ extension FetchSession {
         return message
     }
 
-    /// A message arrived whole: it joins the group, which is stored now if it holds much.
+    /// A message arrived whole: it joins the group, which goes to the worker once it holds a
+    /// window of messages or much data.
     private mutating func received(_ message: InFlight, countsSize: Bool) async throws {
         let download = message.item.download
         group.append(
@@ -141,25 +168,58 @@ extension FetchSession {
             )
         )
         groupBytes += message.held
-        if groupBytes >= Self.groupThreshold {
-            try await storeGroup()
+        if group.count >= max(1, account.pipelineWindow) || groupBytes >= Self.groupThreshold {
+            try await startStoringGroup()
         }
     }
 
-    /// Stores and records the group; decides for each whether it may be deleted on the server.
-    mutating func storeGroup() async throws {
+    /// Hands the group to the worker, which stores it while the session receives the next.
+    /// Waits first for the group before (one store at a time, in order; so memory holds at
+    /// most the group being stored and the one being received). After a failure that stops
+    /// the account's writes, the group is not tried.
+    mutating func startStoringGroup() async throws {
         guard !group.isEmpty else { return }
+        try await finishStoring()
         let pending = group
         group = []
         groupBytes = 0
-        let results = try await worker.store(pending.map(\.message))
-        for (item, result) in zip(pending, results) {
+        guard !localWritesBroken else {
+            // Not tried (as after the first failure within a group): what was spilled of them goes.
+            for item in pending { await worker.discard(item.message.envelope.key.uniqueID) }
+            return
+        }
+        let worker = self.worker
+        let messages = pending.map(\.message)
+        storing = GroupBeingStored(group: pending, task: Task { try await worker.store(messages) })
+    }
+
+    /// Waits for the group being stored, and decides for each of its messages whether it may
+    /// be deleted on the server.
+    mutating func finishStoring() async throws {
+        guard let current = storing else { return }
+        storing = nil
+        let results = try await current.task.value
+        for (item, result) in zip(current.group, results) {
             switch result {
             case .success: stored(item)
             case .failure(let failure): failed(item.message.download, failure)
             case nil: continue  // not tried after an earlier failure
             }
         }
+    }
+
+    /// Stores what is held and waits until every group is stored and recorded.
+    mutating func storeGroup() async throws {
+        try await startStoringGroup()
+        try await finishStoring()
+    }
+
+    /// Waits for a store in flight without using its outcome: the session is ending on an
+    /// error (or a simulated crash), and nothing may go on writing after the run returns.
+    mutating func abandonStoring() async {
+        guard let current = storing else { return }
+        storing = nil
+        _ = try? await current.task.value
     }
 
     private mutating func stored(_ item: ReceivedWhole) {

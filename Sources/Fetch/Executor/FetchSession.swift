@@ -18,11 +18,15 @@ struct FetchSession {
     var faults: FaultCounter
     /// Messages to delete, in order.
     var toDelete: [(number: Int, uniqueID: String)] = []
+    /// How many of `toDelete` were sent `DELE` already.
+    var deletionsSent = 0
     /// Set when storing failed in a way that would fail again (disk full).
     var localWritesBroken = false
-    /// Messages received whole, to store together (`storeGroup()`), and their held octets.
+    /// Messages received whole, to store together (`startStoringGroup()`), and their held octets.
     var group: [ReceivedWhole] = []
     var groupBytes = 0
+    /// The group the worker is storing while the next one is received (at most one at a time).
+    var storing: GroupBeingStored?
 
     init(
         account: FetchAccount,
@@ -77,12 +81,8 @@ struct FetchSession {
                 }
             )
         )
-        let window = max(1, account.pipelineWindow)
-        var start = 0
-        while start < full.count && !shouldStop {
-            let batch = Array(full[start..<min(start + window, full.count)])
-            start += batch.count
-            try await retrieve(batch, from: source)
+        if !full.isEmpty && !shouldStop {
+            try await retrieve(full, from: source)
         }
         for item in headers where !shouldStop {
             try await fetchHeaders(item, from: source)
@@ -91,18 +91,25 @@ struct FetchSession {
             report.interrupted = true
         }
 
-        if !toDelete.isEmpty {
-            try await source.delete(toDelete.map(\.number))
-            for _ in toDelete {
-                try faults.reached(.deleSent)
-            }
-        }
+        try await sendDeletions(source)
         try await source.quit()
         try faults.reached(.quit)
         // Only a session the server completed says what the maildrop holds: a listing of a run
         // that failed may have been partial (and then the message comes back).
         try await worker.sessionCompleted(plan: plan, deleted: toDelete.map(\.uniqueID))
         report.deleted += toDelete.count
+    }
+
+    /// `DELE` of the messages to delete not sent yet (pipelined): each is stored and recorded, or
+    /// was by an earlier run. The server deletes them only at `QUIT` (RFC 1939 §6).
+    mutating func sendDeletions(_ source: any MailSource) async throws {
+        guard deletionsSent < toDelete.count else { return }
+        let pending = toDelete[deletionsSent...]
+        try await source.delete(pending.map(\.number))
+        deletionsSent = toDelete.count
+        for _ in pending {
+            try faults.reached(.deleSent)
+        }
     }
 
     /// A download and whether it replaces an earlier copy under its key.

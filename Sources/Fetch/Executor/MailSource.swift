@@ -20,8 +20,15 @@ public protocol MailSource: Sendable {
     func list() async throws -> [SourceListEntry]
     /// `UIDL`, or nil when the server does not support it.
     func uidl() async throws -> [SourceUIDLEntry]?
-    /// `RETR` for each number, pipelined when the server allows; `body` is awaited per event.
-    func retrieve(_ numbers: [Int], _ body: (SourceEvent) async throws -> Void) async throws
+    /// `RETR` of each listed message in order, pipelined when the server allows (paced by the
+    /// listed sizes); `body` is awaited per event. `shouldSend` is asked before more commands go
+    /// out: once it says no, nothing more is asked for, and the replies to what was already
+    /// asked still arrive through `body` before the call returns.
+    func retrieve(
+        _ messages: [SourceListEntry],
+        sendingWhile shouldSend: () -> Bool,
+        _ body: (SourceEvent) async throws -> Void
+    ) async throws
     /// `TOP number lines`.
     func top(_ number: Int, lines: Int, _ body: (SourceEvent) async throws -> Void) async throws
     /// `DELE` for each number.

@@ -106,8 +106,12 @@ struct POP3MailSource: MailSource {
         }
     }
 
-    func retrieve(_ numbers: [Int], _ body: (SourceEvent) async throws -> Void) async throws {
-        try await connection.retrieve(numbers, body)
+    func retrieve(
+        _ messages: [SourceListEntry],
+        sendingWhile shouldSend: () -> Bool,
+        _ body: (SourceEvent) async throws -> Void
+    ) async throws {
+        try await connection.retrieve(messages, sendingWhile: shouldSend, body)
     }
 
     func top(_ number: Int, lines: Int, _ body: (SourceEvent) async throws -> Void) async throws {

@@ -154,10 +154,16 @@ actor StoreWorker {
         }
     }
 
+    /// The most files of a group written before they are fsynced: their writeback is started
+    /// as each is written, so one journal commit covers them and most of their fsyncs find the
+    /// work done; bounded so the open descriptors stay far below the usual limit of 1,024.
+    static let syncBatch = 64
+
     /// Stores a group of messages and records them (issue 7, grouped storing): each is written
-    /// and fsynced (`downloaded`, `fsynced`), all are made visible, the target's directories are
-    /// fsynced once (`renamed`), and all are recorded in one transaction (`recorded`). A target
-    /// that records hand-overs (a command) stores them one by one, each with its hand-over.
+    /// (`downloaded`), a batch at a time, and the batch fsynced (`fsynced`); all are made
+    /// visible, the target's directories are fsynced once (`renamed`), and all are recorded in
+    /// one transaction (`recorded`). A target that records hand-overs (a command) stores them
+    /// one by one, each with its hand-over.
     ///
     /// Returns one result per message, in order: its location, or the failure of the target
     /// (disk full, a command that refused it), after which nothing of it is left; nil when it
@@ -177,27 +183,55 @@ actor StoreWorker {
             return results
         }
         var synced: [(index: Int, writer: any MessageWriter)] = []
-        for (index, message) in messages.enumerated() {
-            do {
-                let writer = try writer(for: message, deliverer)
+        var start = 0
+        var stopped = false
+        while start < messages.count && !stopped {
+            let end = min(start + Self.syncBatch, messages.count)
+            var written: [(index: Int, writer: any MessageWriter)] = []
+            for index in start..<end {
+                let message = messages[index]
                 do {
-                    for chunk in message.chunks { try writer.write(chunk) }
+                    let writer = try writer(for: message, deliverer)
+                    do {
+                        for chunk in message.chunks { try writer.write(chunk) }
+                        try writer.endContent()
+                    } catch let failure as FetchFailure {
+                        writer.discard()
+                        throw failure
+                    }
                     try faults.reached(.downloaded)
-                    try writer.sync()
-                    try faults.reached(.fsynced)
+                    written.append((index, writer))
                 } catch let failure as FetchFailure {
-                    writer.discard()
-                    throw failure
-                }
-                synced.append((index, writer))
-            } catch let failure as FetchFailure {
-                results[index] = .failure(failure)
-                guard capabilities.failuresArePerMessage else {
-                    // Not tried: what was spilled of them goes too.
-                    for rest in messages[(index + 1)...] { discard(rest.envelope.key.uniqueID) }
-                    break
+                    results[index] = .failure(failure)
+                    guard capabilities.failuresArePerMessage else {
+                        // Not tried: what was spilled of them goes too. Those written before
+                        // are still fsynced and stored below.
+                        for rest in messages[(index + 1)...] { discard(rest.envelope.key.uniqueID) }
+                        stopped = true
+                        break
+                    }
                 }
             }
+            for (position, item) in written.enumerated() {
+                do {
+                    try item.writer.sync()
+                } catch let failure as FetchFailure {
+                    item.writer.discard()
+                    results[item.index] = .failure(failure)
+                    guard capabilities.failuresArePerMessage else {
+                        for rest in written[(position + 1)...] { rest.writer.discard() }
+                        if !stopped {
+                            for rest in messages[end...] { discard(rest.envelope.key.uniqueID) }
+                        }
+                        stopped = true
+                        break
+                    }
+                    continue
+                }
+                try faults.reached(.fsynced)
+                synced.append(item)
+            }
+            start = end
         }
         var visible: [(index: Int, writer: any MessageWriter, location: String)] = []
         for (position, item) in synced.enumerated() {

@@ -121,7 +121,9 @@ public struct MaildirCommit: Hashable, Sendable {
 }
 
 /// A message streamed into a Maildir: written to `tmp/`, made durable by `finish()`, made
-/// visible in `new/` by `commit(replacing:)`.
+/// visible in `new/` by `commit(replacing:)`. A group of messages can end each one's content
+/// first (`endContent()`, which starts its writeback) and `finish()` them afterwards, so the
+/// disk gets the group's writes together and their fsyncs share journal commits.
 ///
 /// The file is `new/<unique part>,S=<size>,W=<crlf size>`: `S` the stored size, `W` the size
 /// with CRLF line ends (Dovecot's convention). Message bytes arrive with CRLF line ends, as a
@@ -131,6 +133,7 @@ public final class MaildirMessageWriter {
     public let uniquePart: String
     private let writer: MessageFileWriter
     private var finishedDigest: [UInt8]?
+    private var contentEnded = false
 
     init(maildir: Maildir, uniquePart: String, temporaryName: String, computeDigest: Bool) throws {
         self.maildir = maildir
@@ -152,10 +155,24 @@ public final class MaildirMessageWriter {
         try self.writer.writeMessage(chunk)
     }
 
-    /// Ends the message: writes out what is buffered, fsyncs and closes the `tmp/` file.
-    public func finish() throws {
+    /// Ends the message content: writes out what is buffered and starts writing it to the disk
+    /// without waiting. Nothing is durable until `finish()`.
+    public func endContent() throws {
+        try self.endContent(startingWriteback: true)
+    }
+
+    private func endContent(startingWriteback: Bool) throws {
+        guard !self.contentEnded else { return }
         try self.writer.finishMessage()
         self.finishedDigest = try self.writer.digest()
+        if startingWriteback { try self.writer.startWriteback() }
+        self.contentEnded = true
+    }
+
+    /// Ends the message (if `endContent()` did not): writes out what is buffered, fsyncs and
+    /// closes the `tmp/` file.
+    public func finish() throws {
+        try self.endContent(startingWriteback: false)
         try self.writer.sync()
         try self.writer.close()
     }

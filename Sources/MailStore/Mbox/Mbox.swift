@@ -3,6 +3,8 @@
 // start with `From ` after any number of `>` get one more `>` on writing and lose one on reading
 // (MboxQuoting.swift). This file holds the `From ` line: its format and its parse.
 
+import MailCore
+
 /// mbox facts shared by the reader, the writers and the quoting.
 public enum Mbox {
     /// `From `: what starts a separator line, and what quoting protects.
@@ -56,28 +58,6 @@ public enum Mbox {
 
     /// `Thu Jan  1 00:00:00 1970`: asctime(3) in UTC, the day of month padded with a space.
     public static func asctime(_ seconds: Int64) -> String {
-        let days = Int(seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400)
-        let secondOfDay = Int(seconds - Int64(days) * 86400)
-        let (year, month, day) = Self.civil(fromDays: days)
-        let weekdays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]
-        let weekday = weekdays[((days % 7) + 7) % 7]
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        let paddedDay = day < 10 ? " \(day)" : "\(day)"
-        let time = "\(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60))"
-        return "\(weekday) \(months[month - 1]) \(paddedDay) \(time) \(year)"
-    }
-
-    /// (year, month, day) of a day number counted from 1970-01-01 (H. Hinnant's algorithm).
-    static func civil(fromDays days: Int) -> (Int, Int, Int) {
-        let shifted = days + 719468
-        let era = (shifted >= 0 ? shifted : shifted - 146096) / 146097
-        let dayOfEra = shifted - era * 146097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+        MailDate.asctime(seconds)
     }
 }

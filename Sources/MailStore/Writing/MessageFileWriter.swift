@@ -35,7 +35,9 @@ public final class MessageFileWriter {
         self.transform = LocalTextTransform(quoteFromLines: quoteFromLines)
         self.hasher = computeDigest ? SHA256() : nil
         self.file = try File.open(path, .writeOnly, options: [.create, .truncate])
-        self.buffer.reserveCapacity(Self.flushThreshold * 2)
+        // No buffer reserved up front: a small message needs a few KiB, and a fresh 128 KiB per
+        // message made the allocator grow and trim its heap (mprotect, page faults) for every
+        // one. A large message grows the buffer once; flushes keep its capacity.
     }
 
     deinit {
@@ -96,6 +98,13 @@ public final class MessageFileWriter {
     public func sync() throws(FileIOError) {
         try self.flush()
         try self.openFile().sync()
+    }
+
+    /// Writes out everything buffered and starts the file's writeback without waiting
+    /// (`File.startWriteback()`): `sync()` later finds the data on its way.
+    public func startWriteback() throws(FileIOError) {
+        try self.flush()
+        try self.openFile().startWriteback()
     }
 
     /// Closes the file, checking the close (lost writes show there on some file systems).

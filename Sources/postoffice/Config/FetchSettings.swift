@@ -62,7 +62,7 @@ struct FetchAccountSettings: Sendable, Equatable {
     var maxSize: Int?
     var oversize: Oversize = .skip
     var trust: Trust = .system
-    var pipelineWindow: Int = 32
+    var pipelineWindow: Int = FetchAccount.defaultPipelineWindow
     var timeout: Double = 60
     /// The most SCRAM-SHA-256 iterations a server may ask for (`scram_max_iterations`).
     var scramMaximumIterations: Int = FetchAccount.defaultSCRAMMaximumIterations
