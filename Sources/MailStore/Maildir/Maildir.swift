@@ -95,9 +95,14 @@ public struct Maildir: Hashable, Sendable {
     /// are skipped (maildir(5)), as are entries `d_type` says are not files and names a Maildir
     /// cannot hold (see `MaildirFilename`).
     public func messages(in subdirectory: MaildirSubdirectory) throws(FileIOError) -> [MaildirFilename] {
-        try FileSystem.entries(of: self.path(of: subdirectory), skippingHidden: true).compactMap { entry in
-            entry.mayBeRegularFile ? MaildirFilename(entry.name) : nil
+        let directory = try Directory.open(self.path(of: subdirectory))
+        defer { directory.close() }
+        var names: [MaildirFilename] = []
+        try directory.forEachEntry(skippingHidden: true) { name, kind in
+            guard kind.mayBeRegularFile, let parsed = MaildirFilename(Array(name)) else { return }
+            names.append(parsed)
         }
+        return names
     }
 
     /// Every message of `new/` and `cur/`, by base name. `new/` is listed first: messages move

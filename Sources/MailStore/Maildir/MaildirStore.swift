@@ -12,6 +12,10 @@ import SystemPackage
 /// `MaildropLease` for the locking and takeover rules). A missing Maildir is created (empty)
 /// on open and on delivery. As maildir(5) asks of readers, opening also removes files left in
 /// `tmp/` that nobody has read or written for 36 hours.
+///
+/// The store keeps the listings of the maildrops it opened (`MaildirListingCache`): a login
+/// to a maildrop whose `new/` and `cur/` did not change lists neither, and one that changed lists
+/// only the changed directory and parses only its new names. Copies of a store share the cache.
 public struct MaildirStore: MailStore {
     /// Where each user's Maildir is.
     public let template: MaildirPathTemplate
@@ -19,6 +23,8 @@ public struct MaildirStore: MailStore {
     public let takeoverAfter: Duration
     /// The host name written into new unique names.
     public let hostname: String
+    /// The listings of maildrops opened through this store (and its copies).
+    let listingCache: MaildirListingCache
 
     /// A store at `template` (for example `/var/mail/%u/Maildir`; see `MaildirPathTemplate`).
     ///
@@ -36,10 +42,21 @@ public struct MaildirStore: MailStore {
 
     /// A store at a parsed template.
     public init(template: MaildirPathTemplate, takeoverAfter: Duration = .seconds(60), hostname: String? = nil) {
+        self.init(
+            template: template,
+            takeoverAfter: takeoverAfter,
+            hostname: hostname,
+            listingCache: MaildirListingCache()
+        )
+    }
+
+    /// A store with a listing cache of its own making (tests bound it or move its clock).
+    init(template: MaildirPathTemplate, takeoverAfter: Duration, hostname: String?, listingCache: MaildirListingCache) {
         precondition(takeoverAfter > .zero, "takeoverAfter must be positive")
         self.template = template
         self.takeoverAfter = takeoverAfter
         self.hostname = hostname ?? SystemIdentity.hostName()
+        self.listingCache = listingCache
     }
 
     /// The Maildir path of `user`; throws `.noSuchUser` for a name unfit for a path.
@@ -56,6 +73,7 @@ public struct MaildirStore: MailStore {
     func openMaildirMaildrop(user: String) async throws -> MaildirMaildrop {
         let maildir = Maildir(path: try self.maildirPath(for: user))
         let takeoverAfter = self.takeoverAfter
+        let cache = self.listingCache
         return try await BlockingIO.run {
             try MailStoreError.mapping {
                 try maildir.create()
@@ -64,11 +82,19 @@ public struct MaildirStore: MailStore {
                     takeoverAfter: takeoverAfter
                 )
                 do {
-                    let snapshot = try MaildirScanner.scan(maildir)
+                    // Under the lease: no other session of this maildrop lists or deletes meanwhile.
+                    let previous = cache.listing(for: maildir.root)
+                    let scan = try MaildirScanner.scan(maildir, previous: previous, now: cache.now)
+                    let generation = cache.store(scan.listing, for: maildir.root)
                     maildir.cleanTemporaryFiles()
                     // The session's silence starts when it has its maildrop, not when the scan began.
                     _ = try lease.recordActivity()
-                    return MaildirMaildrop(maildir: maildir, snapshot: snapshot, lease: lease)
+                    return MaildirMaildrop(
+                        maildir: maildir,
+                        scan: scan,
+                        lease: lease,
+                        cache: generation.map { (cache, $0) }
+                    )
                 } catch {
                     lease.close()
                     throw error
