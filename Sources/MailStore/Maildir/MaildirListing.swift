@@ -107,7 +107,7 @@ struct MaildirListing: Sendable {
     }
 
     /// What is known of one subdirectory.
-    struct DirectoryState: Sendable {
+    struct DirectoryState: Hashable, Sendable {
         /// The directory as it was just before it was last listed; `nil` after a change made
         /// while listing it (a file gone between the listing and its stat) or by this server's
         /// own UPDATE: the next open lists it again.
@@ -130,6 +130,9 @@ struct MaildirListing: Sendable {
     var cur: DirectoryState
     /// The unique-ids other servers gave, as read at the listing.
     var inherited: InheritedState
+    /// `tmp/` when it was last found with nothing to clean (`Maildir.cleanTemporaryFiles`):
+    /// while this vouches for it, it still has nothing, and a login does not list it.
+    var temporary: DirectoryState?
 
     subscript(state subdirectory: MaildirSubdirectory) -> DirectoryState {
         get { subdirectory == .new ? self.new : self.cur }

@@ -4,9 +4,8 @@
 
 import FileIO
 import NIOConcurrencyHelpers
-import SystemPackage
 
-/// Listings of recently opened Maildirs, by Maildir root, least recently used first out.
+/// Listings of recently opened Maildirs, by Maildir path, least recently used first out.
 ///
 /// A listing is used again only as far as its directories vouch for it
 /// (`MaildirListing.DirectoryState.vouches(for:)`): `new/` or `cur/` whose stamp moved is
@@ -40,7 +39,9 @@ final class MaildirListingCache: Sendable {
     }
 
     private struct State {
-        var slots: [FilePath: Slot] = [:]
+        /// By the Maildir's path as the store's template made it (a `String` hashes its bytes at
+        /// once; a `FilePath` one character at a time).
+        var slots: [String: Slot] = [:]
         var messages = 0
         var uses: UInt64 = 0
     }
@@ -58,24 +59,24 @@ final class MaildirListingCache: Sendable {
         self.now = now
     }
 
-    /// The listing cached for the Maildir at `root`, if any.
-    func listing(for root: FilePath) -> MaildirListing? {
+    /// The listing cached for the Maildir at `path`, if any, and its generation.
+    func entry(for path: String) -> (listing: MaildirListing, generation: UInt64)? {
         self.state.withLockedValue { state in
-            guard var slot = state.slots[root] else { return nil }
+            guard var slot = state.slots[path] else { return nil }
             state.uses += 1
             slot.lastUse = state.uses
-            state.slots[root] = slot
-            return slot.listing
+            state.slots[path] = slot
+            return (slot.listing, slot.generation)
         }
     }
 
-    /// Keeps `listing` as the Maildir's at `root`, dropping the least recently used listings
+    /// Keeps `listing` as the Maildir's at `path`, dropping the least recently used listings
     /// while the bounds are exceeded. Returns its generation (for `removeMessages`), or `nil`
     /// when it is too large to keep.
     @discardableResult
-    func store(_ listing: MaildirListing, for root: FilePath) -> UInt64? {
+    func store(_ listing: MaildirListing, for path: String) -> UInt64? {
         self.state.withLockedValue { state in
-            if let old = state.slots.removeValue(forKey: root) {
+            if let old = state.slots.removeValue(forKey: path) {
                 state.messages -= old.listing.entries.count
             }
             guard listing.entries.count <= self.maximumMessages, self.maximumMaildrops > 0 else { return nil }
@@ -88,7 +89,7 @@ final class MaildirListingCache: Sendable {
                 state.messages -= oldest.value.listing.entries.count
             }
             state.uses += 1
-            state.slots[root] = Slot(listing: listing, lastUse: state.uses, generation: state.uses)
+            state.slots[path] = Slot(listing: listing, lastUse: state.uses, generation: state.uses)
             state.messages += listing.entries.count
             return state.uses
         }
@@ -98,18 +99,18 @@ final class MaildirListingCache: Sendable {
     /// `generation`: the cached listing drops them, and their directories are listed again at
     /// the next open (see `MaildirListing.removing(_:)`). Nothing happens when the cache holds
     /// another listing of the Maildir by then.
-    func removeMessages(_ indices: [Int], for root: FilePath, generation: UInt64) {
+    func removeMessages(_ indices: [Int], for path: String, generation: UInt64) {
         let cached: MaildirListing? = self.state.withLockedValue { state in
-            guard let slot = state.slots[root], slot.generation == generation else { return nil }
+            guard let slot = state.slots[path], slot.generation == generation else { return nil }
             return slot.listing
         }
         // Made outside the lock: the copy is as long as the maildrop.
         guard let updated = cached?.removing(indices) else { return }
         self.state.withLockedValue { state in
-            guard var slot = state.slots[root], slot.generation == generation else { return }
+            guard var slot = state.slots[path], slot.generation == generation else { return }
             state.messages -= slot.listing.entries.count - updated.entries.count
             slot.listing = updated
-            state.slots[root] = slot
+            state.slots[path] = slot
         }
     }
 

@@ -24,12 +24,13 @@ final class MaildirMaildrop: Maildrop {
     /// The files, by message index (shared with the listing cache, not copied).
     private let files: [MaildirListing.Entry]
     private let lease: MaildropLease
-    /// The cache the listing is kept in, and which listing it is there: told of deletions.
-    private let cache: (MaildirListingCache, generation: UInt64)?
+    /// The cache the listing is kept in, under which path, and which listing it is there: told
+    /// of deletions.
+    private let cache: (MaildirListingCache, path: String, generation: UInt64)?
     /// Locations of files found again after a rename, by message index.
     private let moved = NIOLockedValueBox<[Int: MaildirLocation]>([:])
 
-    init(maildir: Maildir, scan: MaildirScan, lease: MaildropLease, cache: (MaildirListingCache, UInt64)?) {
+    init(maildir: Maildir, scan: MaildirScan, lease: MaildropLease, cache: (MaildirListingCache, String, UInt64)?) {
         self.maildir = maildir
         self.files = scan.listing.entries
         self.messages = scan.listing.messages
@@ -78,8 +79,8 @@ final class MaildirMaildrop: Maildrop {
         try await self.withOperation {
             try await BlockingIO.run { try MailStoreError.mapping { try self.deleteFiles(sorted) } }
         }
-        if let (cache, generation) = self.cache {
-            cache.removeMessages(sorted, for: self.maildir.root, generation: generation)
+        if let (cache, path, generation) = self.cache {
+            cache.removeMessages(sorted, for: path, generation: generation)
         }
     }
 

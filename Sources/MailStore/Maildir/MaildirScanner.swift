@@ -16,6 +16,8 @@ struct MaildirScan: Sendable {
     var sizesFromCache = 0
     /// Directories listed (readdir); 0 when both were unchanged since the previous listing.
     var directoriesListed = 0
+    /// Whether `listing` is the previous listing as it was (nothing listed or counted).
+    var isUnchanged = false
 }
 
 enum MaildirScanner {
@@ -40,7 +42,8 @@ enum MaildirScanner {
                 listing: unchanged,
                 sizesComputed: scanner.sizesComputed,
                 sizesFromCache: scanner.sizesFromCache,
-                directoriesListed: 0
+                directoriesListed: 0,
+                isUnchanged: scanner.sizesComputed == 0
             )
         }
         scanner.sizesFromCache = 0

@@ -71,29 +71,45 @@ public struct MaildirStore: MailStore {
     }
 
     func openMaildirMaildrop(user: String) async throws -> MaildirMaildrop {
-        let maildir = Maildir(path: try self.maildirPath(for: user))
+        let path = try self.maildirPath(for: user)
+        let maildir = Maildir(path: path)
         let takeoverAfter = self.takeoverAfter
         let cache = self.listingCache
         return try await BlockingIO.run {
             try MailStoreError.mapping {
-                try maildir.create()
-                let lease = try MaildropLease.acquire(
-                    lockPath: maildir.root.appending(MaildropLockFile.fileName),
-                    takeoverAfter: takeoverAfter
-                )
+                // A Maildir this store listed before exists (a lease or scan that finds it
+                // gone creates it, as the first open does).
+                let cached = cache.entry(for: path)
+                if cached == nil {
+                    try maildir.create()
+                }
+                let lease = try Self.withMaildir(maildir, creatingIf: cached != nil) {
+                    try MaildropLease.acquire(
+                        lockPath: maildir.root.appending(MaildropLockFile.fileName),
+                        takeoverAfter: takeoverAfter
+                    )
+                }
                 do {
                     // Under the lease: no other session of this maildrop lists or deletes meanwhile.
-                    let previous = cache.listing(for: maildir.root)
-                    let scan = try MaildirScanner.scan(maildir, previous: previous, now: cache.now)
-                    let generation = cache.store(scan.listing, for: maildir.root)
-                    maildir.cleanTemporaryFiles()
+                    var scan: MaildirScan
+                    do {
+                        scan = try MaildirScanner.scan(maildir, previous: cached?.listing, now: cache.now)
+                    } catch let error as FileIOError where error.isNotFound && cached != nil {
+                        // Gone since the listing was kept: created again, and empty.
+                        try maildir.create()
+                        scan = try MaildirScanner.scan(maildir, previous: nil, now: cache.now)
+                    }
+                    let temporary = Self.cleanTemporaryFiles(maildir, known: cached?.listing.temporary, now: cache.now)
+                    let unchanged = scan.isUnchanged && temporary == cached?.listing.temporary
+                    scan.listing.temporary = temporary
+                    let generation = unchanged ? cached?.generation : cache.store(scan.listing, for: path)
                     // The session's silence starts when it has its maildrop, not when the scan began.
                     _ = try lease.recordActivity()
                     return MaildirMaildrop(
                         maildir: maildir,
                         scan: scan,
                         lease: lease,
-                        cache: generation.map { (cache, $0) }
+                        cache: generation.map { (cache, path, $0) }
                     )
                 } catch {
                     lease.close()
@@ -101,6 +117,41 @@ public struct MaildirStore: MailStore {
                 }
             }
         }
+    }
+
+    /// Runs `body`; when `retrying` and it finds the Maildir gone, creates it and runs it again.
+    private static func withMaildir<Result>(
+        _ maildir: Maildir,
+        creatingIf retrying: Bool,
+        _ body: () throws -> Result
+    ) throws -> Result {
+        do {
+            return try body()
+        } catch let error as FileIOError where retrying && error.isNotFound {
+            try maildir.create()
+            return try body()
+        }
+    }
+
+    /// Removes stale files from `tmp/` unless `known` (its state when an earlier open found
+    /// nothing to clean) vouches that it still has nothing; creates `tmp/` when it is missing.
+    /// Returns the state to keep: `tmp/` as found now when nothing is left to clean there.
+    private static func cleanTemporaryFiles(
+        _ maildir: Maildir,
+        known: MaildirListing.DirectoryState?,
+        now: () -> FileTime
+    ) -> MaildirListing.DirectoryState? {
+        let time = now()
+        guard let status = try? FileSystem.status(maildir.temporaryDirectory) else {
+            try? maildir.create()
+            return nil
+        }
+        let stamp = DirectoryStamp(status)
+        if let known, known.vouches(for: stamp) {
+            return known
+        }
+        guard maildir.cleanTemporaryFiles(now: time) else { return nil }
+        return MaildirListing.DirectoryState(stamp: stamp, settled: stamp.isSettled(at: time))
     }
 
     /// Delivers `message` into `user`'s `new/` (see `Maildir.deliver(_:hostname:)`), creating
