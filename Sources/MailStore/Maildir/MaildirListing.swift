@@ -130,6 +130,9 @@ struct MaildirListing: Sendable {
     var cur: DirectoryState
     /// The unique-ids other servers gave, as read at the listing.
     var inherited: InheritedState
+    /// Whether an entry has a size counted from its file (so a login checks its size and mtime);
+    /// kept so that a login to a maildrop of `,W=` names does not walk its entries.
+    var hasCountedSizes: Bool
     /// `tmp/` when it was last found with nothing to clean (`Maildir.cleanTemporaryFiles`):
     /// while this vouches for it, it still has nothing, and a login does not list it.
     var temporary: DirectoryState?
@@ -262,6 +265,7 @@ struct MaildirListing: Sendable {
         self.cur = curState
         self.inherited = inherited
         self.messages = Self.messages(for: merged, inherited: inherited.ids)
+        self.hasCountedSizes = merged.contains { $0.counted != nil }
     }
 
     /// The maildrop's messages: sizes, arrivals and the entries' unique-ids, unless two of them

@@ -139,7 +139,7 @@ enum MaildirScanner {
                     previous[state: subdirectory].vouches(for: DirectoryStamp(status))
                 else { return nil }
             }
-            guard previous.entries.contains(where: { $0.counted != nil }) else { return previous }
+            guard previous.hasCountedSizes else { return previous }
             var entries = previous.entries
             let sizesComputed = self.sizesComputed
             for subdirectory in MaildirSubdirectory.allCases {
