@@ -188,6 +188,45 @@ struct MaildirListingCacheTests {
         }
     }
 
+    @Test("tmp/ is cleaned at a later open too: when it changed, and while it holds files not yet stale")
+    func temporaryFilesWithAKeptListing() async throws {
+        try await TestFiles.withTemporaryDirectory { directory in
+            let fixture = try MaildirFixture(directory: directory, cache: MaildirListingCache(now: settledClock))
+            try fixture.put("1000.M1P1.h,S=2,W=3", "a\n")
+            _ = try await fixture.openAndClose()
+            let stale = FileTime.now().seconds - 37 * 3600
+
+            // Something arrives in tmp/ and is left there: its stamp moved.
+            try fixture.put("2000.M1P1.left", "x", in: "tmp")
+            try TestFiles.setModificationTime(fixture.root() + "/tmp/2000.M1P1.left", seconds: stale)
+            #expect(try await fixture.openAndClose().listed == 0)
+            #expect(try TestFiles.list(fixture.root() + "/tmp") == [])
+
+            // A file not stale yet becomes stale without tmp/ changing: still removed.
+            try fixture.put("2001.M1P1.slow", "y", in: "tmp")
+            _ = try await fixture.openAndClose()
+            #expect(try TestFiles.list(fixture.root() + "/tmp") == ["2001.M1P1.slow"])
+            try TestFiles.setModificationTime(fixture.root() + "/tmp/2001.M1P1.slow", seconds: stale)
+            _ = try await fixture.openAndClose()
+            #expect(try TestFiles.list(fixture.root() + "/tmp") == [])
+        }
+    }
+
+    @Test("a Maildir removed after its listing was kept is made again, empty")
+    func removedMaildir() async throws {
+        try await TestFiles.withTemporaryDirectory { directory in
+            let fixture = try MaildirFixture(directory: directory, cache: MaildirListingCache(now: settledClock))
+            try fixture.put("1000.M1P1.h,S=2,W=3", "a\n")
+            #expect(try await fixture.openAndClose().ids.count == 1)
+            TestFiles.removeTree(directory + "/alice")
+            let again = try await fixture.openAndClose()
+            #expect(again.ids.isEmpty)
+            for sub in ["cur", "new", "tmp"] {
+                #expect(TestFiles.exists(fixture.root() + "/" + sub))
+            }
+        }
+    }
+
     @Test("a file rewritten in place is counted again though its directory did not change")
     func rewrittenFile() async throws {
         try await TestFiles.withTemporaryDirectory { directory in
