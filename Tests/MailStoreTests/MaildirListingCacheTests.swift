@@ -5,7 +5,7 @@ import Testing
 @testable import MailStore
 
 /// A clock ten seconds ahead: every stamp taken in a test is then settled (older than
-/// `DirectoryStamp.settleTime`), as on a server where the last change is not this instant's.
+/// `FileStamp.settleTime`), as on a server where the last change is not this instant's.
 private let settledClock: @Sendable () -> FileTime = {
     var time = FileTime.now()
     time.seconds += 10
@@ -122,7 +122,7 @@ struct MaildirListingCacheTests {
             let listedAt = FileTime.now()
             let listing = try MaildirScanner.scan(maildir, previous: nil).listing
             try fixture.put("1002.M1P1.h", "c\n")
-            let stamp = DirectoryStamp(try #require(try FileSystem.status(maildir.path(of: .new))))
+            let stamp = FileStamp(try #require(try FileSystem.status(maildir.path(of: .new))))
             var raced = listing
             raced.new = MaildirListing.DirectoryState(stamp: stamp, settled: stamp.isSettled(at: listedAt))
             #expect(!raced.new.settled)
@@ -133,7 +133,7 @@ struct MaildirListingCacheTests {
             // Were that stamp believed, the listing would be used as it is: what the rule prevents.
             raced.new.settled = true
             raced.cur = MaildirListing.DirectoryState(
-                stamp: DirectoryStamp(try #require(try FileSystem.status(maildir.path(of: .cur)))),
+                stamp: FileStamp(try #require(try FileSystem.status(maildir.path(of: .cur)))),
                 settled: true
             )
             let believed = try MaildirScanner.scan(maildir, previous: raced)
@@ -153,10 +153,10 @@ struct MaildirListingCacheTests {
         ]
     )
     func settling(_ change: FileTime, _ settled: Bool) {
-        let stamp = DirectoryStamp(device: 1, inode: 2, modification: change, change: change)
+        let stamp = FileStamp(device: 1, inode: 2, modification: change, change: change)
         #expect(stamp.isSettled(at: FileTime(seconds: 1001, nanoseconds: 0)) == settled)
         // A later change than the clock (a future mtime set by a program) is never settled.
-        let future = DirectoryStamp(device: 1, inode: 2, modification: FileTime(seconds: 2000), change: change)
+        let future = FileStamp(device: 1, inode: 2, modification: FileTime(seconds: 2000), change: change)
         #expect(!future.isSettled(at: FileTime(seconds: 1001, nanoseconds: 0)))
     }
 
@@ -224,6 +224,33 @@ struct MaildirListingCacheTests {
             for sub in ["cur", "new", "tmp"] {
                 #expect(TestFiles.exists(fixture.root() + "/" + sub))
             }
+        }
+    }
+
+    @Test("a dovecot-uidlist that appears, changes or goes after a listing was kept counts at the next open")
+    func inheritedUIDLsChange() async throws {
+        try await TestFiles.withTemporaryDirectory { directory in
+            let fixture = try MaildirFixture(directory: directory, cache: MaildirListingCache(now: settledClock))
+            try fixture.put("1276528487.M1P1.kurkku,S=4,W=5", "one\n")
+            try fixture.put("1276528488.M1P2.kurkku,S=4,W=5", "two\n")
+            let own = try await fixture.openAndClose()
+            #expect(own.ids == ["1276528487.M1P1.kurkku,S=4,W=5", "1276528488.M1P2.kurkku,S=4,W=5"])
+
+            let uidlist = fixture.root() + "/dovecot-uidlist"
+            try TestFiles.writeFile(uidlist, "3 V1700000000 N2 G00\n1 :1276528487.M1P1.kurkku,S=4,W=5\n")
+            let first = try await fixture.openAndClose()
+            #expect(first.listed == 0, "the directories did not change")
+            #expect(first.ids == ["000000016553f100", "1276528488.M1P2.kurkku,S=4,W=5"])
+
+            // Rewritten in place, as a migration script might.
+            try TestFiles.writeFile(
+                uidlist,
+                "3 V1700000000 N3 G00\n1 :1276528487.M1P1.kurkku,S=4,W=5\n2 :1276528488.M1P2.kurkku,S=4,W=5\n"
+            )
+            #expect(try await fixture.openAndClose().ids == ["000000016553f100", "000000026553f100"])
+
+            try TestFiles.removeFile(uidlist)
+            #expect(try await fixture.openAndClose().ids == own.ids)
         }
     }
 

@@ -13,10 +13,10 @@ import FileIO
     import Darwin
 #endif
 
-/// Enough of a directory's stat(2) to know that no name in it was added, removed or renamed:
-/// any such change sets its mtime and ctime to the current time (POSIX), and a program can
-/// reset the mtime but never the ctime.
-struct DirectoryStamp: Hashable, Sendable {
+/// Enough of a directory's (or file's) stat(2) to know that it did not change: adding, removing
+/// or renaming a name in a directory, or writing a file, sets its mtime and ctime to the current
+/// time (POSIX), and a program can reset the mtime but never the ctime.
+struct FileStamp: Hashable, Sendable {
     var device: UInt64
     var inode: UInt64
     var modification: FileTime
@@ -111,13 +111,13 @@ struct MaildirListing: Sendable {
         /// The directory as it was just before it was last listed; `nil` after a change made
         /// while listing it (a file gone between the listing and its stat) or by this server's
         /// own UPDATE: the next open lists it again.
-        var stamp: DirectoryStamp?
-        /// Whether `stamp` was settled when taken (`DirectoryStamp.isSettled(at:)`).
+        var stamp: FileStamp?
+        /// Whether `stamp` was settled when taken (`FileStamp.isSettled(at:)`).
         var settled: Bool
 
         /// Whether the entries of this directory can be used without listing it again, now that
         /// it looks like `current`.
-        func vouches(for current: DirectoryStamp) -> Bool {
+        func vouches(for current: FileStamp) -> Bool {
             self.settled && self.stamp == current
         }
     }
@@ -303,13 +303,13 @@ struct MaildirListing: Sendable {
 /// of the files they came from, so that a login reads them again only when they changed.
 struct InheritedState: Sendable {
     /// The files' stamps, in `InheritedUIDLs.fileNames` order; `nil` for a file that is not there.
-    var stamps: [DirectoryStamp?]
-    /// Whether every stamp was settled when taken (`DirectoryStamp.isSettled(at:)`).
+    var stamps: [FileStamp?]
+    /// Whether every stamp was settled when taken (`FileStamp.isSettled(at:)`).
     var settled: Bool
     var ids: [ArraySlice<UInt8>: String]
 
     /// Whether these ids still hold for files that look like `current`.
-    func vouches(for current: [DirectoryStamp?]) -> Bool {
+    func vouches(for current: [FileStamp?]) -> Bool {
         self.settled && self.stamps == current
     }
 }

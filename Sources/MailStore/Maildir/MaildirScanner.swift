@@ -82,7 +82,7 @@ enum MaildirScanner {
     ) -> (InheritedState, unchanged: Bool) {
         let time = now()
         let stamps = InheritedUIDLs.fileNames.map { name in
-            (try? FileSystem.status(maildir.root.appending(name))).map(DirectoryStamp.init)
+            (try? FileSystem.status(maildir.root.appending(name))).map(FileStamp.init)
         }
         if let previous, previous.vouches(for: stamps) {
             return (previous, true)
@@ -136,7 +136,7 @@ enum MaildirScanner {
         mutating func reuse(_ previous: MaildirListing) throws(FileIOError) -> MaildirListing? {
             for subdirectory in MaildirSubdirectory.allCases {
                 guard let status = try FileSystem.status(self.maildir.path(of: subdirectory)),
-                    previous[state: subdirectory].vouches(for: DirectoryStamp(status))
+                    previous[state: subdirectory].vouches(for: FileStamp(status))
                 else { return nil }
             }
             guard previous.hasCountedSizes else { return previous }
@@ -174,7 +174,7 @@ enum MaildirScanner {
                 guard let status = try FileSystem.status(self.maildir.path(of: subdirectory)) else {
                     throw FileIOError("stat", self.maildir.path(of: subdirectory), .noSuchFileOrDirectory)
                 }
-                let stamp = DirectoryStamp(status)
+                let stamp = FileStamp(status)
                 var entries: [MaildirListing.Entry]
                 var vanished: Bool
                 if !forceListing, let earlier, let state = self.previous?[state: subdirectory],

@@ -146,7 +146,7 @@ public struct MaildirStore: MailStore {
             try? maildir.create()
             return nil
         }
-        let stamp = DirectoryStamp(status)
+        let stamp = FileStamp(status)
         if let known, known.vouches(for: stamp) {
             return known
         }
