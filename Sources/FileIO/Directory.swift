@@ -22,6 +22,15 @@ public struct DirectoryEntry: Hashable, Sendable {
         case other
         /// The file system does not say (`DT_UNKNOWN`): stat it to know.
         case unknown
+
+        /// Whether it can be (or, for a link, point to) a regular file; `false` only when
+        /// `d_type` says for sure that it is not.
+        public var mayBeRegularFile: Bool {
+            switch self {
+            case .regular, .symbolicLink, .unknown: return true
+            case .directory, .other: return false
+            }
+        }
     }
 
     /// The name as the kernel gave it, without a terminating NUL.
@@ -35,12 +44,7 @@ public struct DirectoryEntry: Hashable, Sendable {
 
     /// Whether it can be (or, for a link, point to) a regular file; `false` only when `d_type`
     /// says for sure that it is not.
-    public var mayBeRegularFile: Bool {
-        switch self.kind {
-        case .regular, .symbolicLink, .unknown: return true
-        case .directory, .other: return false
-        }
-    }
+    public var mayBeRegularFile: Bool { self.kind.mayBeRegularFile }
 
     /// Whether it can be (or point to) a directory.
     public var mayBeDirectory: Bool {
@@ -78,6 +82,23 @@ public struct Directory: Sendable {
     /// - Parameter skippingHidden: also leave out every name that starts with `.` (maildir(5)
     ///   readers skip them).
     public func entries(skippingHidden: Bool = false) throws(FileIOError) -> [DirectoryEntry] {
+        var entries: [DirectoryEntry] = []
+        try self.forEachEntry(skippingHidden: skippingHidden) { name, kind in
+            entries.append(DirectoryEntry(name: Array(name), kind: kind))
+        }
+        return entries
+    }
+
+    /// Calls `body` with each name of the directory in the kernel's order, without `.` and `..`
+    /// (and, with `skippingHidden`, without any name starting with `.`), and with what `d_type`
+    /// says it is.
+    ///
+    /// The name is lent, not copied: it is valid only during the call. A listing of a large
+    /// Maildir allocates nothing per name this way unless `body` keeps it.
+    public func forEachEntry(
+        skippingHidden: Bool = false,
+        _ body: (_ name: UnsafeRawBufferPointer, _ kind: DirectoryEntry.Kind) -> Void
+    ) throws(FileIOError) {
         // fdopendir takes the descriptor it is given: hand it a duplicate and rewind, since the
         // duplicate shares the read position with ours.
         let duplicate = dup(self.descriptor.rawValue)
@@ -89,7 +110,6 @@ public struct Directory: Sendable {
         }
         defer { closedir(stream) }
         rewinddir(stream)
-        var entries: [DirectoryEntry] = []
         while true {
             errno = 0
             guard let entry = readdir(stream) else {
@@ -97,20 +117,20 @@ public struct Directory: Sendable {
                 if code != 0 {
                     throw FileIOError("readdir", self.path, Errno(rawValue: code))
                 }
-                return entries
+                return
             }
-            let name: [UInt8] = withUnsafePointer(to: &entry.pointee.d_name) { pointer in
+            let kind = Self.kind(entry.pointee.d_type)
+            withUnsafePointer(to: &entry.pointee.d_name) { pointer in
                 let raw = UnsafeRawPointer(pointer)
-                let length = strlen(raw.assumingMemoryBound(to: CChar.self))
-                return Array(UnsafeRawBufferPointer(start: raw, count: length))
-            }
-            guard let first = name.first else { continue }
-            if first == UInt8(ascii: ".") {
-                if skippingHidden || name.count == 1 || (name.count == 2 && name[1] == UInt8(ascii: ".")) {
-                    continue
+                let name = UnsafeRawBufferPointer(start: raw, count: strlen(raw.assumingMemoryBound(to: CChar.self)))
+                guard let first = name.first else { return }
+                if first == UInt8(ascii: ".") {
+                    if skippingHidden || name.count == 1 || (name.count == 2 && name[1] == UInt8(ascii: ".")) {
+                        return
+                    }
                 }
+                body(name, kind)
             }
-            entries.append(DirectoryEntry(name: name, kind: Self.kind(entry.pointee.d_type)))
         }
     }
 

@@ -56,6 +56,9 @@ public struct FileStatus: Hashable, Sendable {
     public var size: Int
     public var modification: FileTime
     public var access: FileTime
+    /// The last change of the inode (`st_ctim`): set by the kernel on every write, rename,
+    /// link count or permission change, and never settable by a program (unlike the mtime).
+    public var change: FileTime
     public var device: UInt64
     public var inode: UInt64
     /// The permission bits (`st_mode & 0o7777`).
@@ -75,9 +78,11 @@ public struct FileStatus: Hashable, Sendable {
         #if canImport(Darwin)
             let modified = info.st_mtimespec
             let accessed = info.st_atimespec
+            let changed = info.st_ctimespec
         #else
             let modified = info.st_mtim
             let accessed = info.st_atim
+            let changed = info.st_ctim
         #endif
         switch info.st_mode & S_IFMT {
         case S_IFREG: self.kind = .regular
@@ -88,6 +93,7 @@ public struct FileStatus: Hashable, Sendable {
         self.size = Int(info.st_size)
         self.modification = FileTime(modified)
         self.access = FileTime(accessed)
+        self.change = FileTime(changed)
         self.device = UInt64(info.st_dev)
         self.inode = UInt64(info.st_ino)
         self.permissions = UInt32(info.st_mode & 0o7777)

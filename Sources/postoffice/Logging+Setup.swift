@@ -1,6 +1,4 @@
-// `timespec` is imported through CoreFoundation in the optimised (whole-module) build, and
-// MemberImportVisibility then wants that module named.
-import CoreFoundation
+import FileIO
 import Foundation
 import Glibc
 import Logging
@@ -41,9 +39,10 @@ struct LineLogHandler: LogHandler {
     }
 
     private static func timestamp() -> String {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        var seconds = now.tv_sec
+        // FileIO's clock, not a `timespec` of our own: with Foundation imported too, a release
+        // build finds that C type in CoreFoundation and refuses its members.
+        let now = FileTime.now()
+        var seconds = time_t(now.seconds)
         var parts = tm()
         gmtime_r(&seconds, &parts)
         return String(
@@ -54,7 +53,7 @@ struct LineLogHandler: LogHandler {
             parts.tm_hour,
             parts.tm_min,
             parts.tm_sec,
-            Int(now.tv_nsec / 1_000_000)
+            now.nanoseconds / 1_000_000
         )
     }
 }

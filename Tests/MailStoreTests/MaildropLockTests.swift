@@ -88,6 +88,26 @@ struct MaildropLockTests {
         }
     }
 
+    @Test("one timer serves every lease: one due sooner than those watched before it is released in time")
+    func leasesWithDifferentDeadlines() async throws {
+        try await TestFiles.withTemporaryDirectory { directory in
+            let slow = try MaildirFixture(directory: directory + "/slow", takeoverAfter: .seconds(60))
+            let quick = try MaildirFixture(directory: directory + "/quick", takeoverAfter: .milliseconds(300))
+            // The watchdog sleeps until the first lease may be due, a minute away...
+            let long = try await slow.open()
+            let short = try await quick.open()
+            // ...and the second, due in 300 ms, is still let go long before that.
+            #expect(await eventually { !short.isLeaseHeld })
+            #expect(long.isLeaseHeld)
+            try await long.touch()
+            await short.close()
+            await long.close()
+            // A closed lease is no longer watched: a new open of each works at once.
+            let again = try await quick.open()
+            await again.close()
+        }
+    }
+
     @Test("a session taken over by one that has already left still finds out")
     func takeoverByFinishedSession() async throws {
         try await TestFiles.withTemporaryDirectory { directory in

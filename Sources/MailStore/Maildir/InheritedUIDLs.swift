@@ -28,6 +28,8 @@ import SystemPackage
 enum InheritedUIDLs {
     static let dovecotFileName = "dovecot-uidlist"
     static let courierFileName = "courierpop3dsizelist"
+    /// Both, as the store stats them to know whether they changed since it read them.
+    static let fileNames = [courierFileName, dovecotFileName]
     /// Larger files are not read (about 600,000 messages): a limit on memory, like the size
     /// cache's.
     static let maximumFileSize = 64 * 1024 * 1024

@@ -33,22 +33,28 @@ public struct MaildirLocation: Hashable, Sendable {
 public struct Maildir: Hashable, Sendable {
     /// The directory holding `tmp/`, `new/` and `cur/`.
     public let root: FilePath
+    /// `root/new`, `root/cur` and `root/tmp`, made once: a login stats them, and appending to a
+    /// `FilePath` costs more than the stat's own instructions.
+    private let newPath: FilePath
+    private let curPath: FilePath
+    /// `root/tmp`.
+    public let temporaryDirectory: FilePath
 
     public init(root: FilePath) {
         self.root = root
+        self.newPath = root.appending("new")
+        self.curPath = root.appending("cur")
+        self.temporaryDirectory = root.appending("tmp")
     }
 
     public init(path: String) {
-        self.root = FilePath(path)
+        self.init(root: FilePath(path))
     }
 
     /// `root/new` or `root/cur`.
     public func path(of subdirectory: MaildirSubdirectory) -> FilePath {
-        self.root.appending(subdirectory.rawValue)
+        subdirectory == .new ? self.newPath : self.curPath
     }
-
-    /// `root/tmp`.
-    public var temporaryDirectory: FilePath { self.root.appending("tmp") }
 
     /// The path of a message file.
     public func path(of location: MaildirLocation) -> FilePath {
@@ -95,9 +101,14 @@ public struct Maildir: Hashable, Sendable {
     /// are skipped (maildir(5)), as are entries `d_type` says are not files and names a Maildir
     /// cannot hold (see `MaildirFilename`).
     public func messages(in subdirectory: MaildirSubdirectory) throws(FileIOError) -> [MaildirFilename] {
-        try FileSystem.entries(of: self.path(of: subdirectory), skippingHidden: true).compactMap { entry in
-            entry.mayBeRegularFile ? MaildirFilename(entry.name) : nil
+        let directory = try Directory.open(self.path(of: subdirectory))
+        defer { directory.close() }
+        var names: [MaildirFilename] = []
+        try directory.forEachEntry(skippingHidden: true) { name, kind in
+            guard kind.mayBeRegularFile, let parsed = MaildirFilename(Array(name)) else { return }
+            names.append(parsed)
         }
+        return names
     }
 
     /// Every message of `new/` and `cur/`, by base name. `new/` is listed first: messages move
@@ -145,16 +156,24 @@ public struct Maildir: Hashable, Sendable {
     /// failed deliveries: maildir(5) lets readers remove them after 36 hours.
     public static let temporaryFileLifetime = 36 * 60 * 60
 
-    /// Removes stale files from `tmp/`; best effort, errors are ignored.
-    public func cleanTemporaryFiles(now: FileTime = .now()) {
-        guard let directory = try? Directory.open(self.temporaryDirectory) else { return }
+    /// Removes stale files from `tmp/`; best effort, errors are ignored. Returns whether `tmp/`
+    /// is left without a file this would ever remove (none, or only dotfiles): until it
+    /// changes, there is nothing to clean.
+    @discardableResult
+    public func cleanTemporaryFiles(now: FileTime = .now()) -> Bool {
+        guard let directory = try? Directory.open(self.temporaryDirectory) else { return false }
         defer { directory.close() }
-        guard let entries = try? directory.entries(skippingHidden: true) else { return }
+        guard let entries = try? directory.entries(skippingHidden: true) else { return false }
+        var remaining = 0
         for entry in entries where entry.mayBeRegularFile {
             guard let status = try? directory.status(of: entry.name), status.isRegularFile,
-                max(status.access.seconds, status.modification.seconds) < now.seconds - Self.temporaryFileLifetime
-            else { continue }
-            _ = try? directory.remove(entry.name)
+                max(status.access.seconds, status.modification.seconds) < now.seconds - Self.temporaryFileLifetime,
+                (try? directory.remove(entry.name)) != nil
+            else {
+                remaining += 1
+                continue
+            }
         }
+        return remaining == 0
     }
 }

@@ -15,29 +15,30 @@ final class MaildirMaildrop: Maildrop {
 
     let messages: [MaildropMessage]
     let maildir: Maildir
-    /// How the snapshot was built (for tests: how many files were read for sizes).
+    /// How the snapshot was built (for tests: how many files were read for sizes, how many
+    /// directories listed).
     let sizesComputed: Int
     let sizesFromCache: Int
+    let directoriesListed: Int
 
-    private let files: [MaildirSnapshot.Message]
+    /// The files, by message index (shared with the listing cache, not copied).
+    private let files: [MaildirListing.Entry]
     private let lease: MaildropLease
+    /// The cache the listing is kept in, under which path, and which listing it is there: told
+    /// of deletions.
+    private let cache: (MaildirListingCache, path: String, generation: UInt64)?
     /// Locations of files found again after a rename, by message index.
     private let moved = NIOLockedValueBox<[Int: MaildirLocation]>([:])
 
-    init(maildir: Maildir, snapshot: MaildirSnapshot, lease: MaildropLease) {
+    init(maildir: Maildir, scan: MaildirScan, lease: MaildropLease, cache: (MaildirListingCache, String, UInt64)?) {
         self.maildir = maildir
-        self.files = snapshot.messages
-        // A message's arrival is the delivery time its unique name begins with (Dovecot calls it
-        // the "UNIX timestamp of arrival"): written once by the delivery agent, kept through flag
-        // changes, and through copies and restores that reset a file's mtime. The mtime is no
-        // arrival: Dovecot sets it to an IMAP APPEND's date, which may be years old. A name with
-        // no leading time (no delivery agent writes one) has no known arrival.
-        self.messages = snapshot.messages.map {
-            MaildropMessage(uniqueID: $0.uniqueID, size: $0.size, arrival: $0.location.name.seconds)
-        }
-        self.sizesComputed = snapshot.sizesComputed
-        self.sizesFromCache = snapshot.sizesFromCache
+        self.files = scan.listing.entries
+        self.messages = scan.listing.messages
+        self.sizesComputed = scan.sizesComputed
+        self.sizesFromCache = scan.sizesFromCache
+        self.directoriesListed = scan.directoriesListed
         self.lease = lease
+        self.cache = cache
     }
 
     deinit {
@@ -74,8 +75,12 @@ final class MaildirMaildrop: Maildrop {
         for index in indices {
             try self.checkIndex(index)
         }
+        let sorted = Set(indices).sorted()
         try await self.withOperation {
-            try await BlockingIO.run { try MailStoreError.mapping { try self.deleteFiles(Set(indices).sorted()) } }
+            try await BlockingIO.run { try MailStoreError.mapping { try self.deleteFiles(sorted) } }
+        }
+        if let (cache, path, generation) = self.cache {
+            cache.removeMessages(sorted, for: path, generation: generation)
         }
     }
 
@@ -170,7 +175,7 @@ final class MaildirMaildrop: Maildrop {
         if !missing.isEmpty {
             let listing = try self.maildir.listMessages()
             for index in missing {
-                if let found = listing[self.files[index].location.baseName] {
+                if let found = listing[self.files[index].baseName] {
                     try FileSystem.remove(self.maildir.path(of: found))
                 }
             }

@@ -12,6 +12,10 @@ import SystemPackage
 /// `MaildropLease` for the locking and takeover rules). A missing Maildir is created (empty)
 /// on open and on delivery. As maildir(5) asks of readers, opening also removes files left in
 /// `tmp/` that nobody has read or written for 36 hours.
+///
+/// The store keeps the listings of the maildrops it opened (`MaildirListingCache`): a login
+/// to a maildrop whose `new/` and `cur/` did not change lists neither, and one that changed lists
+/// only the changed directory and parses only its new names. Copies of a store share the cache.
 public struct MaildirStore: MailStore {
     /// Where each user's Maildir is.
     public let template: MaildirPathTemplate
@@ -19,6 +23,8 @@ public struct MaildirStore: MailStore {
     public let takeoverAfter: Duration
     /// The host name written into new unique names.
     public let hostname: String
+    /// The listings of maildrops opened through this store (and its copies).
+    let listingCache: MaildirListingCache
 
     /// A store at `template` (for example `/var/mail/%u/Maildir`; see `MaildirPathTemplate`).
     ///
@@ -36,10 +42,21 @@ public struct MaildirStore: MailStore {
 
     /// A store at a parsed template.
     public init(template: MaildirPathTemplate, takeoverAfter: Duration = .seconds(60), hostname: String? = nil) {
+        self.init(
+            template: template,
+            takeoverAfter: takeoverAfter,
+            hostname: hostname,
+            listingCache: MaildirListingCache()
+        )
+    }
+
+    /// A store with a listing cache of its own making (tests bound it or move its clock).
+    init(template: MaildirPathTemplate, takeoverAfter: Duration, hostname: String?, listingCache: MaildirListingCache) {
         precondition(takeoverAfter > .zero, "takeoverAfter must be positive")
         self.template = template
         self.takeoverAfter = takeoverAfter
         self.hostname = hostname ?? SystemIdentity.hostName()
+        self.listingCache = listingCache
     }
 
     /// The Maildir path of `user`; throws `.noSuchUser` for a name unfit for a path.
@@ -54,27 +71,87 @@ public struct MaildirStore: MailStore {
     }
 
     func openMaildirMaildrop(user: String) async throws -> MaildirMaildrop {
-        let maildir = Maildir(path: try self.maildirPath(for: user))
+        let path = try self.maildirPath(for: user)
+        let maildir = Maildir(path: path)
         let takeoverAfter = self.takeoverAfter
+        let cache = self.listingCache
         return try await BlockingIO.run {
             try MailStoreError.mapping {
-                try maildir.create()
-                let lease = try MaildropLease.acquire(
-                    lockPath: maildir.root.appending(MaildropLockFile.fileName),
-                    takeoverAfter: takeoverAfter
-                )
+                // A Maildir this store listed before exists (a lease or scan that finds it
+                // gone creates it, as the first open does).
+                let cached = cache.entry(for: path)
+                if cached == nil {
+                    try maildir.create()
+                }
+                let lease = try Self.withMaildir(maildir, creatingIf: cached != nil) {
+                    try MaildropLease.acquire(
+                        lockPath: maildir.root.appending(MaildropLockFile.fileName),
+                        takeoverAfter: takeoverAfter
+                    )
+                }
                 do {
-                    let snapshot = try MaildirScanner.scan(maildir)
-                    maildir.cleanTemporaryFiles()
+                    // Under the lease: no other session of this maildrop lists or deletes meanwhile.
+                    var scan: MaildirScan
+                    do {
+                        scan = try MaildirScanner.scan(maildir, previous: cached?.listing, now: cache.now)
+                    } catch let error as FileIOError where error.isNotFound && cached != nil {
+                        // Gone since the listing was kept: created again, and empty.
+                        try maildir.create()
+                        scan = try MaildirScanner.scan(maildir, previous: nil, now: cache.now)
+                    }
+                    let temporary = Self.cleanTemporaryFiles(maildir, known: cached?.listing.temporary, now: cache.now)
+                    let unchanged = scan.isUnchanged && temporary == cached?.listing.temporary
+                    scan.listing.temporary = temporary
+                    let generation = unchanged ? cached?.generation : cache.store(scan.listing, for: path)
                     // The session's silence starts when it has its maildrop, not when the scan began.
                     _ = try lease.recordActivity()
-                    return MaildirMaildrop(maildir: maildir, snapshot: snapshot, lease: lease)
+                    return MaildirMaildrop(
+                        maildir: maildir,
+                        scan: scan,
+                        lease: lease,
+                        cache: generation.map { (cache, path, $0) }
+                    )
                 } catch {
                     lease.close()
                     throw error
                 }
             }
         }
+    }
+
+    /// Runs `body`; when `retrying` and it finds the Maildir gone, creates it and runs it again.
+    private static func withMaildir<Result>(
+        _ maildir: Maildir,
+        creatingIf retrying: Bool,
+        _ body: () throws -> Result
+    ) throws -> Result {
+        do {
+            return try body()
+        } catch let error as FileIOError where retrying && error.isNotFound {
+            try maildir.create()
+            return try body()
+        }
+    }
+
+    /// Removes stale files from `tmp/` unless `known` (its state when an earlier open found
+    /// nothing to clean) vouches that it still has nothing; creates `tmp/` when it is missing.
+    /// Returns the state to keep: `tmp/` as found now when nothing is left to clean there.
+    private static func cleanTemporaryFiles(
+        _ maildir: Maildir,
+        known: MaildirListing.DirectoryState?,
+        now: () -> FileTime
+    ) -> MaildirListing.DirectoryState? {
+        let time = now()
+        guard let status = try? FileSystem.status(maildir.temporaryDirectory) else {
+            try? maildir.create()
+            return nil
+        }
+        let stamp = FileStamp(status)
+        if let known, known.vouches(for: stamp) {
+            return known
+        }
+        guard maildir.cleanTemporaryFiles(now: time) else { return nil }
+        return MaildirListing.DirectoryState(stamp: stamp, settled: stamp.isSettled(at: time))
     }
 
     /// Delivers `message` into `user`'s `new/` (see `Maildir.deliver(_:hostname:)`), creating

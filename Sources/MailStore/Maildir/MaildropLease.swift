@@ -13,8 +13,8 @@ import SystemPackage
 /// 1. Opening takes the flock (`inUse` if another session has it) and writes a new generation
 ///    line into the lock file.
 /// 2. Each `touch()` (and each chunk read, each commit) records activity.
-/// 3. A timer in the holder releases the flock once the session has been silent for
-///    `takeoverAfter`, but keeps the snapshot. The session is not over: nobody may want the
+/// 3. A timer (`LeaseWatchdog`, one for all leases of the process) releases the flock once the
+///    session has been silent for `takeoverAfter`, but keeps the snapshot. The session is not over: nobody may want the
 ///    maildrop.
 /// 4. The next `touch()` of a released session takes the flock again. If it cannot (a newer
 ///    session holds it), or the generation in the file is no longer its own (a newer session
@@ -40,12 +40,11 @@ final class MaildropLease: Sendable {
         var state: State
         var lastActivity: ContinuousClock.Instant
         var operationsRunning = 0
-        var timer: Task<Void, Never>?
         var onLost: (@Sendable () -> Void)?
     }
 
     /// What the silence timer does next.
-    private enum TimerStep {
+    fileprivate enum TimerStep {
         case wait(until: ContinuousClock.Instant)
         case checkGeneration
         case stop
@@ -183,16 +182,14 @@ final class MaildropLease: Sendable {
 
     /// Releases the lease for good. Idempotent.
     func close() {
-        let timer: Task<Void, Never>? = self.inner.withLockedValue { inner in
+        self.inner.withLockedValue { inner in
             if case .held(let lockFile) = inner.state {
                 lockFile.release()
             }
             inner.state = .closed
             inner.onLost = nil
-            defer { inner.timer = nil }
-            return inner.timer
         }
-        timer?.cancel()
+        LeaseWatchdog.shared.unwatch(self)
     }
 
     /// Calls `handler` once, from the silence timer, when a released lease finds that a newer
@@ -211,45 +208,14 @@ final class MaildropLease: Sendable {
 
     private func startTimer() {
         let first = self.inner.withLockedValue { $0.lastActivity } + self.takeoverAfter
-        let checkInterval = Self.checkInterval(takeoverAfter: self.takeoverAfter)
-        let timer = Task { [weak self] in
-            var deadline = first
-            while true {
-                do {
-                    try await Task.sleep(until: deadline, clock: .continuous)
-                } catch {
-                    return
-                }
-                guard let step = self?.timerFired() else { return }
-                switch step {
-                case .wait(let next):
-                    deadline = next
-                case .checkGeneration:
-                    guard let lease = self else { return }
-                    if await lease.generationChanged() {
-                        lease.markLost()
-                        return
-                    }
-                    deadline = .now + checkInterval
-                case .stop:
-                    return
-                }
-            }
-        }
-        let stale: Task<Void, Never>? = self.inner.withLockedValue { inner in
-            guard case .held = inner.state else { return timer }
-            defer { inner.timer = timer }
-            return inner.timer
-        }
-        stale?.cancel()
+        LeaseWatchdog.shared.watch(self, firstLookAt: first)
     }
 
     /// Releases the flock if the session has been silent long enough; says what to do next.
-    private func timerFired() -> TimerStep {
+    fileprivate func timerFired(now: ContinuousClock.Instant) -> TimerStep {
         self.inner.withLockedValue { inner in
             switch inner.state {
             case .held(let lockFile):
-                let now = ContinuousClock.now
                 if inner.operationsRunning > 0 {
                     return .wait(until: now + self.takeoverAfter)
                 }
@@ -268,24 +234,144 @@ final class MaildropLease: Sendable {
 
     /// Whether another session has written its generation since this one took the lock.
     /// A lock file that cannot be read says nothing: `reacquire()` decides when the session
-    /// next speaks.
-    private func generationChanged() async -> Bool {
-        let path = self.lockPath
-        let generation = self.generation
-        let current = try? await BlockingIO.run { try MaildropLockFile.readGeneration(path: path) }
-        guard let current else { return false }
-        return current != generation
+    /// next speaks. Blocking.
+    fileprivate func generationChanged() -> Bool {
+        guard let current = try? MaildropLockFile.readGeneration(path: self.lockPath) else { return false }
+        return current != self.generation
     }
 
     /// A released lease found taken over: from now on it is lost; tells the session.
-    private func markLost() {
+    fileprivate func markLost() {
         let handler: (@Sendable () -> Void)? = self.inner.withLockedValue { inner in
             guard case .released = inner.state else { return nil }
             inner.state = .lost
-            inner.timer = nil
             defer { inner.onLost = nil }
             return inner.onLost
         }
         handler?()
+    }
+}
+
+/// The silence timer of every lease in the process: one task, asleep until the earliest moment
+/// a watched lease may be due, rather than a task per session (issue 7: that task's start and
+/// cancellation were two wake-ups of Swift's pool at every login and logout).
+///
+/// A watched lease is looked at when it may be due; activity does not reach the watchdog (it
+/// only moves the lease's own deadline, which the next look finds). Released leases are looked
+/// at every `MaildropLease.checkInterval(takeoverAfter:)`, their lock files read in one trip to
+/// the blocking pool. Looks are at least `minimumInterval` apart, so many leases due at different
+/// moments cost a bounded number of passes; a lease is released at most that much late.
+final class LeaseWatchdog: Sendable {
+    static let shared = LeaseWatchdog()
+
+    /// The least time between two looks.
+    static let minimumInterval: Duration = .milliseconds(100)
+
+    private struct Watched: Sendable {
+        weak var lease: MaildropLease?
+        /// Which `watch` call put it here: a lease watched anew during a pass stays watched.
+        var number: Int
+    }
+
+    private struct State: Sendable {
+        var watched: [ObjectIdentifier: Watched] = [:]
+        var watches = 0
+        /// The running task's number, and when it looks next (`nil`: no task runs).
+        var task = 0
+        var wake: ContinuousClock.Instant?
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    /// Watches `lease`, looking at it first at `firstLook` (or sooner).
+    func watch(_ lease: MaildropLease, firstLookAt firstLook: ContinuousClock.Instant) {
+        let start: (task: Int, wake: ContinuousClock.Instant)? = self.state.withLockedValue { state in
+            state.watches += 1
+            state.watched[ObjectIdentifier(lease)] = Watched(lease: lease, number: state.watches)
+            if let wake = state.wake, wake <= firstLook {
+                return nil
+            }
+            // No task, or one asleep for too long: a new one; the old one ends when it wakes.
+            state.task += 1
+            state.wake = firstLook
+            return (state.task, firstLook)
+        }
+        if let start {
+            Task { await self.run(task: start.task, firstWake: start.wake) }
+        }
+    }
+
+    /// Stops watching `lease` (closed).
+    func unwatch(_ lease: MaildropLease) {
+        _ = self.state.withLockedValue { $0.watched.removeValue(forKey: ObjectIdentifier(lease)) }
+    }
+
+    private func run(task: Int, firstWake: ContinuousClock.Instant) async {
+        var wake = firstWake
+        while true {
+            do {
+                try await Task.sleep(until: wake, clock: .continuous)
+            } catch {
+                return
+            }
+            let watched: [ObjectIdentifier: Watched]? = self.state.withLockedValue { state in
+                state.task == task ? state.watched : nil
+            }
+            guard let watched else { return }  // a newer task took over
+            let now = ContinuousClock.now
+            var next: ContinuousClock.Instant?
+            var done: [ObjectIdentifier] = []
+            var released: [(ObjectIdentifier, MaildropLease)] = []
+            for (key, entry) in watched {
+                guard let lease = entry.lease else {
+                    done.append(key)
+                    continue
+                }
+                switch lease.timerFired(now: now) {
+                case .wait(let until):
+                    next = min(next ?? until, until)
+                case .checkGeneration:
+                    released.append((key, lease))
+                case .stop:
+                    done.append(key)
+                }
+            }
+            if !released.isEmpty {
+                let leases = released.map(\.1)
+                let changed = (try? await BlockingIO.run { leases.map { $0.generationChanged() } }) ?? []
+                for (index, (key, lease)) in released.enumerated() {
+                    if index < changed.count, changed[index] {
+                        lease.markLost()
+                        done.append(key)
+                    } else {
+                        let again = now + MaildropLease.checkInterval(takeoverAfter: lease.takeoverAfter)
+                        next = min(next ?? again, again)
+                    }
+                }
+            }
+            // No lease is touched under the lock: the last reference to one could be dropped
+            // there, and its deinit (which unwatches) would take the lock again.
+            released = []
+            let proceed: Bool = self.state.withLockedValue { state in
+                for key in done where state.watched[key]?.number == watched[key]?.number {
+                    // Not watched anew meanwhile (taken back after a release).
+                    state.watched[key] = nil
+                }
+                guard state.task == task else { return false }
+                // Leases watched since the pass began were not looked at: soon, then.
+                let added = state.watched.keys.contains { watched[$0] == nil }
+                if let next, !added {
+                    wake = max(next, now + Self.minimumInterval)
+                } else if !state.watched.isEmpty {
+                    wake = now + Self.minimumInterval
+                } else {
+                    state.wake = nil
+                    return false
+                }
+                state.wake = wake
+                return true
+            }
+            guard proceed else { return }
+        }
     }
 }

@@ -88,18 +88,30 @@ struct MaildropLockFile: Sendable {
     }
 
     /// Writes the next generation: `generation <n+1> pid <pid> nonce <random>`. The nonce makes
-    /// it unique even if the file was emptied and the counter restarted.
+    /// it unique even if the file was emptied and the counter restarted. Made as bytes, and the
+    /// file truncated only when the line is shorter than the one it replaces: one read and one
+    /// write at each login.
     func writeNextGeneration() throws(FileIOError) -> [UInt8] {
         let previous = try self.readGeneration()
         var number = 0
-        let fields = previous.split(separator: UInt8(ascii: " "))
-        if fields.count >= 2, fields[0].elementsEqual("generation".utf8) {
-            number = MaildirFilename.decimal(fields[1]) ?? 0
+        let prefix = Array("generation ".utf8)
+        if previous.starts(with: prefix) {
+            let digits = previous[prefix.count...].prefix { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+            number = MaildirFilename.decimal(digits) ?? 0
         }
-        let nonce = String(UInt64.random(in: .min ... .max), radix: 16)
-        let line = Array("generation \(number + 1) pid \(SystemIdentity.processID) nonce \(nonce)\n".utf8)
+        // Each number is a small string (at most 16 digits): formatted without allocating.
+        var line = prefix
+        line.reserveCapacity(80)
+        line.append(contentsOf: String(number + 1).utf8)
+        line.append(contentsOf: " pid ".utf8)
+        line.append(contentsOf: String(SystemIdentity.processID).utf8)
+        line.append(contentsOf: " nonce ".utf8)
+        line.append(contentsOf: String(UInt64.random(in: .min ... .max), radix: 16).utf8)
+        line.append(UInt8(ascii: "\n"))
         try self.file.write(line, at: 0)
-        try self.file.truncate(to: line.count)
+        if line.count < previous.count {
+            try self.file.truncate(to: line.count)
+        }
         return line
     }
 }

@@ -27,6 +27,22 @@ enum UniqueIDMapper {
         (1...Self.maximumLength).contains(bytes.count) && bytes.allSatisfy { (0x21...0x7E).contains($0) }
     }
 
+    /// The unique-id of one base name before collisions are resolved: the name itself when it is
+    /// a valid unique-id, else its digest (`uniqueIDs(for:inherited:)` resolves collisions).
+    static func uniqueID(for baseName: some Collection<UInt8>) -> String {
+        Self.isValidUniqueID(baseName) ? String(decoding: baseName, as: UTF8.self) : Self.digestID(baseName, salt: 0)
+    }
+
+    /// The length of a digest id: `~` and 32 hex digits.
+    static let digestIDLength = 33
+
+    /// Whether `id` looks like a digest id (`~` and 32 more characters): without inherited ids,
+    /// every id that can collide with another has this shape (distinct base names are distinct
+    /// ids).
+    static func hasDigestShape(_ id: String) -> Bool {
+        id.utf8.count == Self.digestIDLength && id.utf8.first == UInt8(ascii: "~")
+    }
+
     /// The unique-ids for `baseNames` (which must be distinct), in the same order; `inherited`
     /// maps base names to the ids an earlier server gave them.
     static func uniqueIDs(
@@ -90,11 +106,10 @@ enum UniqueIDMapper {
 
     /// Our id for `name`: the name itself when valid, else its digest (then noted in `mapped`).
     private static func ownID(_ name: ArraySlice<UInt8>, mapped: inout [Int], index: Int) -> String {
-        if Self.isValidUniqueID(name) {
-            return String(decoding: name, as: UTF8.self)
+        if !Self.isValidUniqueID(name) {
+            mapped.append(index)
         }
-        mapped.append(index)
-        return Self.digestID(name, salt: 0)
+        return Self.uniqueID(for: name)
     }
 
     static func digestID(_ name: some Collection<UInt8>, salt: Int) -> String {
