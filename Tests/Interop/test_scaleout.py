@@ -1,0 +1,178 @@
+"""Scale-out: two `postoffice serve` nodes on one PostgreSQL database, behind Debian's HAProxy.
+
+Everything is ours and on loopback: a PostgreSQL server from Debian's packages in a temporary
+data directory (harness/postgres.py), two nodes (`serve --store URL --accounts URL`), HAProxy in
+TCP mode (no PROXY header: the nodes see the balancer's address). Real clients log in through
+the balancer and download and delete mail; the maildrop lock holds across nodes; a node killed
+with SIGKILL mid-session loses nothing, deletes nothing, and its lock is taken over by the other
+node once the lease runs out (`--takeover-after`).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import pytest
+
+from harness import corpus
+from harness.clients import Fetchmail, Mpop
+from harness.cluster import Cluster
+from harness.compare import assert_saved_equal
+from harness.pop3 import RawPOP3
+from harness.postgres import PostgresServer
+
+#: The lease time the nodes run with: short, so the takeover test takes seconds.
+TAKEOVER_AFTER = 3.0
+
+
+@pytest.fixture(scope="module")
+def pg():
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def cluster(pg, workdir, pki, users, postoffice_bin):
+    directory = workdir / "cluster"
+    directory.mkdir(mode=0o755)
+    instance = Cluster(directory, pki, users, postoffice_bin, pg, "po_" + secrets.token_hex(6),
+                       takeover_after=TAKEOVER_AFTER)
+    try:
+        instance.start()
+        yield instance
+    finally:
+        instance.stop()
+
+
+def lease_pid(cluster: Cluster, user: str) -> int | None:
+    """The PID of the node holding `user`'s lease (node names are `host:pid`), if any."""
+    text = cluster.sql(f"SELECT lease_node FROM mailboxes WHERE name = '{user}' AND lease_expires > now()")
+    return int(text.rsplit(":", 1)[1]) if text else None
+
+
+def test_real_clients_through_the_balancer(cluster, pki, users, client_dir):
+    """fetchmail over STLS and mpop over implicit TLS, through HAProxy, download and delete."""
+    alice_mail = corpus.standard()
+    bob_mail = [corpus.small(index) for index in range(5)]
+    cluster.deliver_all("alice", alice_mail)
+    cluster.deliver_all("bob", bob_mail)
+    assert cluster.stored_count("alice") == len(alice_mail)
+
+    fetchmail = Fetchmail(client_dir / "fetchmail", cluster, pki, "alice", users["alice"], mode="stls", keep=False)
+    fetchmail.run()
+    assert_saved_equal(alice_mail, fetchmail.saved(), client="fetchmail", line_end="lf", strip=("Received",))
+    assert cluster.stored_count("alice") == 0
+
+    mpop = Mpop(client_dir / "mpop", cluster, pki, "bob", users["bob"], mode="pop3s", keep=False)
+    mpop.run()
+    assert_saved_equal(bob_mail, mpop.saved(), client="mpop", line_end="lf", strip=("Received",))
+    assert cluster.stored_count("bob") == 0
+    # No message body is left once no mailbox refers to it.
+    assert cluster.sql("SELECT count(*) FROM messages") == "0"
+
+
+def test_both_nodes_serve_and_agree(cluster, pki, users):
+    """Round robin sends consecutive sessions to different nodes; each lists the same maildrop
+    with the same UIDLs and sizes, and RETR returns the same bytes."""
+    messages = [corpus.small(index) for index in range(3)] + [corpus.bare_lf(), corpus.leading_dots()]
+    cluster.deliver_all("alice", messages)
+    seen_pids = set()
+    listings = []
+    for _ in range(4):
+        with RawPOP3(cluster.pop3s_port, tls_context=pki.client_context()) as client:
+            client.login("alice", users["alice"])
+            seen_pids.add(lease_pid(cluster, "alice"))
+            listings.append((client.listing(), client.uidls(), [client.retr(n) for n in range(1, 6)]))
+            client.quit()
+    assert seen_pids == {node.process.pid for node in cluster.nodes}
+    assert all(listing == listings[0] for listing in listings)
+    sizes, _, bodies = listings[0]
+    assert bodies == [message.wire for message in messages]
+    assert [sizes[n] for n in range(1, 6)] == [len(message.wire) for message in messages]
+
+
+def test_in_use_holds_across_nodes(cluster, pki, users):
+    first_node, second_node = cluster.nodes
+    cluster.deliver("alice", corpus.small(1).data)
+    with RawPOP3(first_node.pop3s_port, tls_context=pki.client_context()) as holder:
+        holder.login("alice", users["alice"])
+        assert lease_pid(cluster, "alice") == first_node.process.pid
+        with RawPOP3(second_node.pop3s_port, tls_context=pki.client_context()) as other:
+            other.ok("USER alice")
+            status = other.command(f"PASS {users['alice']}")
+            assert status.startswith(b"-ERR [IN-USE]"), status
+        # Through the balancer, whichever node it picks.
+        for _ in range(2):
+            with RawPOP3(cluster.pop3_port) as other:
+                other.ok("USER alice")
+                assert other.command(f"PASS {users['alice']}").startswith(b"-ERR [IN-USE]")
+        # Other users are not held up.
+        with RawPOP3(second_node.pop3s_port, tls_context=pki.client_context()) as bob:
+            bob.login("bob", users["bob"])
+            bob.quit()
+        # The holder, active all along, keeps its lease past the takeover time.
+        deadline = time.monotonic() + TAKEOVER_AFTER * 1.5
+        while time.monotonic() < deadline:
+            holder.ok("NOOP")
+            time.sleep(0.3)
+        with RawPOP3(second_node.pop3s_port, tls_context=pki.client_context()) as other:
+            other.ok("USER alice")
+            assert other.command(f"PASS {users['alice']}").startswith(b"-ERR [IN-USE]")
+        holder.ok("DELE 1")
+        assert holder.quit().startswith(b"+OK")
+    # QUIT released the lease: the other node opens the maildrop at once, and the deletion stuck.
+    with RawPOP3(second_node.pop3s_port, tls_context=pki.client_context()) as after:
+        after.login("alice", users["alice"])
+        assert after.listing() == {}
+        after.quit()
+
+
+def test_node_killed_mid_session_loses_nothing_and_is_taken_over(cluster, pki, users):
+    messages = [corpus.small(index) for index in range(4)]
+    cluster.deliver_all("alice", messages)
+    uidls_before = cluster.stored_uidls("alice")
+    doomed, survivor = cluster.nodes
+    session = RawPOP3(doomed.pop3s_port, tls_context=pki.client_context())
+    session.login("alice", users["alice"])
+    assert session.retr(1) == messages[0].wire
+    session.ok("DELE 1")
+    session.ok("DELE 2")
+    killed_at = time.monotonic()
+    doomed.kill()
+    session.close()
+
+    # The dead node's lease holds for the takeover time: a login through the balancer (which
+    # now only reaches the survivor) is refused as in use, as on one host.
+    with RawPOP3(cluster.pop3s_port, tls_context=pki.client_context()) as early:
+        early.ok("USER alice")
+        status = early.command(f"PASS {users['alice']}")
+    if time.monotonic() - killed_at < TAKEOVER_AFTER * 0.8:
+        assert status.startswith(b"-ERR [IN-USE]"), status
+
+    # After the lease runs out the survivor takes the maildrop over: every message is there,
+    # DELE without QUIT deleted nothing, UIDLs are unchanged.
+    deadline = killed_at + TAKEOVER_AFTER * 3 + 10
+    while True:
+        client = RawPOP3(cluster.pop3s_port, tls_context=pki.client_context())
+        client.ok("USER alice")
+        status = client.command(f"PASS {users['alice']}")
+        if status.startswith(b"+OK"):
+            break
+        client.close()
+        assert status.startswith(b"-ERR [IN-USE]"), status
+        assert time.monotonic() < deadline, "the dead node's lease was never taken over"
+        time.sleep(0.25)
+    taken_over_after = time.monotonic() - killed_at
+    with client:
+        assert lease_pid(cluster, "alice") == survivor.process.pid
+        assert sorted(client.uidls().values()) == sorted(uidl.encode() for uidl in uidls_before)
+        assert [client.retr(n) for n in range(1, 5)] == [message.wire for message in messages]
+        client.ok("DELE 1")
+        assert client.quit().startswith(b"+OK")
+    assert taken_over_after >= TAKEOVER_AFTER * 0.9
+    assert cluster.stored_uidls("alice") == uidls_before[1:]

@@ -1,0 +1,99 @@
+import Foundation
+import MailStore
+import NIOCore
+import Testing
+
+@testable import PostgresStore
+
+@Suite("Migration between Maildirs and PostgreSQL", .serialized)
+struct MailboxMigrationTests {
+    /// A Maildir with files of chosen names (their base names are the UIDLs).
+    static func makeMaildir(_ root: String, files: [String: String]) throws {
+        for sub in ["tmp", "new", "cur"] {
+            try FileManager.default.createDirectory(atPath: "\(root)/\(sub)", withIntermediateDirectories: true)
+        }
+        for (name, text) in files {
+            let sub = name.contains(":2,") ? "cur" : "new"
+            try Data(text.utf8).write(to: URL(fileURLWithPath: "\(root)/\(sub)/\(name)"))
+        }
+    }
+
+    static func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
+        let path = NSTemporaryDirectory() + "po-migrate-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return try await body(path)
+    }
+
+    @Test("Maildir to PostgreSQL and back keeps UIDLs, sizes and bytes; a second run copies nothing")
+    func roundTrip() async throws {
+        try await Self.withTemporaryDirectory { directory in
+            try await TestDatabase.withFresh { database in
+                try Self.makeMaildir(
+                    "\(directory)/a/alice/Maildir",
+                    files: [
+                        "1700000001.M1P1.host": "Subject: one\n\nbody\n",
+                        "1700000002.M2P2.host:2,S": "Subject: two\r\n\r\nseen\r\n",
+                        "1700000003.M3P3.host": "Subject: three\n\n.dot\nno end",
+                    ]
+                )
+                let maildir = try MaildirStore(template: "\(directory)/a/%u/Maildir")
+                let postgres = PostgresMailStore(database: database)
+                let before = try await maildir.openMaildrop(user: "alice")
+                let listing = before.messages
+                var contents: [[UInt8]] = []
+                for index in listing.indices { contents.append(try await content(before, at: index)) }
+                await before.close()
+
+                let forward = MailboxMigration(source: maildir, target: postgres)
+                let first = try await forward.migrate(user: "alice")
+                #expect(first.copied == 3)
+                #expect(first.verified)
+                let again = try await forward.migrate(user: "alice")
+                #expect(again.copied == 0)
+                #expect(again.alreadyThere == 3)
+                #expect(again.verified)
+
+                let inDatabase = try await postgres.openMaildrop(user: "alice")
+                #expect(Set(inDatabase.messages) == Set(listing))
+                for (index, message) in inDatabase.messages.enumerated() {
+                    let original = try #require(listing.firstIndex(of: message))
+                    #expect(
+                        try await content(inDatabase, at: index)
+                            == Array(WireForm.of(contents[original]).readableBytesView)
+                    )
+                }
+                await inDatabase.close()
+
+                // New mail in PostgreSQL, then back to a fresh Maildir tree.
+                _ = try await postgres.deliver(user: "alice", message: Array("Subject: new\n\nx\n".utf8))
+                let back = try MaildirStore(template: "\(directory)/b/%u/Maildir")
+                let backward = MailboxMigration(source: postgres, target: MaildirMigrationTarget(back))
+                let returned = try await backward.migrate(user: "alice")
+                #expect(returned.copied == 4)
+                #expect(returned.verified)
+                let final = try await back.openMaildrop(user: "alice")
+                #expect(Set(final.messages.map(\.uniqueID)).isSuperset(of: listing.map(\.uniqueID)))
+                #expect(final.messages.count == 4)
+                await final.close()
+            }
+        }
+    }
+
+    @Test("a maildrop in use is not migrated, and nothing is copied")
+    func sourceInUse() async throws {
+        try await Self.withTemporaryDirectory { directory in
+            try await TestDatabase.withFresh { database in
+                try Self.makeMaildir("\(directory)/bob/Maildir", files: ["1700000001.M1P1.h": "x\n"])
+                let maildir = try MaildirStore(template: "\(directory)/%u/Maildir")
+                let postgres = PostgresMailStore(database: database)
+                let session = try await maildir.openMaildrop(user: "bob")
+                await #expect(throws: MailStoreError.inUse) {
+                    _ = try await MailboxMigration(source: maildir, target: postgres).migrate(user: "bob")
+                }
+                await session.close()
+                #expect(try await postgres.uniqueIDs(user: "bob").isEmpty)
+            }
+        }
+    }
+}
