@@ -5,7 +5,7 @@ import PostgresNIO
 /// The versions of PostOffice's schema and the statements that make each.
 ///
 /// `postoffice_schema` records every version applied. ``migrate(_:)`` applies the missing ones
-/// in order, each in one transaction under an advisory lock, so two nodes migrating at once
+/// in order, each in one transaction that locks that table, so two nodes migrating at once
 /// wait for each other rather than both trying. A node refuses to start against a schema older
 /// or newer than the one it was built for (``check(_:)``), naming the command that fixes it.
 ///
@@ -140,24 +140,33 @@ public enum Schema {
     public static func migrate(_ database: MailDatabase) async throws -> MigrationReport {
         let logger = database.logger
         let before = try await Self.version(database)
+        // The version table first, under an advisory lock: two nodes creating it at once would
+        // collide in the catalog.
+        try await database.transaction { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.migrationLockKey))", logger: logger)
+            try await connection.query(
+                """
+                CREATE TABLE IF NOT EXISTS postoffice_schema (
+                    version integer PRIMARY KEY,
+                    description text NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now()
+                )
+                """,
+                logger: logger
+            )
+        }
         var applied: [Int] = []
         for migration in migrations where migration.version > before {
             let done = try await database.transaction { connection in
-                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.migrationLockKey))", logger: logger)
-                // Another node may have applied it while this one waited for the lock.
-                guard try await Self.version(on: connection, logger: logger) < migration.version else { return false }
-                if migration.version == 1 {
-                    try await connection.query(
-                        """
-                        CREATE TABLE IF NOT EXISTS postoffice_schema (
-                            version integer PRIMARY KEY,
-                            description text NOT NULL,
-                            applied_at timestamptz NOT NULL DEFAULT now()
-                        )
-                        """,
-                        logger: logger
-                    )
-                }
+                // Each version in one transaction holding the version table: a node migrating at
+                // the same time waits, then finds the version applied. (A table lock, unlike an
+                // advisory one, also makes the waiting session see the other's new tables.)
+                try await connection.query("LOCK TABLE postoffice_schema IN EXCLUSIVE MODE", logger: logger)
+                let rows = try await connection.query(
+                    "SELECT coalesce(max(version), 0) FROM postoffice_schema",
+                    logger: logger
+                ).collect()
+                guard try rows.first?.decode(Int.self) ?? 0 < migration.version else { return false }
                 for statement in migration.statements {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
