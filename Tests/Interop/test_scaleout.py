@@ -177,3 +177,53 @@ def test_node_killed_mid_session_loses_nothing_and_is_taken_over(cluster, pki, u
         assert client.quit().startswith(b"+OK")
     assert taken_over_after >= TAKEOVER_AFTER * 0.9
     assert cluster.stored_uidls("alice") == uidls_before[1:]
+
+
+def uidl_listing(port: int, user: str, password: str, pki) -> dict[bytes, bytes]:
+    """UIDL → message bytes, as a server sends them."""
+    with RawPOP3(port, tls_context=pki.client_context()) as client:
+        client.login(user, password)
+        uidls = client.uidls()
+        found = {uidl: client.retr(number) for number, uidl in uidls.items()}
+        client.quit()
+    return found
+
+
+def test_migrate_maildir_to_postgresql_and_back(cluster, workdir, pki, users, postoffice_bin):
+    """`postoffice migrate` keeps what a POP3 client sees (UIDLs, bytes); a second run copies
+    nothing; going back to a Maildir tree keeps the UIDLs again."""
+    from harness.servers import PostOfficeServer
+
+    source_dir = workdir / "maildir-source"
+    source_dir.mkdir(mode=0o755)
+    source = PostOfficeServer(source_dir, pki, users, postoffice_bin)
+    messages = corpus.standard()
+    source.deliver_all("alice", messages)
+    source.deliver("bob", corpus.small(9).data)
+    source.start()
+    try:
+        before = uidl_listing(source.pop3s_port, "alice", users["alice"], pki)
+    finally:
+        source.stop()
+    assert len(before) == len(messages)
+
+    forward = cluster.postoffice("migrate", "--from", f"maildir:{source.maildir_template}", "--to", cluster.url)
+    assert b"2 of 2 mailboxes migrated and verified" in forward.stdout, forward.stdout
+    assert uidl_listing(cluster.pop3s_port, "alice", users["alice"], pki) == before
+    assert cluster.stored_count("bob") == 1
+
+    again = cluster.postoffice("migrate", "--from", f"maildir:{source.maildir_template}", "--to", cluster.url,
+                               "--user", "alice")
+    assert f"alice: {len(messages)} messages".encode() in again.stdout
+    assert f"0 copied, {len(messages)} already there; verified".encode() in again.stdout, again.stdout
+
+    back_dir = workdir / "maildir-back"
+    back_dir.mkdir(mode=0o755)
+    back = PostOfficeServer(back_dir, pki, users, postoffice_bin)
+    backward = cluster.postoffice("migrate", "--from", cluster.url, "--to", f"maildir:{back.maildir_template}")
+    assert b"2 of 2 mailboxes migrated and verified" in backward.stdout, backward.stdout
+    back.start()
+    try:
+        assert uidl_listing(back.pop3s_port, "alice", users["alice"], pki) == before
+    finally:
+        back.stop()
