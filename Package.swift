@@ -416,7 +416,7 @@ let package = Package(
         .testTarget(
             name: "PostgresStoreTests",
             dependencies: [
-                "PostgresStore", "MailStore", "Accounts", "POP3TestSupport",
+                "PostgresStore", "MailStore", "Accounts", "FileIO", "POP3TestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -1,5 +1,6 @@
 // A real PostgreSQL for these tests: the interop harness's server (its own data directory and
-// loopback port), started once per test process and stopped when the process ends.
+// loopback port), started once per test process and stopped after the process ends.
+import FileIO
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -14,8 +15,8 @@ enum TestDatabase {
     }
 
     /// `POSTOFFICE_TEST_POSTGRES_URL` (an administrator's URL to a disposable server), or a
-    /// server of our own from `Tests/Interop/harness/postgres.py serve`, which stops it when
-    /// this process's end closes its standard input.
+    /// server of our own from `Tests/Interop/harness/postgres.py serve --owner PID`, which
+    /// returns at once and stops the server when this process has ended.
     static let server: Task<Server, any Error> = Task {
         if let configured = ProcessInfo.processInfo.environment["POSTOFFICE_TEST_POSTGRES_URL"] {
             return Server(adminURL: try PostgresURL(parsing: configured))
@@ -23,36 +24,23 @@ enum TestDatabase {
         let script = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Interop/harness/postgres.py")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path, "serve"]
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        // Kept open for the life of the process: its end tells the harness to stop the server.
-        keptAlive.withLockedValue { $0.append(input) }
-        let line = try await Task.detached { () throws -> String in
-            var bytes: [UInt8] = []
-            while true {
-                let data = output.fileHandleForReading.readData(ofLength: 1)
-                guard let byte = data.first else { break }
-                if byte == UInt8(ascii: "\n") { break }
-                bytes.append(byte)
-            }
-            return String(decoding: bytes, as: UTF8.self)
-        }.value
+        let harness = ChildProcess(
+            executable: "/usr/bin/env",
+            arguments: ["env", "python3", script.path, "serve", "--owner", String(getpid())]
+        )
+        let result = try await BlockingIO.run { try harness.run(output: .capture) }
         struct Started: Decodable {
             var admin_url: String
         }
-        guard let started = try? JSONDecoder().decode(Started.self, from: Data(line.utf8)) else {
-            throw DatabaseFailure(message: "the test PostgreSQL did not start (see the harness's output)")
+        guard result.termination.succeeded,
+            let started = try? JSONDecoder().decode(Started.self, from: Data(result.output))
+        else {
+            let text = String(decoding: result.output, as: UTF8.self)
+            throw DatabaseFailure(message: "the test PostgreSQL did not start (\(result.termination)): \(text)")
         }
         return Server(adminURL: try PostgresURL(parsing: started.admin_url))
     }
 
-    private static let keptAlive = NIOLockedValueBox<[Pipe]>([])
     private static let counter = NIOLockedValueBox(0)
 
     /// Runs `body` with a fresh database whose schema is current, dropped afterwards.

@@ -12,9 +12,9 @@ Local (socket) connections are trusted; TCP connections on 127.0.0.1 need the pa
 are shared): 16 MB of shared buffers, `max_connections` 60. Test servers skip fsync unless
 `durable=True` (benchmarks).
 
-Run as a script, it serves the Swift tests: `python3 postgres.py serve` starts a server, prints
-one JSON line (`url`, `admin_url`, `pid`, `work`), and stops it when its standard input closes,
-so the server never outlives the test process that asked for it.
+Run as a script, it serves the Swift tests: `python3 postgres.py serve --owner PID` starts a
+server, prints one JSON line (`url`, `admin_url`, `pid`, `work`) and returns; a detached process
+of ours stops the server when process PID ends, so it never outlives the test process.
 """
 
 from __future__ import annotations
@@ -173,34 +173,57 @@ class PostgresServer:
         self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', database="postgres")
 
 
-def serve() -> int:
-    """`postgres.py serve`: start, print the URLs as JSON, stop when stdin closes."""
-    server = PostgresServer()
-    stop_now = False
-
-    def on_signal(signum, frame):
-        nonlocal stop_now
-        stop_now = True
-        raise KeyboardInterrupt
-
-    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-        signal.signal(signum, on_signal)
+def owner_alive(pid: int) -> bool:
+    """Whether process `pid` still runs (a zombie waiting to be reaped does not)."""
     try:
-        server.start()
-        print(json.dumps({"url": server.url(), "admin_url": server.url("postgres"),
-                          "pid": server.process.pid if server.process else None,
-                          "work": str(server.work)}), flush=True)
-        while not stop_now and sys.stdin.buffer.read(4096):
-            pass
-    except KeyboardInterrupt:
-        pass
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def serve(owner: int) -> int:
+    """`postgres.py serve --owner PID`: start a server, print its URLs as one JSON line and
+    return at once; the server keeps running in a detached process of ours until process PID
+    (the test process) has ended, then is stopped by PID.
+
+    The caller runs this to completion (no long-lived pipe, no child to wait for): the JSON
+    line comes through a pipe from the detached process, which then lets go of every
+    descriptor it was given, so the caller sees end of file when this process exits."""
+    os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+    read_end, write_end = os.pipe()
+    if os.fork() > 0:
+        os.close(write_end)
+        data = b""
+        while chunk := os.read(read_end, 65536):
+            data += chunk
+        sys.stdout.write(data.decode())
+        return 0 if b'"url"' in data else 1
+    os.close(read_end)
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDWR)
+    for descriptor in (0, 1, 2):
+        os.dup2(null, descriptor)
+    server = PostgresServer()
+    try:
+        try:
+            server.start()
+        except Exception as error:  # noqa: BLE001 - reported to the caller
+            os.write(write_end, (json.dumps({"error": str(error)[-2000:]}) + "\n").encode())
+            return 1
+        started = {"url": server.url(), "admin_url": server.url("postgres"),
+                   "pid": server.process.pid if server.process else None, "work": str(server.work)}
+        os.write(write_end, (json.dumps(started) + "\n").encode())
+        os.close(write_end)
+        while owner_alive(owner):
+            time.sleep(0.5)
     finally:
         server.stop()
-    return 0
+        os._exit(0)
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["serve"]:
-        print("usage: postgres.py serve", file=sys.stderr)
+    if len(sys.argv) != 4 or sys.argv[1:3] != ["serve", "--owner"] or not sys.argv[3].isdigit():
+        print("usage: postgres.py serve --owner PID", file=sys.stderr)
         sys.exit(2)
-    sys.exit(serve())
+    sys.exit(serve(int(sys.argv[3])))
