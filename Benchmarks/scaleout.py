@@ -17,7 +17,9 @@ users so no session meets [IN-USE]):
 - retr: USER, PASS, STAT, RETR of the first 10 messages, QUIT (nothing deleted).
 Per run: sessions/s, latency p50/p99, and per session the database's transactions, rows read,
 rows written and block reads (pg_stat_database deltas), and CPU milliseconds of the serve nodes
-and of PostgreSQL (from /proc). Then STAT+UIDL of one BIG_MAILDROP-message maildrop on each store.
+and of PostgreSQL (from /proc). Then login+STAT of one BIG_MAILDROP-message maildrop on each
+store (the whole listing is read at login; UIDL itself is left out: the server's listing encoder
+repeats a listing longer than 64 KiB, a bug of the server engine reported separately).
 """
 
 from __future__ import annotations
@@ -249,11 +251,10 @@ def main() -> int:
                     pop.user(big)
                     pop.pass_("pw")
                     count_big, _ = pop.stat()
-                    pop.uidl()
                     pop.quit()
                     timings.append(time.perf_counter() - began)
                     assert count_big == args.big_maildrop, count_big
-                print(f"{name:31} login+STAT+UIDL of {args.big_maildrop} messages: "
+                print(f"{name:31} login+STAT of {args.big_maildrop} messages: "
                       + ", ".join(f"{t * 1000:.0f} ms" for t in timings), flush=True)
             if balancer is not None:
                 balancer.stop()
