@@ -115,7 +115,7 @@ let package = Package(
         .target(
             name: "PostgresStore",
             dependencies: [
-                "MailCore", "MailStore", "Accounts", "FileIO",
+                "MailCore", "MailStore", "Accounts", "SASL", "FileIO",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -416,7 +416,7 @@ let package = Package(
         .testTarget(
             name: "PostgresStoreTests",
             dependencies: [
-                "PostgresStore", "MailStore", "Accounts", "FileIO", "POP3TestSupport",
+                "PostgresStore", "MailStore", "Accounts", "FileIO",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

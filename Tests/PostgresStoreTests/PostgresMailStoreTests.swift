@@ -128,6 +128,20 @@ struct PostgresMailStoreTests {
         }
     }
 
+    @Test("a login waits briefly for a lease being given back, as after a QUIT")
+    func loginWaitsForARelease() async throws {
+        try await TestDatabase.withFresh { database in
+            let store = PostgresMailStore(database: database)
+            let first = try await store.openMaildrop(user: "kim")
+            Task {
+                try await Task.sleep(for: .milliseconds(100))
+                await first.close()
+            }
+            let second = try await store.openMaildrop(user: "kim")
+            await second.close()
+        }
+    }
+
     @Test("a second session on any node is refused while the first is live; close frees the lease")
     func inUseAcrossNodes() async throws {
         try await TestDatabase.withFresh { database in
@@ -151,8 +165,9 @@ struct PostgresMailStoreTests {
     @Test("a silent session is taken over from another node; it then can neither touch, read nor delete")
     func takeover() async throws {
         try await TestDatabase.withFresh { database in
-            let nodeA = PostgresMailStore(database: database, takeoverAfter: .milliseconds(400), node: "a")
-            let nodeB = PostgresMailStore(database: database, takeoverAfter: .milliseconds(400), node: "b")
+            // Longer than the 300 ms a login waits for a lease being released.
+            let nodeA = PostgresMailStore(database: database, takeoverAfter: .seconds(1), node: "a")
+            let nodeB = PostgresMailStore(database: database, takeoverAfter: .seconds(1), node: "b")
             _ = try await nodeA.deliver(user: "gus", message: Array("keep me\n".utf8))
             let old = try await nodeA.openMaildrop(user: "gus")
             await #expect(throws: MailStoreError.inUse) { _ = try await nodeB.openMaildrop(user: "gus") }
@@ -197,10 +212,11 @@ struct PostgresMailStoreTests {
     @Test("a lease nobody took after it expired is taken back by its session")
     func reacquireExpired() async throws {
         try await TestDatabase.withFresh { database in
-            let store = PostgresMailStore(database: database, takeoverAfter: .milliseconds(200))
+            // Longer than the 300 ms a login waits for a lease being released.
+            let store = PostgresMailStore(database: database, takeoverAfter: .seconds(1))
             _ = try await store.deliver(user: "ida", message: Array("delete me\n".utf8))
             let maildrop = try await store.openMaildrop(user: "ida")
-            try await Task.sleep(for: .milliseconds(400))
+            try await Task.sleep(for: .milliseconds(1500))
             try await maildrop.touch()
             await #expect(throws: MailStoreError.inUse) { _ = try await store.openMaildrop(user: "ida") }
             try await maildrop.commitDeletions([0])
@@ -235,7 +251,7 @@ struct PostgresMailStoreTests {
     }
 
     private func eventuallyOpen(_ store: PostgresMailStore, user: String) async -> (any Maildrop)? {
-        for _ in 0..<150 {
+        for _ in 0..<300 {
             if let maildrop = try? await store.openMaildrop(user: user) { return maildrop }
             try? await Task.sleep(for: .milliseconds(20))
         }

@@ -96,9 +96,28 @@ public struct PostgresMailStore: MailStore {
         var generation: Int64
     }
 
-    /// Takes the lease when it is free or expired, bumping its generation (which tells a silent
-    /// holder that it was taken over). A user seen for the first time gets a mailbox row.
+    /// How long a login waits for a lease held by another session before it answers
+    /// `[IN-USE]`, in steps of ``inUseRetryStep``. A session's lease is given back in a database
+    /// round trip after its QUIT was answered; a client that reconnects at once would otherwise
+    /// meet its own previous session, which on one host releases its lock in microseconds.
+    static let inUseRetries = 6
+    static let inUseRetryStep = Duration.milliseconds(50)
+
+    /// Takes the lease when it is free or expired (waiting up to ``inUseRetries`` steps while it
+    /// is held), bumping its generation, which tells a silent holder that it was taken over.
     private func acquireLease(user: String, session: String) async throws -> Lease {
+        for attempt in 0...Self.inUseRetries {
+            do {
+                return try await self.tryLease(user: user, session: session)
+            } catch MailStoreError.inUse where attempt < Self.inUseRetries {
+                try? await Task.sleep(for: Self.inUseRetryStep)
+            }
+        }
+        throw MailStoreError.inUse
+    }
+
+    /// One attempt at the lease. A user seen for the first time gets a mailbox row.
+    private func tryLease(user: String, session: String) async throws -> Lease {
         for _ in 0..<2 {
             let taken = try await database.rows(
                 """
