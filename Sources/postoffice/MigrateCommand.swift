@@ -1,8 +1,9 @@
 import ArgumentParser
-import Foundation
+import FileIO
 import Logging
 import MailStore
 import PostgresStore
+import SystemPackage
 
 /// `postoffice migrate --from maildir:TEMPLATE --to postgresql://…` (or the other way round).
 struct MigrateCommand: AsyncParsableCommand {
@@ -74,7 +75,8 @@ struct MigrateCommand: AsyncParsableCommand {
             } else {
                 switch source {
                 case .postgres(let store): names = try await store.mailboxNames()
-                case .maildir(let store, let template): names = try Self.maildirUsers(template: template, store: store)
+                case .maildir(let store, let template):
+                    names = try await Self.maildirUsers(template: template, store: store)
                 }
             }
             var failed = 0
@@ -103,8 +105,9 @@ struct MigrateCommand: AsyncParsableCommand {
     }
 
     /// The users of a Maildir tree whose template has `%u` as a whole path component
-    /// (`/var/mail/%u/Maildir`): the directories there that hold a Maildir.
-    static func maildirUsers(template: String, store: MaildirStore) throws -> [String] {
+    /// (`/var/mail/%u/Maildir`): the directories there that hold a Maildir. Listed on the
+    /// blocking-I/O threads.
+    static func maildirUsers(template: String, store: MaildirStore) async throws -> [String] {
         let components = template.split(separator: "/", omittingEmptySubsequences: false)
         guard let index = components.firstIndex(of: "%u"), !components[..<index].contains(where: { $0.contains("%") })
         else {
@@ -112,12 +115,15 @@ struct MigrateCommand: AsyncParsableCommand {
         }
         var parent = components[..<index].joined(separator: "/")
         if parent.isEmpty { parent = template.hasPrefix("/") ? "/" : "." }
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []
-        return entries.sorted().filter { name in
-            guard let path = try? store.maildirPath(for: name) else { return false }
-            var isDirectory: ObjCBool = false
-            return FileManager.default.fileExists(atPath: path + "/cur", isDirectory: &isDirectory)
-                || FileManager.default.fileExists(atPath: path + "/new", isDirectory: &isDirectory)
+        let directory = FilePath(parent)
+        return try await BlockingIO.run {
+            let entries = (try? FileSystem.entries(of: directory, skippingHidden: true)) ?? []
+            return entries.compactMap { entry -> String? in
+                guard entry.mayBeDirectory, let name = String(validating: entry.name, as: UTF8.self),
+                    let path = try? store.maildirPath(for: name), Maildir(path: path).looksLikeMaildir
+                else { return nil }
+                return name
+            }.sorted()
         }
     }
 }

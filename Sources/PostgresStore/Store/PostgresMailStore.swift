@@ -6,14 +6,6 @@ public import MailStore
 import NIOCore
 import PostgresNIO
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// A `MailStore` whose maildrops, messages and leases are rows in PostgreSQL, so any number of
 /// `serve` nodes can serve the same users (see ``Schema`` for the tables).
 ///
@@ -351,13 +343,6 @@ public struct PostgresMailStore: MailStore {
     }
 
     static func defaultNodeName() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        let host: String
-        if gethostname(&buffer, buffer.count) == 0 {
-            host = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        } else {
-            host = "localhost"
-        }
-        return "\(host):\(getpid())"
+        "\(SystemIdentity.hostName()):\(SystemIdentity.processID)"
     }
 }
