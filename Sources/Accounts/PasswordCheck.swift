@@ -1,4 +1,5 @@
 // Checking a login password the same way for every account database.
+import FileIO
 
 /// Password checks for account providers, whatever holds the accounts (a passwd-file, a
 /// PostgreSQL table): the same schemes, on the same hashing threads, never on the caller's

@@ -88,7 +88,9 @@ struct UserCommand: AsyncParsableCommand {
                 return
             }
             let editor = PasswdFileEditor(path: settings.passwdFile)
-            try await perform { try editor.setPassword(user: name, password: try password.readPassword(), scheme: scheme) }
+            try await perform {
+                try editor.setPassword(user: name, password: try password.readPassword(), scheme: scheme)
+            }
             say("changed the password of \(name)")
         }
     }

@@ -37,8 +37,15 @@ public final class MailDatabase: Service, Sendable {
         _ body: @Sendable (MailDatabase) async throws -> Result
     ) async throws -> Result {
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await self.client.run() }
+            let (started, starting) = AsyncStream<Void>.makeStream()
+            group.addTask {
+                starting.finish()
+                await self.client.run()
+            }
             defer { group.cancelAll() }
+            // The pool's task has begun (its first step marks the pool running) before a
+            // statement asks for a connection, which postgres-nio would log as a warning.
+            for await _ in started {}
             return try await body(self)
         }
     }
