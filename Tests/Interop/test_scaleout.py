@@ -2,7 +2,7 @@
 
 Everything is ours and on loopback: a PostgreSQL server from Debian's packages in a temporary
 data directory (harness/postgres.py), two nodes (`serve --store URL --accounts URL`), HAProxy in
-TCP mode (no PROXY header: the nodes see the balancer's address). Real clients log in through
+TCP mode sending PROXY v2 headers to the nodes' PROXY listeners. Real clients log in through
 the balancer and download and delete mail; the maildrop lock holds across nodes; a node killed
 with SIGKILL mid-session loses nothing, deletes nothing, and its lock is taken over by the other
 node once the lease runs out (`--takeover-after`).
@@ -10,6 +10,7 @@ node once the lease runs out (`--takeover-after`).
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 
@@ -20,28 +21,17 @@ from harness.clients import Fetchmail, Mpop
 from harness.cluster import Cluster
 from harness.compare import assert_saved_equal
 from harness.pop3 import RawPOP3
-from harness.postgres import PostgresServer
 from test_fetchmail import check as check_fetchmail_saved
 
 #: The lease time the nodes run with: short, so the takeover test takes seconds.
 TAKEOVER_AFTER = 3.0
 
 
-@pytest.fixture(scope="module")
-def pg():
-    server = PostgresServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture
-def cluster(pg, workdir, pki, users, postoffice_bin):
+def cluster(postgres_server, workdir, pki, users, postoffice_bin):
     directory = workdir / "cluster"
     directory.mkdir(mode=0o755)
-    instance = Cluster(directory, pki, users, postoffice_bin, pg, "po_" + secrets.token_hex(6),
+    instance = Cluster(directory, pki, users, postoffice_bin, postgres_server, "po_" + secrets.token_hex(6),
                        takeover_after=TAKEOVER_AFTER)
     try:
         instance.start()
@@ -75,6 +65,18 @@ def test_real_clients_through_the_balancer(cluster, pki, users, client_dir):
     assert cluster.stored_count("bob") == 0
     # No message body is left once no mailbox refers to it.
     assert cluster.sql("SELECT count(*) FROM messages") == "0"
+
+
+def test_the_nodes_see_each_clients_own_address_through_the_balancer(cluster, pki, users):
+    """HAProxy sends a PROXY v2 header: the node logs the client's address, not the balancer's."""
+    with RawPOP3(cluster.pop3s_port, tls_context=pki.client_context(), source="127.0.0.2") as client:
+        client.login("alice", users["alice"])
+        assert client.quit().startswith(b"+OK")
+    pattern = re.compile(r"login ok user=alice peer=127\.0\.0\.2:\d+ tls=yes")
+    deadline = time.monotonic() + 10
+    while not pattern.search(cluster.log_text()):
+        assert time.monotonic() < deadline, cluster.log_text()[-4000:]
+        time.sleep(0.1)
 
 
 def test_both_nodes_serve_and_agree(cluster, pki, users):
@@ -177,6 +179,40 @@ def test_node_killed_mid_session_loses_nothing_and_is_taken_over(cluster, pki, u
         assert client.quit().startswith(b"+OK")
     assert taken_over_after >= TAKEOVER_AFTER * 0.9
     assert cluster.stored_uidls("alice") == uidls_before[1:]
+
+
+def test_a_silent_session_taken_over_through_the_other_node_is_closed_promptly(cluster, pki, users):
+    """A session gone silent on one node is taken over by a login on the other once its lease has
+    run out; the first node closes it within seconds, unasked, without applying its DELE."""
+    first, second = cluster.nodes
+    cluster.deliver("alice", corpus.small(1).data)
+    silent = RawPOP3(first.pop3_port)
+    try:
+        silent.login("alice", users["alice"])
+        assert silent.command("DELE 1").startswith(b"+OK")
+        # Nothing more from this client. The lease runs out takeover_after plus a quarter of
+        # it after the last stamp; then a login on the other node takes the maildrop over.
+        deadline = time.monotonic() + TAKEOVER_AFTER * 3 + 10
+        while True:
+            newer = RawPOP3(second.pop3s_port, tls_context=pki.client_context())
+            newer.ok("USER alice")
+            status = newer.command(f"PASS {users['alice']}")
+            if status.startswith(b"+OK"):
+                break
+            newer.close()
+            assert status.startswith(b"-ERR [IN-USE]"), status
+            assert time.monotonic() < deadline, "the silent session's lease was never taken over"
+            time.sleep(0.25)
+        started = time.monotonic()
+        assert silent.read_line() == b"-ERR [IN-USE] session taken over by a newer login\r\n"
+        with pytest.raises(ConnectionError):
+            silent.read_line()
+        assert time.monotonic() - started < 5
+        with newer:
+            assert newer.quit().startswith(b"+OK")
+        assert cluster.stored_count("alice") == 1, "the taken-over session's DELE was not applied"
+    finally:
+        silent.close()
 
 
 def uidl_listing(port: int, user: str, password: str, pki) -> dict[bytes, bytes]:

@@ -1,4 +1,5 @@
 import MailStore
+import NIOConcurrencyHelpers
 import NIOCore
 import PostgresNIO
 import Testing
@@ -183,6 +184,41 @@ struct PostgresMailStoreTests {
             await old.close()  // must not free the new session's lease
             await #expect(throws: MailStoreError.inUse) { _ = try await nodeA.openMaildrop(user: "gus") }
             await new.close()
+        }
+    }
+
+    @Test("a silent session taken over from another node is told within seconds, once; a closed one is not")
+    func takeoverNotice() async throws {
+        try await TestDatabase.withFresh { database in
+            let nodeA = PostgresMailStore(database: database, takeoverAfter: .seconds(1), node: "a")
+            let nodeB = PostgresMailStore(database: database, takeoverAfter: .seconds(1), node: "b")
+            _ = try await nodeA.deliver(user: "ida", message: Array("x\n".utf8))
+            _ = try await nodeA.deliver(user: "jon", message: Array("y\n".utf8))
+            let notices = NIOLockedValueBox<[String]>([])
+            let silent = try await nodeA.openMaildrop(user: "ida")
+            silent.whenTakenOver { notices.withLockedValue { $0.append("ida") } }
+            let closed = try await nodeA.openMaildrop(user: "jon")
+            closed.whenTakenOver { notices.withLockedValue { $0.append("jon") } }
+            await closed.close()
+            #expect(nodeA.takeovers.watchedCount == 1)
+
+            let newer = try #require(await eventuallyOpen(nodeB, user: "ida"), "no takeover after the lease time")
+            let reopened = try #require(await eventuallyOpen(nodeB, user: "jon"))
+            let taken = ContinuousClock.now
+            // The watch looks every min(takeover_after, 2 s): told within about a second here.
+            #expect(await eventually(seconds: 5) { notices.withLockedValue { $0 } == ["ida"] })
+            #expect(ContinuousClock.now - taken < .seconds(4))
+            await #expect(throws: MailStoreError.takenOver) { try await silent.touch() }
+            // Registered after the takeover is known: told at once.
+            let late = NIOLockedValueBox(0)
+            silent.whenTakenOver { late.withLockedValue { $0 += 1 } }
+            #expect(late.withLockedValue { $0 } == 1)
+            try await Task.sleep(for: .milliseconds(1500))
+            #expect(notices.withLockedValue { $0 } == ["ida"])
+            #expect(nodeA.takeovers.watchedCount == 0)
+            await silent.close()
+            await newer.close()
+            await reopened.close()
         }
     }
 

@@ -2,6 +2,7 @@
 public import Accounts
 import FileIO
 import Logging
+import MailCore
 import PostgresNIO
 public import SASL
 

@@ -1,6 +1,7 @@
-// Copying mail in from another store (`postoffice migrate`), keeping each message's UIDL.
 import Accounts
 import FileIO
+// Copying mail in from another store (`postoffice migrate`), keeping each message's UIDL.
+import MailCore
 import MailStore
 import PostgresNIO
 

@@ -1,7 +1,8 @@
-// The mail store in PostgreSQL: the same contract as the Maildir store, for many server nodes.
 import Accounts
 import Crypto
 import FileIO
+// The mail store in PostgreSQL: the same contract as the Maildir store, for many server nodes.
+import MailCore
 public import MailStore
 import NIOCore
 import PostgresNIO
@@ -34,6 +35,8 @@ public struct PostgresMailStore: MailStore {
     public let timing: LeaseTiming
     /// This node's name in lease rows (`host:pid`), for people reading the table.
     public let node: String
+    /// Tells this process's silent sessions of takeovers made on any node.
+    let takeovers: TakeoverWatch
 
     /// A store in `database`, whose schema must be current (`postoffice db migrate`).
     /// - Parameters:
@@ -43,6 +46,7 @@ public struct PostgresMailStore: MailStore {
         self.database = database
         self.timing = LeaseTiming(takeoverAfter: takeoverAfter)
         self.node = node ?? Self.defaultNodeName()
+        self.takeovers = TakeoverWatch(database: database, takeoverAfter: takeoverAfter)
     }
 
     // MARK: - Maildrops

@@ -55,6 +55,7 @@ final class PostgresMaildrop: Maildrop {
             defer { state.status = .closed }
             return state.status == .held
         }
+        self.store.takeovers.stopWatching(ObjectIdentifier(self))
         if open {
             Task { [store, mailboxID, generation] in
                 await store.releaseLease(mailboxID: mailboxID, generation: generation)
@@ -188,11 +189,39 @@ final class PostgresMaildrop: Maildrop {
         }
     }
 
+    /// Calls `handler` once when a login on any node takes this silent session's maildrop over
+    /// (found by the store's ``TakeoverWatch`` within `min(takeover_after, 2 s)`); at once if
+    /// that is already known. Not after `close()`, nor for a takeover that a stamp or the commit
+    /// found (their caller learns it from the throw).
+    func whenTakenOver(_ handler: @escaping @Sendable () -> Void) {
+        let lostAlready: Bool = self.state.withLockedValue { state in
+            switch state.status {
+            case .lost:
+                return true
+            case .closed:
+                return false
+            case .held:
+                // Registered under the lock, so a close() that follows always unregisters it.
+                self.store.takeovers.watch(
+                    ObjectIdentifier(self),
+                    mailboxID: self.mailboxID,
+                    generation: self.generation
+                ) { [weak self] in
+                    guard let self, self.markLost() else { return }
+                    handler()
+                }
+                return false
+            }
+        }
+        if lostAlready { handler() }
+    }
+
     func close() async {
         let wasHeld = self.state.withLockedValue { state in
             defer { state.status = .closed }
             return state.status == .held
         }
+        self.store.takeovers.stopWatching(ObjectIdentifier(self))
         if wasHeld {
             await self.store.releaseLease(mailboxID: self.mailboxID, generation: self.generation)
         }
@@ -248,9 +277,13 @@ final class PostgresMaildrop: Maildrop {
         }
     }
 
-    private func markLost() {
+    /// Marks the lease lost; says whether it was held until now.
+    @discardableResult
+    private func markLost() -> Bool {
         self.state.withLockedValue { state in
-            if state.status == .held { state.status = .lost }
+            guard state.status == .held else { return false }
+            state.status = .lost
+            return true
         }
     }
 

@@ -63,14 +63,25 @@ class HAProxy:
                 lines.append(f"    server postoffice {HOST}:{backend} {directive} source {self.source}")
         self.config.write_text("\n".join(lines) + "\n")
 
-    def start(self) -> None:
-        self.write_config()
+    def start(self, attempts: int = 3) -> None:
+        """Starts HAProxy; a frontend port taken meanwhile (by any process's outgoing connection:
+        free ports come from the ephemeral range) gets new ports and another try."""
         haproxy = tool("haproxy")
-        procs.run([haproxy, "-c", "-q", "-f", str(self.config)], timeout=30)
-        self.process = ManagedProcess([haproxy, "-db", "-f", str(self.config)], self.work / "haproxy.log",
-                                      cwd=self.work)
-        for port in self.ports.values():
-            procs.wait_for_port(port, process=self.process.process, describe=self.process.log_text)
+        for attempt in range(attempts):
+            self.write_config()
+            procs.run([haproxy, "-c", "-q", "-f", str(self.config)], timeout=30)
+            self.process = ManagedProcess([haproxy, "-db", "-f", str(self.config)], self.work / "haproxy.log",
+                                          cwd=self.work)
+            try:
+                for port in self.ports.values():
+                    procs.wait_for_port(port, process=self.process.process, describe=self.process.log_text)
+                return
+            except RuntimeError:
+                taken = "Address already in use" in self.process.log_text()
+                self.stop()
+                if not taken or attempt + 1 == attempts:
+                    raise
+                self.ports = {name: procs.free_port() for name in self.routes}
 
     def log_text(self) -> str:
         return self.process.log_text() if self.process else ""
