@@ -13,10 +13,13 @@ struct MigrateCommand: AsyncParsableCommand {
             "Copy mailboxes between Maildirs and PostgreSQL, keeping UIDLs; resumable, verified by counting and hashing.",
         discussion: """
             The source is never changed. Each maildrop is locked while it is read, so stop the \
-            servers of the source, or migrate users who are not logged in. Run it again after an \
-            interruption: messages already copied (by UIDL) are skipped, and every message is \
-            verified again (UIDL, size and SHA-256 of what RETR sends). Exit status 1 if any \
-            user failed or did not verify.
+            servers of the source, or migrate users who are not logged in. Each message keeps its \
+            UIDL, its size, whether a reader has seen it (Maildir cur/ and its :2, flags) and its \
+            delivery time (a Maildir file's modification time), which POP3's EXPIRE policy counts \
+            from. Run it again after an interruption: messages already copied (by UIDL) are \
+            skipped, and every message is verified again (UIDL, size and SHA-256 of what RETR \
+            sends; flags and delivery time of those this run copied). Exit status 1 if any user \
+            failed or did not verify.
             """
     )
 
@@ -58,10 +61,10 @@ struct MigrateCommand: AsyncParsableCommand {
         let database: MailDatabase
         switch (source, target) {
         case (.maildir(let maildir, _), .postgres(let postgres)):
-            migration = MailboxMigration(source: maildir, target: postgres)
+            migration = MailboxMigration(source: MaildirMigrationStore(maildir), target: postgres)
             database = postgres.database
         case (.postgres(let postgres), .maildir(let maildir, _)):
-            migration = MailboxMigration(source: postgres, target: MaildirMigrationTarget(maildir))
+            migration = MailboxMigration(source: postgres, target: MaildirMigrationStore(maildir))
             database = postgres.database
         default:
             throw ValidationError("one side must be maildir:TEMPLATE and the other postgresql://…")
@@ -84,9 +87,9 @@ struct MigrateCommand: AsyncParsableCommand {
                 do {
                     let report = try await migration.migrate(user: user)
                     var line =
-                        "\(user): \(report.messages) messages, \(report.octets) octets; \(report.copied) copied, \(report.alreadyThere) already there; "
+                        "\(user): \(report.messages) messages (\(report.seen) seen), \(report.octets) octets; \(report.copied) copied, \(report.alreadyThere) already there; "
                     if report.verified {
-                        line += "verified (UIDL, size and SHA-256 of each)"
+                        line += "verified (UIDL, size and SHA-256 of each; flags and delivery time of each copied)"
                     } else {
                         line += "NOT VERIFIED: \(report.mismatches.count) differ or are missing"
                         failed += 1

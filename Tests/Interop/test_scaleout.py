@@ -10,6 +10,7 @@ node once the lease runs out (`--takeover-after`).
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import time
@@ -226,8 +227,9 @@ def uidl_listing(port: int, user: str, password: str, pki) -> dict[bytes, bytes]
 
 
 def test_migrate_maildir_to_postgresql_and_back(cluster, workdir, pki, users, postoffice_bin):
-    """`postoffice migrate` keeps what a POP3 client sees (UIDLs, bytes); a second run copies
-    nothing; going back to a Maildir tree keeps the UIDLs again."""
+    """`postoffice migrate` keeps what a POP3 client sees (UIDLs, bytes) and what a POP3 policy
+    goes by (seen flags, delivery times); a second run copies nothing; going back to a Maildir
+    tree keeps them again."""
     from harness.servers import PostOfficeServer
 
     source_dir = workdir / "maildir-source"
@@ -236,6 +238,13 @@ def test_migrate_maildir_to_postgresql_and_back(cluster, workdir, pki, users, po
     messages = corpus.standard()
     source.deliver_all("alice", messages)
     source.deliver("bob", corpus.small(9).data)
+    # One message read by a mail reader: in cur/ with the seen and answered flags, and an old
+    # delivery time.
+    seen = source.stored("alice")[0]
+    seen_name = seen.name.split(":")[0]
+    moved = seen.parent.parent / "cur" / f"{seen_name}:2,RS"
+    seen.rename(moved)
+    os.utime(moved, (1_700_000_000, 1_700_000_000))
     source.start()
     try:
         before = uidl_listing(source.pop3s_port, "alice", users["alice"], pki)
@@ -245,7 +254,11 @@ def test_migrate_maildir_to_postgresql_and_back(cluster, workdir, pki, users, po
 
     forward = cluster.postoffice("migrate", "--from", f"maildir:{source.maildir_template}", "--to", cluster.url)
     assert b"2 of 2 mailboxes migrated and verified" in forward.stdout, forward.stdout
+    assert f"alice: {len(messages)} messages (1 seen)".encode() in forward.stdout, forward.stdout
     assert uidl_listing(cluster.pop3s_port, "alice", users["alice"], pki) == before
+    assert cluster.sql(
+        "SELECT mm.maildir_flags || ' ' || extract(epoch FROM mm.delivered_at)::bigint FROM mailbox_messages mm "
+        f"WHERE mm.uidl = '{seen_name}'") == "RS 1700000000"
     assert cluster.stored_count("bob") == 1
 
     again = cluster.postoffice("migrate", "--from", f"maildir:{source.maildir_template}", "--to", cluster.url,
@@ -258,6 +271,10 @@ def test_migrate_maildir_to_postgresql_and_back(cluster, workdir, pki, users, po
     back = PostOfficeServer(back_dir, pki, users, postoffice_bin)
     backward = cluster.postoffice("migrate", "--from", cluster.url, "--to", f"maildir:{back.maildir_template}")
     assert b"2 of 2 mailboxes migrated and verified" in backward.stdout, backward.stdout
+    returned = back.maildir("alice") / "cur" / f"{seen_name}:2,RS"
+    assert returned.is_file()
+    assert returned.stat().st_mtime == 1_700_000_000
+    assert not any(path.parent.name == "cur" and path != returned for path in back.stored("alice"))
     back.start()
     try:
         assert uidl_listing(back.pop3s_port, "alice", users["alice"], pki) == before

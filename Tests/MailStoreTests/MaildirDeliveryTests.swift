@@ -131,6 +131,35 @@ struct MaildirDeliveryTests {
             await maildrop.close()
         }
     }
+
+    @Test("entries lists each message with the UIDL the maildrop gives it, where it is and its time")
+    func entries() async throws {
+        try await TestFiles.withTemporaryDirectory { directory in
+            let fixture = try MaildirFixture(directory: directory)
+            #expect(try fixture.store.entries(user: "erin").isEmpty, "no Maildir yet")
+            let long = String(repeating: "n", count: 80)  // too long to be a UIDL: mapped to a digest
+            try fixture.put("1700000001.M1P1.host", "one\n", user: "erin")
+            try fixture.put("1700000002.M2P2.host:2,RS", "two\n", in: "cur", user: "erin")
+            try fixture.put(long, "three\n", user: "erin")
+            let maildir = Maildir(path: fixture.root("erin"))
+            let newName = try #require(MaildirFilename(parsing: "1700000001.M1P1.host"))
+            try FileSystem.setTimes(
+                maildir.path(of: MaildirLocation(subdirectory: .new, name: newName)),
+                to: FileTime(seconds: 1_700_000_001)
+            )
+
+            let entries = try fixture.store.entries(user: "erin")
+            let maildrop = try await fixture.open("erin")
+            #expect(Set(entries.map(\.uniqueID)) == Set(maildrop.messages.map(\.uniqueID)))
+            await maildrop.close()
+            let byName = Dictionary(uniqueKeysWithValues: entries.map { ($0.location.name.description, $0) })
+            #expect(byName["1700000001.M1P1.host"]?.location.subdirectory == .new)
+            #expect(byName["1700000001.M1P1.host"]?.modificationTime == FileTime(seconds: 1_700_000_001))
+            #expect(byName["1700000002.M2P2.host:2,RS"]?.location.subdirectory == .cur)
+            #expect(byName["1700000002.M2P2.host:2,RS"]?.uniqueID == "1700000002.M2P2.host")
+            #expect(byName[long]?.uniqueID.hasPrefix("~") == true)
+        }
+    }
 }
 
 @Suite("Maildir tmp/ cleanup")

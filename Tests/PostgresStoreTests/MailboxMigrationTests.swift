@@ -7,15 +7,31 @@ import Testing
 
 @Suite("Migration between Maildirs and PostgreSQL", .serialized)
 struct MailboxMigrationTests {
-    /// A Maildir with files of chosen names (their base names are the UIDLs).
+    /// A Maildir with files of chosen names (their base names are the UIDLs), each modified at
+    /// the time its name starts with.
     static func makeMaildir(_ root: String, files: [String: String]) throws {
         for sub in ["tmp", "new", "cur"] {
             try FileManager.default.createDirectory(atPath: "\(root)/\(sub)", withIntermediateDirectories: true)
         }
         for (name, text) in files {
             let sub = name.contains(":2,") ? "cur" : "new"
-            try Data(text.utf8).write(to: URL(fileURLWithPath: "\(root)/\(sub)/\(name)"))
+            let path = "\(root)/\(sub)/\(name)"
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+            let seconds = try #require(Double(name.prefix { $0 != "." }))
+            try FileManager.default.setAttributes(
+                [.modificationDate: Date(timeIntervalSince1970: seconds)],
+                ofItemAtPath: path
+            )
         }
+    }
+
+    static func list(_ path: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: path).sorted()
+    }
+
+    static func modified(_ path: String) throws -> Int {
+        let date = try #require(try FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date)
+        return Int(date.timeIntervalSince1970)
     }
 
     static func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
@@ -25,7 +41,7 @@ struct MailboxMigrationTests {
         return try await body(path)
     }
 
-    @Test("Maildir to PostgreSQL and back keeps UIDLs, sizes and bytes; a second run copies nothing")
+    @Test("Maildir to PostgreSQL and back keeps UIDLs, sizes, bytes, seen flags and times; a second run copies nothing")
     func roundTrip() async throws {
         try await Self.withTemporaryDirectory { directory in
             try await TestDatabase.withFresh { database in
@@ -33,7 +49,7 @@ struct MailboxMigrationTests {
                     "\(directory)/a/alice/Maildir",
                     files: [
                         "1700000001.M1P1.host": "Subject: one\n\nbody\n",
-                        "1700000002.M2P2.host:2,S": "Subject: two\r\n\r\nseen\r\n",
+                        "1700000002.M2P2.host:2,SR": "Subject: two\r\n\r\nseen\r\n",
                         "1700000003.M3P3.host": "Subject: three\n\n.dot\nno end",
                     ]
                 )
@@ -45,10 +61,18 @@ struct MailboxMigrationTests {
                 for index in listing.indices { contents.append(try await content(before, at: index)) }
                 await before.close()
 
-                let forward = MailboxMigration(source: maildir, target: postgres)
+                let forward = MailboxMigration(source: MaildirMigrationStore(maildir), target: postgres)
                 let first = try await forward.migrate(user: "alice")
                 #expect(first.copied == 3)
+                #expect(first.seen == 1)
                 #expect(first.verified)
+                #expect(
+                    try await postgres.attributes(user: "alice") == [
+                        "1700000001.M1P1.host": MessageAttributes(deliveredAt: 1_700_000_001),
+                        "1700000002.M2P2.host": MessageAttributes(maildirFlags: "RS", deliveredAt: 1_700_000_002),
+                        "1700000003.M3P3.host": MessageAttributes(deliveredAt: 1_700_000_003),
+                    ]
+                )
                 let again = try await forward.migrate(user: "alice")
                 #expect(again.copied == 0)
                 #expect(again.alreadyThere == 3)
@@ -68,10 +92,18 @@ struct MailboxMigrationTests {
                 // New mail in PostgreSQL, then back to a fresh Maildir tree.
                 _ = try await postgres.deliver(user: "alice", message: Array("Subject: new\n\nx\n".utf8))
                 let back = try MaildirStore(template: "\(directory)/b/%u/Maildir")
-                let backward = MailboxMigration(source: postgres, target: MaildirMigrationTarget(back))
+                let backward = MailboxMigration(source: postgres, target: MaildirMigrationStore(back))
                 let returned = try await backward.migrate(user: "alice")
                 #expect(returned.copied == 4)
                 #expect(returned.verified)
+                // Seen mail goes back to cur/ with its flags, new mail to new/; times are kept.
+                let root = "\(directory)/b/alice/Maildir"
+                #expect(try Self.list(root + "/cur") == ["1700000002.M2P2.host:2,RS"])
+                let fresh = try #require(try Self.list(root + "/new").first { $0.hasPrefix("P") })
+                #expect(try Self.list(root + "/new") == ["1700000001.M1P1.host", "1700000003.M3P3.host", fresh])
+                #expect(try Self.modified(root + "/cur/1700000002.M2P2.host:2,RS") == 1_700_000_002)
+                #expect(try Self.modified(root + "/new/1700000003.M3P3.host") == 1_700_000_003)
+                #expect(abs(try Self.modified(root + "/new/" + fresh) - Int(Date().timeIntervalSince1970)) < 600)
                 let final = try await back.openMaildrop(user: "alice")
                 #expect(Set(final.messages.map(\.uniqueID)).isSuperset(of: listing.map(\.uniqueID)))
                 #expect(final.messages.count == 4)
@@ -89,10 +121,11 @@ struct MailboxMigrationTests {
                 let postgres = PostgresMailStore(database: database)
                 let session = try await maildir.openMaildrop(user: "bob")
                 await #expect(throws: MailStoreError.inUse) {
-                    _ = try await MailboxMigration(source: maildir, target: postgres).migrate(user: "bob")
+                    _ = try await MailboxMigration(source: MaildirMigrationStore(maildir), target: postgres)
+                        .migrate(user: "bob")
                 }
                 await session.close()
-                #expect(try await postgres.uniqueIDs(user: "bob").isEmpty)
+                #expect(try await postgres.attributes(user: "bob").isEmpty)
             }
         }
     }

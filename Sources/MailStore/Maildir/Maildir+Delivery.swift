@@ -2,7 +2,7 @@
 // link (or rename) into new/ and fsync new/. The one place that publishes a Maildir file, for
 // `deliver` (whole buffer, generated names) and fetch (streamed, names of its own).
 
-import FileIO
+public import FileIO
 public import NIOCore
 import SystemPackage
 
@@ -40,14 +40,23 @@ extension Maildir {
 
     /// Stores `message` byte for byte under a name the caller chose, in `location`'s
     /// subdirectory: a copy that keeps each message's name (so the UIDL the Maildir store gives
-    /// it) and flags, as `postoffice migrate` makes it. Written to `tmp/<temporaryName>`,
-    /// fsynced, then linked into place without replacing anything, and the directory fsynced.
-    /// Returns `false`, storing nothing, when the name is taken. Creates the Maildir if needed.
-    public func store(_ message: [UInt8], as location: MaildirLocation, temporaryName: String) throws -> Bool {
+    /// it), flags and, given `modificationTime`, its delivery time, as `postoffice migrate`
+    /// makes it. Written to `tmp/<temporaryName>`, fsynced, then linked into place without
+    /// replacing anything, and the directory fsynced. Returns `false`, storing nothing, when
+    /// the name is taken. Creates the Maildir if needed.
+    public func store(
+        _ message: [UInt8],
+        as location: MaildirLocation,
+        temporaryName: String,
+        modificationTime: FileTime? = nil
+    ) throws -> Bool {
         try self.create()
         let temporary = self.temporaryDirectory.appending(temporaryName)
         _ = try FileSystem.remove(temporary)  // the leftover of an interrupted run
         try FileSystem.writeNewFile(temporary, message)
+        if let modificationTime {
+            try FileSystem.setTimes(temporary, to: modificationTime)
+        }
         return try self.publish(temporary, as: location.name, in: location.subdirectory, replacingSameName: false)
     }
 

@@ -1,26 +1,45 @@
-// `postoffice migrate`: mailboxes copied between a Maildir tree and PostgreSQL, UIDLs kept,
-// resumable, verified by counting and hashing.
+// `postoffice migrate`: mailboxes copied between a Maildir tree and PostgreSQL, UIDLs, flags and
+// delivery times kept, resumable, verified by counting and hashing.
 import Crypto
 import FileIO
 public import MailStore
 import NIOCore
 
-/// Where a migration writes: a store that can take a message under a given UIDL and skip one it
-/// already has (so a migration interrupted half-way is simply run again).
-public protocol MigrationTarget: Sendable {
-    /// The store itself, read back through the store contract to verify the copy.
-    var store: any MailStore { get }
-    /// The UIDLs `user`'s maildrop has now.
-    func uniqueIDs(user: String) async throws -> Set<String>
-    /// Stores `message` as `uniqueID` in `user`'s maildrop.
-    func store(user: String, uniqueID: String, message: [UInt8]) async throws
+/// What a migration keeps of a message besides its bytes and its UIDL: whether a reader has
+/// seen it and its Maildir flags, and when it was delivered. The delivery time is what POP3's
+/// EXPIRE policy (RFC 2449 §6.7) counts from; the seen state and flags are what other readers
+/// of a Maildir (and a policy on retrieved mail) go by.
+public struct MessageAttributes: Sendable, Hashable {
+    /// The Maildir info flags (`:2,FLAGS`, for example `RS`) of a message a reader has seen
+    /// (kept in `cur/`, with or without flags); `nil` for one not seen yet (`new/`).
+    public var maildirFlags: String?
+    /// When it was delivered, in whole seconds since 1970; `nil` when unknown (then the target
+    /// takes the time of the copy).
+    public var deliveredAt: Int?
+
+    public init(maildirFlags: String? = nil, deliveredAt: Int? = nil) {
+        self.maildirFlags = maildirFlags.map { String(decoding: Set($0.utf8).sorted(), as: UTF8.self) }
+        self.deliveredAt = deliveredAt
+    }
 }
 
-extension PostgresMailStore: MigrationTarget {
+/// A store a migration reads from or writes to: it can list its messages' UIDLs and attributes,
+/// and take a message under a given UIDL (so a migration interrupted half-way is run again and
+/// skips what is already there).
+public protocol MigrationStore: Sendable {
+    /// The store itself, through whose contract messages are read (and the copy verified).
+    var store: any MailStore { get }
+    /// Each message of `user`'s maildrop now, by UIDL, with its attributes.
+    func attributes(user: String) async throws -> [String: MessageAttributes]
+    /// Stores `message` as `uniqueID` in `user`'s maildrop, with `attributes`.
+    func store(user: String, uniqueID: String, message: [UInt8], attributes: MessageAttributes) async throws
+}
+
+extension PostgresMailStore: MigrationStore {
     public var store: any MailStore { self }
 
-    public func store(user: String, uniqueID: String, message: [UInt8]) async throws {
-        _ = try await self.importMessage(user: user, uniqueID: uniqueID, message: message)
+    public func store(user: String, uniqueID: String, message: [UInt8], attributes: MessageAttributes) async throws {
+        _ = try await self.importMessage(user: user, uniqueID: uniqueID, message: message, attributes: attributes)
     }
 }
 
@@ -28,15 +47,17 @@ extension PostgresMailStore: MigrationTarget {
 ///
 /// Per user: the source maildrop is opened (its lock taken, so no session changes it meanwhile)
 /// and read message by message; each message whose UIDL the target lacks is stored there under
-/// that UIDL, in its wire form (RFC 1939 §3: CRLF line ends), so sizes are the same on both sides.
-/// Then the target maildrop is opened through the store contract and every source message is
-/// checked there: same UIDL, same size, same SHA-256 of the bytes RETR sends. The source is
-/// never changed. One message is held in memory at a time.
+/// that UIDL, in its wire form (RFC 1939 §3: CRLF line ends), so sizes are the same on both sides,
+/// with its attributes (``MessageAttributes``). Then the target maildrop is opened through the
+/// store contract and every source message is checked there: same UIDL, same size, same SHA-256
+/// of the bytes RETR sends, and, for the messages this run copied, the same attributes. The
+/// source is never changed, nor is a message the target already had. One message is held in
+/// memory at a time.
 public struct MailboxMigration: Sendable {
-    public let source: any MailStore
-    public let target: any MigrationTarget
+    public let source: any MigrationStore
+    public let target: any MigrationStore
 
-    public init(source: any MailStore, target: any MigrationTarget) {
+    public init(source: any MigrationStore, target: any MigrationStore) {
         self.source = source
         self.target = target
     }
@@ -52,7 +73,10 @@ public struct MailboxMigration: Sendable {
         public var alreadyThere: Int
         /// Octets in the source maildrop (POP3 sizes).
         public var octets: Int
-        /// Messages the target lacks or has with other bytes after the copy (should be empty).
+        /// Messages seen by a reader (with Maildir flags) among them.
+        public var seen: Int
+        /// Messages the target lacks, or has with other bytes or attributes, after the copy
+        /// (should be empty).
         public var mismatches: [String]
         /// Messages in the target that the source does not have (mail delivered there meanwhile).
         public var extraInTarget: Int
@@ -62,35 +86,43 @@ public struct MailboxMigration: Sendable {
 
     /// Migrates `user`'s maildrop.
     public func migrate(user: String) async throws -> UserReport {
-        let existing = try await target.uniqueIDs(user: user)
+        let existing = try await target.attributes(user: user)
         var report = UserReport(
             user: user,
             messages: 0,
             copied: 0,
             alreadyThere: 0,
             octets: 0,
+            seen: 0,
             mismatches: [],
             extraInTarget: 0
         )
         var expected: [String: Fingerprint] = [:]
-        let maildrop = try await source.openMaildrop(user: user)
+        var copiedAttributes: [String: MessageAttributes] = [:]
+        let maildrop = try await source.store.openMaildrop(user: user)
         do {
+            // Read with the maildrop locked, so they are those of the messages listed.
+            let attributes = try await source.attributes(user: user)
             for (index, message) in maildrop.messages.enumerated() {
                 var bytes: [UInt8] = []
                 bytes.reserveCapacity(message.size)
                 try await maildrop.readContent(at: index) { chunk in bytes += chunk.readableBytesView }
                 let wire = WireForm.of(bytes)
                 expected[message.uniqueID] = try await BlockingIO.run { Fingerprint(wire) }
+                let kept = attributes[message.uniqueID] ?? MessageAttributes()
                 report.messages += 1
                 report.octets += message.size
-                if existing.contains(message.uniqueID) {
+                if kept.maildirFlags != nil { report.seen += 1 }
+                if existing[message.uniqueID] != nil {
                     report.alreadyThere += 1
                 } else {
                     try await target.store(
                         user: user,
                         uniqueID: message.uniqueID,
-                        message: Array(wire.readableBytesView)
+                        message: Array(wire.readableBytesView),
+                        attributes: kept
                     )
+                    copiedAttributes[message.uniqueID] = kept
                     report.copied += 1
                 }
             }
@@ -102,6 +134,7 @@ public struct MailboxMigration: Sendable {
 
         let copy = try await target.store.openMaildrop(user: user)
         do {
+            let attributes = try await target.attributes(user: user)
             var found = Set<String>()
             for (index, message) in copy.messages.enumerated() {
                 guard let want = expected[message.uniqueID] else {
@@ -113,9 +146,11 @@ public struct MailboxMigration: Sendable {
                 try await copy.readContent(at: index) { chunk in bytes += chunk.readableBytesView }
                 let wire = WireForm.of(bytes)
                 let got = try await BlockingIO.run { Fingerprint(wire) }
-                if got != want || message.size != want.size {
-                    report.mismatches.append(message.uniqueID)
+                var same = got == want && message.size == want.size
+                if let kept = copiedAttributes[message.uniqueID] {
+                    same = same && Self.agree(kept, attributes[message.uniqueID])
                 }
+                if !same { report.mismatches.append(message.uniqueID) }
             }
             report.mismatches += expected.keys.filter { !found.contains($0) }.sorted()
         } catch {
@@ -124,6 +159,14 @@ public struct MailboxMigration: Sendable {
         }
         await copy.close()
         return report
+    }
+
+    /// Whether the target kept what was stored: the same seen state and flags, and the
+    /// delivery time when the source knew it.
+    static func agree(_ stored: MessageAttributes, _ found: MessageAttributes?) -> Bool {
+        guard let found, found.maildirFlags == stored.maildirFlags else { return false }
+        guard let time = stored.deliveredAt else { return true }
+        return found.deliveredAt == time
     }
 
     /// The size and SHA-256 of a message as RETR sends it.

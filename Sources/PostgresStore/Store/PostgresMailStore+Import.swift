@@ -17,26 +17,41 @@ extension PostgresMailStore {
         }
     }
 
-    /// The UIDLs in `user`'s maildrop now, read without taking its lease.
-    public func uniqueIDs(user: String) async throws -> Set<String> {
+    /// The UIDL and attributes of each message in `user`'s maildrop now, read without taking
+    /// its lease: the Maildir flags it came with (`nil` for mail not seen by a reader) and its
+    /// delivery time.
+    public func attributes(user: String) async throws -> [String: MessageAttributes] {
         guard UserName.isValid(user) else { throw MailStoreError.noSuchUser(user) }
         do {
             let rows = try await database.rows(
                 """
-                SELECT mm.uidl FROM mailbox_messages mm JOIN mailboxes m ON m.id = mm.mailbox_id
+                SELECT mm.uidl, mm.maildir_flags, extract(epoch FROM mm.delivered_at)::bigint
+                FROM mailbox_messages mm JOIN mailboxes m ON m.id = mm.mailbox_id
                 WHERE m.name = \(user)
                 """
             )
-            return Set(try rows.map { try $0.decode(String.self) })
+            var attributes: [String: MessageAttributes] = [:]
+            attributes.reserveCapacity(rows.count)
+            for row in rows {
+                let (uidl, flags, delivered) = try row.decode((String, String?, Int64).self)
+                attributes[uidl] = MessageAttributes(maildirFlags: flags, deliveredAt: Int(delivered))
+            }
+            return attributes
         } catch {
             throw Self.storeError(error)
         }
     }
 
-    /// Stores `message` in `user`'s maildrop under the UIDL it had elsewhere, unless the maildrop
-    /// already has that UIDL (a migration run again after an interruption). Returns whether it
-    /// stored it. The body is shared with identical mail as a delivery's is.
-    public func importMessage(user: String, uniqueID: String, message: [UInt8]) async throws -> Bool {
+    /// Stores `message` in `user`'s maildrop under the UIDL it had elsewhere, with its
+    /// attributes, unless the maildrop already has that UIDL (a migration run again after an
+    /// interruption). Returns whether it stored it. The body is shared with identical mail as a
+    /// delivery's is.
+    public func importMessage(
+        user: String,
+        uniqueID: String,
+        message: [UInt8],
+        attributes: MessageAttributes = MessageAttributes()
+    ) async throws -> Bool {
         guard UserName.isValid(user) else { throw MailStoreError.noSuchUser(user) }
         guard Self.isValidUniqueID(uniqueID) else {
             throw MailStoreError.io("'\(uniqueID)' cannot be a UIDL (RFC 1939 §7: 1 to 70 characters in 0x21–0x7E)")
@@ -63,6 +78,8 @@ extension PostgresMailStore {
                     size: prefix.readableBytes + digest.size,
                     prefix: prefix,
                     uidl: uniqueID,
+                    maildirFlags: attributes.maildirFlags,
+                    deliveredAt: attributes.deliveredAt,
                     on: connection,
                     logger: logger
                 )

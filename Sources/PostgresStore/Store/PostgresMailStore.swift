@@ -298,7 +298,8 @@ public struct PostgresMailStore: MailStore {
     }
 
     /// Adds an entry for a stored body to a maildrop; returns its UIDL (`uidl`, or `P` and the
-    /// entry's number).
+    /// entry's number). A migrated message keeps its Maildir flags and delivery time (seconds
+    /// since 1970); new mail has no flags and is delivered now.
     static func insertEntry(
         mailboxID: Int64,
         messageID: Int64,
@@ -306,16 +307,19 @@ public struct PostgresMailStore: MailStore {
         prefix: ByteBuffer,
         uidl: String? = nil,
         maildirFlags: String? = nil,
+        deliveredAt: Int? = nil,
         on connection: PostgresConnection,
         logger: Logger
     ) async throws -> String {
+        let delivered = deliveredAt.map(Int64.init)
         // A UIDL brought in by a migration may look like one made here (`P7`): a new message
         // whose number is taken that way gets the next number instead.
         for _ in 0..<8 {
             let rows = try await connection.query(
                 """
-                INSERT INTO mailbox_messages (id, mailbox_id, message_id, uidl, size, prefix, maildir_flags)
-                SELECT n.id, \(mailboxID), \(messageID), coalesce(\(uidl), 'P' || n.id), \(Int64(size)), \(prefix), \(maildirFlags)
+                INSERT INTO mailbox_messages (id, mailbox_id, message_id, uidl, size, prefix, maildir_flags, delivered_at)
+                SELECT n.id, \(mailboxID), \(messageID), coalesce(\(uidl), 'P' || n.id), \(Int64(size)), \(prefix),
+                    \(maildirFlags), coalesce(to_timestamp(\(delivered)::double precision), now())
                 FROM (SELECT nextval(pg_get_serial_sequence('mailbox_messages', 'id')) AS id) AS n
                 ON CONFLICT (mailbox_id, uidl) DO NOTHING
                 RETURNING uidl
