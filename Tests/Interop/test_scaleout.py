@@ -47,6 +47,21 @@ def lease_pid(cluster: Cluster, user: str) -> int | None:
     return int(text.rsplit(":", 1)[1]) if text else None
 
 
+def login_after_takeover(port: int, pki, user: str, password: str, *, deadline: float) -> RawPOP3:
+    """Logs in over implicit TLS, retrying while the answer is `[IN-USE]` (a lease not yet run
+    out) until `deadline`; returns the logged-in session."""
+    while True:
+        client = RawPOP3(port, tls_context=pki.client_context())
+        client.ok(f"USER {user}")
+        status = client.command(f"PASS {password}")
+        if status.startswith(b"+OK"):
+            return client
+        client.close()
+        assert status.startswith(b"-ERR [IN-USE]"), status
+        assert time.monotonic() < deadline, f"the lease of {user} was never taken over"
+        time.sleep(0.25)
+
+
 def test_real_clients_through_the_balancer(cluster, pki, users, client_dir):
     """fetchmail over STLS and mpop over implicit TLS, through HAProxy, download and delete."""
     alice_mail = corpus.standard()
@@ -160,17 +175,8 @@ def test_node_killed_mid_session_loses_nothing_and_is_taken_over(cluster, pki, u
 
     # After the lease runs out the survivor takes the maildrop over: every message is there,
     # DELE without QUIT deleted nothing, UIDLs are unchanged.
-    deadline = killed_at + TAKEOVER_AFTER * 3 + 10
-    while True:
-        client = RawPOP3(cluster.pop3s_port, tls_context=pki.client_context())
-        client.ok("USER alice")
-        status = client.command(f"PASS {users['alice']}")
-        if status.startswith(b"+OK"):
-            break
-        client.close()
-        assert status.startswith(b"-ERR [IN-USE]"), status
-        assert time.monotonic() < deadline, "the dead node's lease was never taken over"
-        time.sleep(0.25)
+    client = login_after_takeover(cluster.pop3s_port, pki, "alice", users["alice"],
+                                  deadline=killed_at + TAKEOVER_AFTER * 3 + 10)
     taken_over_after = time.monotonic() - killed_at
     with client:
         assert lease_pid(cluster, "alice") == survivor.process.pid
@@ -193,17 +199,8 @@ def test_a_silent_session_taken_over_through_the_other_node_is_closed_promptly(c
         assert silent.command("DELE 1").startswith(b"+OK")
         # Nothing more from this client. The lease runs out takeover_after plus a quarter of
         # it after the last stamp; then a login on the other node takes the maildrop over.
-        deadline = time.monotonic() + TAKEOVER_AFTER * 3 + 10
-        while True:
-            newer = RawPOP3(second.pop3s_port, tls_context=pki.client_context())
-            newer.ok("USER alice")
-            status = newer.command(f"PASS {users['alice']}")
-            if status.startswith(b"+OK"):
-                break
-            newer.close()
-            assert status.startswith(b"-ERR [IN-USE]"), status
-            assert time.monotonic() < deadline, "the silent session's lease was never taken over"
-            time.sleep(0.25)
+        newer = login_after_takeover(second.pop3s_port, pki, "alice", users["alice"],
+                                     deadline=time.monotonic() + TAKEOVER_AFTER * 3 + 10)
         started = time.monotonic()
         assert silent.read_line() == b"-ERR [IN-USE] session taken over by a newer login\r\n"
         with pytest.raises(ConnectionError):

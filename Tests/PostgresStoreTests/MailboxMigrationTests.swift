@@ -112,6 +112,39 @@ struct MailboxMigrationTests {
         }
     }
 
+    @Test("messages go in batches; a run after an interrupted one copies only what is missing")
+    func batchesAndResume() async throws {
+        try await Self.withTemporaryDirectory { directory in
+            try await TestDatabase.withFresh { database in
+                let count = 2 * MailboxMigration.batchMessages + 50
+                var files: [String: String] = [:]
+                for index in 0..<count {
+                    files["\(1_700_000_000 + index).M\(index)P1.host"] = "Subject: \(index)\n\nbody \(index)\n"
+                }
+                try Self.makeMaildir("\(directory)/kim/Maildir", files: files)
+                let maildir = try MaildirStore(template: "\(directory)/%u/Maildir")
+                let postgres = PostgresMailStore(database: database)
+                // What an interrupted run left: its first batches, committed.
+                let earlier = files.keys.sorted().prefix(150).map { name in
+                    MigratedMessage(
+                        uniqueID: name,
+                        message: Array(WireForm.of(Array(files[name]!.utf8)).readableBytesView)
+                    )
+                }
+                #expect(try await postgres.importMessages(user: "kim", Array(earlier)) == 150)
+                #expect(try await postgres.importMessages(user: "kim", Array(earlier)) == 0)
+
+                let report = try await MailboxMigration(source: MaildirMigrationStore(maildir), target: postgres)
+                    .migrate(user: "kim")
+                #expect(report.messages == count)
+                #expect(report.alreadyThere == 150)
+                #expect(report.copied == count - 150)
+                #expect(report.verified)
+                #expect(try await postgres.attributes(user: "kim").count == count)
+            }
+        }
+    }
+
     @Test("a maildrop in use is not migrated, and nothing is copied")
     func sourceInUse() async throws {
         try await Self.withTemporaryDirectory { directory in

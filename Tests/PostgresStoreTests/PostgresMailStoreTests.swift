@@ -166,9 +166,7 @@ struct PostgresMailStoreTests {
     @Test("a silent session is taken over from another node; it then can neither touch, read nor delete")
     func takeover() async throws {
         try await TestDatabase.withFresh { database in
-            // Longer than the 300 ms a login waits for a lease being released.
-            let nodeA = PostgresMailStore(database: database, takeoverAfter: .seconds(1), node: "a")
-            let nodeB = PostgresMailStore(database: database, takeoverAfter: .seconds(1), node: "b")
+            let (nodeA, nodeB) = twoNodes(database)
             _ = try await nodeA.deliver(user: "gus", message: Array("keep me\n".utf8))
             let old = try await nodeA.openMaildrop(user: "gus")
             await #expect(throws: MailStoreError.inUse) { _ = try await nodeB.openMaildrop(user: "gus") }
@@ -190,8 +188,7 @@ struct PostgresMailStoreTests {
     @Test("a silent session taken over from another node is told within seconds, once; a closed one is not")
     func takeoverNotice() async throws {
         try await TestDatabase.withFresh { database in
-            let nodeA = PostgresMailStore(database: database, takeoverAfter: .seconds(1), node: "a")
-            let nodeB = PostgresMailStore(database: database, takeoverAfter: .seconds(1), node: "b")
+            let (nodeA, nodeB) = twoNodes(database)
             _ = try await nodeA.deliver(user: "ida", message: Array("x\n".utf8))
             _ = try await nodeA.deliver(user: "jon", message: Array("y\n".utf8))
             let notices = NIOLockedValueBox<[String]>([])
@@ -286,6 +283,15 @@ struct PostgresMailStoreTests {
                 _ = try await store.deliver(user: "a/b", message: [0x78])
             }
         }
+    }
+
+    /// Two nodes' stores on one database, with a takeover time of 1 s: longer than the 300 ms
+    /// a login waits for a lease being released.
+    private func twoNodes(_ database: MailDatabase) -> (PostgresMailStore, PostgresMailStore) {
+        (
+            PostgresMailStore(database: database, takeoverAfter: .seconds(1), node: "a"),
+            PostgresMailStore(database: database, takeoverAfter: .seconds(1), node: "b")
+        )
     }
 
     private func eventuallyOpen(_ store: PostgresMailStore, user: String) async -> (any Maildrop)? {

@@ -23,23 +23,38 @@ public struct MessageAttributes: Sendable, Hashable {
     }
 }
 
+/// One message on its way from one store to another: its UIDL, its bytes in wire form and its
+/// attributes.
+public struct MigratedMessage: Sendable, Hashable {
+    public var uniqueID: String
+    public var message: [UInt8]
+    public var attributes: MessageAttributes
+
+    public init(uniqueID: String, message: [UInt8], attributes: MessageAttributes = MessageAttributes()) {
+        self.uniqueID = uniqueID
+        self.message = message
+        self.attributes = attributes
+    }
+}
+
 /// A store a migration reads from or writes to: it can list its messages' UIDLs and attributes,
-/// and take a message under a given UIDL (so a migration interrupted half-way is run again and
+/// and take messages under given UIDLs (so a migration interrupted half-way is run again and
 /// skips what is already there).
 public protocol MigrationStore: Sendable {
     /// The store itself, through whose contract messages are read (and the copy verified).
     var store: any MailStore { get }
     /// Each message of `user`'s maildrop now, by UIDL, with its attributes.
     func attributes(user: String) async throws -> [String: MessageAttributes]
-    /// Stores `message` as `uniqueID` in `user`'s maildrop, with `attributes`.
-    func store(user: String, uniqueID: String, message: [UInt8], attributes: MessageAttributes) async throws
+    /// Stores `messages` in `user`'s maildrop, each as its UIDL with its attributes, durably
+    /// before it returns.
+    func store(user: String, messages: [MigratedMessage]) async throws
 }
 
 extension PostgresMailStore: MigrationStore {
     public var store: any MailStore { self }
 
-    public func store(user: String, uniqueID: String, message: [UInt8], attributes: MessageAttributes) async throws {
-        _ = try await self.importMessage(user: user, uniqueID: uniqueID, message: message, attributes: attributes)
+    public func store(user: String, messages: [MigratedMessage]) async throws {
+        _ = try await self.importMessages(user: user, messages)
     }
 }
 
@@ -48,14 +63,22 @@ extension PostgresMailStore: MigrationStore {
 /// Per user: the source maildrop is opened (its lock taken, so no session changes it meanwhile)
 /// and read message by message; each message whose UIDL the target lacks is stored there under
 /// that UIDL, in its wire form (RFC 1939 §3: CRLF line ends), so sizes are the same on both sides,
-/// with its attributes (``MessageAttributes``). Then the target maildrop is opened through the
-/// store contract and every source message is checked there: same UIDL, same size, same SHA-256
-/// of the bytes RETR sends, and, for the messages this run copied, the same attributes. The
-/// source is never changed, nor is a message the target already had. One message is held in
-/// memory at a time.
+/// with its attributes (``MessageAttributes``), in batches of at most ``batchMessages`` messages
+/// or ``batchOctets`` octets (the batch that holds one larger message holds only it): a batch is
+/// one transaction in PostgreSQL, so a migration costs a commit per batch, not per message, and
+/// an interrupted one loses at most its last batch. Then the target maildrop is opened through
+/// the store contract and every source message is checked there: same UIDL, same size, same
+/// SHA-256 of the bytes RETR sends, and, for the messages this run copied, the same attributes.
+/// The source is never changed, nor is a message the target already had.
 public struct MailboxMigration: Sendable {
     public let source: any MigrationStore
     public let target: any MigrationStore
+
+    /// The most messages stored in one batch.
+    public static let batchMessages = 200
+    /// The most octets a batch holds before it is stored (4 MiB): what a migration keeps in
+    /// memory at once, besides one larger message.
+    public static let batchOctets = 4 << 20
 
     public init(source: any MigrationStore, target: any MigrationStore) {
         self.source = source
@@ -99,11 +122,18 @@ public struct MailboxMigration: Sendable {
         )
         var expected: [String: Fingerprint] = [:]
         var copiedAttributes: [String: MessageAttributes] = [:]
+        var batch: [MigratedMessage] = []
+        var batchOctets = 0
         let maildrop = try await source.store.openMaildrop(user: user)
         do {
             // Read with the maildrop locked, so they are those of the messages listed.
             let attributes = try await source.attributes(user: user)
             for (index, message) in maildrop.messages.enumerated() {
+                if !batch.isEmpty, batch.count >= Self.batchMessages || batchOctets + message.size > Self.batchOctets {
+                    try await target.store(user: user, messages: batch)
+                    batch.removeAll(keepingCapacity: true)
+                    batchOctets = 0
+                }
                 var bytes: [UInt8] = []
                 bytes.reserveCapacity(message.size)
                 try await maildrop.readContent(at: index) { chunk in bytes += chunk.readableBytesView }
@@ -116,15 +146,20 @@ public struct MailboxMigration: Sendable {
                 if existing[message.uniqueID] != nil {
                     report.alreadyThere += 1
                 } else {
-                    try await target.store(
-                        user: user,
-                        uniqueID: message.uniqueID,
-                        message: Array(wire.readableBytesView),
-                        attributes: kept
+                    batch.append(
+                        MigratedMessage(
+                            uniqueID: message.uniqueID,
+                            message: Array(wire.readableBytesView),
+                            attributes: kept
+                        )
                     )
+                    batchOctets += wire.readableBytes
                     copiedAttributes[message.uniqueID] = kept
                     report.copied += 1
                 }
+            }
+            if !batch.isEmpty {
+                try await target.store(user: user, messages: batch)
             }
         } catch {
             await maildrop.close()

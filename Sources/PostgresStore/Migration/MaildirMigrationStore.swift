@@ -41,28 +41,33 @@ public struct MaildirMigrationStore: MigrationStore {
         return attributes
     }
 
-    public func store(
-        user: String,
-        uniqueID: String,
-        message: [UInt8],
-        attributes: MessageAttributes
-    ) async throws {
-        guard let name = Self.filename(uniqueID) else {
-            throw MailStoreError.io("the UIDL '\(uniqueID)' cannot name a Maildir file")
-        }
-        let location: MaildirLocation
-        if let flags = attributes.maildirFlags {
-            location = MaildirLocation(subdirectory: .cur, name: name.withFlags(flags))
-        } else {
-            location = MaildirLocation(subdirectory: .new, name: name)
+    /// Stores each message as a file of its own (each one fsynced with its directory, as a
+    /// delivery is), in one trip to the blocking-I/O threads for the batch.
+    public func store(user: String, messages: [MigratedMessage]) async throws {
+        let placed = try messages.map { message in
+            guard let name = Self.filename(message.uniqueID) else {
+                throw MailStoreError.io("the UIDL '\(message.uniqueID)' cannot name a Maildir file")
+            }
+            let location: MaildirLocation
+            if let flags = message.attributes.maildirFlags {
+                location = MaildirLocation(subdirectory: .cur, name: name.withFlags(flags))
+            } else {
+                location = MaildirLocation(subdirectory: .new, name: name)
+            }
+            return (message, location, message.attributes.deliveredAt.map { FileTime(seconds: $0) })
         }
         let maildir = Maildir(path: try maildirStore.maildirPath(for: user))
-        let temporaryName = MaildirUniqueName.generate() + ".migrate"
-        let time = attributes.deliveredAt.map { FileTime(seconds: $0) }
-        _ = try await BlockingIO.run {
+        try await BlockingIO.run {
             do {
-                // Already there (a name taken) is what a rerun finds: nothing to do.
-                return try maildir.store(message, as: location, temporaryName: temporaryName, modificationTime: time)
+                for (message, location, time) in placed {
+                    // Already there (a name taken) is what a rerun finds: nothing to do.
+                    _ = try maildir.store(
+                        message.message,
+                        as: location,
+                        temporaryName: MaildirUniqueName.generate() + ".migrate",
+                        modificationTime: time
+                    )
+                }
             } catch let error as MailStoreError {
                 throw error
             } catch {

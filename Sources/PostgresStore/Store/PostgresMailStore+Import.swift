@@ -3,6 +3,7 @@ import FileIO
 // Copying mail in from another store (`postoffice migrate`), keeping each message's UIDL.
 import MailCore
 import MailStore
+import NIOCore
 import PostgresNIO
 
 extension PostgresMailStore {
@@ -42,48 +43,77 @@ extension PostgresMailStore {
         }
     }
 
-    /// Stores `message` in `user`'s maildrop under the UIDL it had elsewhere, with its
-    /// attributes, unless the maildrop already has that UIDL (a migration run again after an
-    /// interruption). Returns whether it stored it. The body is shared with identical mail as a
-    /// delivery's is.
-    public func importMessage(
-        user: String,
-        uniqueID: String,
-        message: [UInt8],
-        attributes: MessageAttributes = MessageAttributes()
-    ) async throws -> Bool {
+    /// Stores `messages` in `user`'s maildrop, each under the UIDL it had elsewhere and with its
+    /// attributes, in one transaction (one commit, so one WAL flush, for the whole batch),
+    /// leaving out those whose UIDL the maildrop already has (a migration run again after an
+    /// interruption). Returns how many it stored. Bodies are shared with identical mail as a
+    /// delivery's are.
+    public func importMessages(user: String, _ messages: [MigratedMessage]) async throws -> Int {
         guard UserName.isValid(user) else { throw MailStoreError.noSuchUser(user) }
-        guard Self.isValidUniqueID(uniqueID) else {
-            throw MailStoreError.io("'\(uniqueID)' cannot be a UIDL (RFC 1939 §7: 1 to 70 characters in 0x21–0x7E)")
+        for message in messages where !Self.isValidUniqueID(message.uniqueID) {
+            throw MailStoreError.io(
+                "'\(message.uniqueID)' cannot be a UIDL (RFC 1939 §7: 1 to 70 characters in 0x21–0x7E)"
+            )
         }
-        let split = Self.recipientLinesEnd(message)
-        let prefix = WireForm.of(message[..<split])
-        let chunks = WireChunks(Array(message[split...]), size: Self.chunkSize)
-        let digest = try await BlockingIO.run { Self.digest(of: chunks) }
+        guard !messages.isEmpty else { return 0 }
+        struct Prepared: Sendable {
+            var uniqueID: String
+            var prefix: ByteBuffer
+            var chunks: WireChunks
+            var digest: BodyDigest
+            var attributes: MessageAttributes
+        }
+        let prepared = try await BlockingIO.run {
+            messages.map { message in
+                let split = Self.recipientLinesEnd(message.message)
+                let chunks = WireChunks(Array(message.message[split...]), size: Self.chunkSize)
+                return Prepared(
+                    uniqueID: message.uniqueID,
+                    prefix: WireForm.of(message.message[..<split]),
+                    chunks: chunks,
+                    digest: Self.digest(of: chunks),
+                    attributes: message.attributes
+                )
+            }
+        }
         let logger = database.logger
         do {
             let mailboxID = try await self.mailboxID(for: user)
             return try await database.transaction { connection in
-                // Serialises imports into one maildrop, so the check below and the insert agree.
+                // Serialises imports into one maildrop, so the check below and the inserts agree.
                 try await connection.query("SELECT 1 FROM mailboxes WHERE id = \(mailboxID) FOR UPDATE", logger: logger)
-                let present = try await connection.query(
-                    "SELECT 1 FROM mailbox_messages WHERE mailbox_id = \(mailboxID) AND uidl = \(uniqueID)",
-                    logger: logger
-                ).collect()
-                guard present.isEmpty else { return false }
-                let messageID = try await Self.storeBody(chunks, digest: digest, on: connection, logger: logger)
-                _ = try await Self.insertEntry(
-                    mailboxID: mailboxID,
-                    messageID: messageID,
-                    size: prefix.readableBytes + digest.size,
-                    prefix: prefix,
-                    uidl: uniqueID,
-                    maildirFlags: attributes.maildirFlags,
-                    deliveredAt: attributes.deliveredAt,
-                    on: connection,
-                    logger: logger
+                let present = try await Set(
+                    connection.query(
+                        """
+                        SELECT uidl FROM mailbox_messages
+                        WHERE mailbox_id = \(mailboxID) AND uidl = ANY(\(prepared.map(\.uniqueID)))
+                        """,
+                        logger: logger
+                    ).collect().map { try $0.decode(String.self) }
                 )
-                return true
+                var stored = Set<String>()
+                for message in prepared where !present.contains(message.uniqueID) && !stored.contains(message.uniqueID)
+                {
+                    let messageID = try await Self.storeBody(
+                        message.chunks,
+                        digest: message.digest,
+                        on: connection,
+                        logger: logger
+                    )
+                    _ = try await Self.insertEntry(
+                        mailboxID: mailboxID,
+                        messageID: messageID,
+                        size: message.prefix.readableBytes + message.digest.size,
+                        prefix: message.prefix,
+                        uidl: message.uniqueID,
+                        maildirFlags: message.attributes.maildirFlags,
+                        deliveredAt: message.attributes.deliveredAt,
+                        on: connection,
+                        logger: logger
+                    )
+                    stored.insert(message.uniqueID)
+                }
+                return stored.count
             }
         } catch {
             throw Self.storeError(error)
