@@ -1,3 +1,4 @@
+import FileIO
 import Foundation
 import Glibc
 import Logging
@@ -38,9 +39,10 @@ struct LineLogHandler: LogHandler {
     }
 
     private static func timestamp() -> String {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        var seconds = now.tv_sec
+        // FileIO's clock: a `timespec` here is attributed to CoreFoundation in some builds
+        // (release), which this file does not import.
+        let now = FileTime.now()
+        var seconds = time_t(now.seconds)
         var parts = tm()
         gmtime_r(&seconds, &parts)
         return String(
@@ -51,7 +53,7 @@ struct LineLogHandler: LogHandler {
             parts.tm_hour,
             parts.tm_min,
             parts.tm_sec,
-            Int(now.tv_nsec / 1_000_000)
+            now.nanoseconds / 1_000_000
         )
     }
 }
