@@ -132,7 +132,8 @@ struct ServeCommand: AsyncParsableCommand {
         let store = backends.store
         let accounts = ReloadableAccounts(backends.accounts)
         // Read now, so the first CAPA already shows the accounts' expire_days and login_delay.
-        if let passwd = backends.accounts as? PasswdFileAccounts, FileManager.default.fileExists(atPath: site.passwdFile)
+        if let passwd = backends.accounts as? PasswdFileAccounts,
+            FileManager.default.fileExists(atPath: site.passwdFile)
         {
             for problem in await passwd.problems() { logger.warning("\(problem)") }
         }

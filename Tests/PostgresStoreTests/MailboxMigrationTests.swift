@@ -80,6 +80,9 @@ struct MailboxMigrationTests {
 
                 let inDatabase = try await postgres.openMaildrop(user: "alice")
                 #expect(Set(inDatabase.messages) == Set(listing))
+                #expect(
+                    inDatabase.messages.compactMap(\.arrival).sorted() == [1_700_000_001, 1_700_000_002, 1_700_000_003]
+                )
                 for (index, message) in inDatabase.messages.enumerated() {
                     let original = try #require(listing.firstIndex(of: message))
                     #expect(
@@ -108,6 +111,33 @@ struct MailboxMigrationTests {
                 #expect(Set(final.messages.map(\.uniqueID)).isSuperset(of: listing.map(\.uniqueID)))
                 #expect(final.messages.count == 4)
                 await final.close()
+            }
+        }
+    }
+
+    @Test("a name stating its file's size (,S=) gets a file of that size back: LF line ends, as it had")
+    func statedSizeKept() async throws {
+        try await Self.withTemporaryDirectory { directory in
+            try await TestDatabase.withFresh { database in
+                let lf = "Subject: sized\n\nline one\nline two\n"
+                let unterminated = "Subject: open\n\nno end"
+                let name = "1700000005.M5P5.host,S=\(lf.utf8.count),W=\(lf.utf8.count + 4)"
+                let openName = "1700000006.M6P6.host,S=\(unterminated.utf8.count),W=\(unterminated.utf8.count + 4)"
+                try Self.makeMaildir("\(directory)/a/lea/Maildir", files: [name: lf, openName: unterminated])
+                let postgres = PostgresMailStore(database: database)
+                let source = try MaildirStore(template: "\(directory)/a/%u/Maildir")
+                #expect(
+                    try await MailboxMigration(source: MaildirMigrationStore(source), target: postgres)
+                        .migrate(user: "lea").verified
+                )
+                let back = try MaildirStore(template: "\(directory)/b/%u/Maildir")
+                #expect(
+                    try await MailboxMigration(source: postgres, target: MaildirMigrationStore(back))
+                        .migrate(user: "lea").verified
+                )
+                let root = "\(directory)/b/lea/Maildir/new/"
+                #expect(try Data(contentsOf: URL(fileURLWithPath: root + name)) == Data(lf.utf8))
+                #expect(try Data(contentsOf: URL(fileURLWithPath: root + openName)) == Data(unterminated.utf8))
             }
         }
     }

@@ -86,6 +86,34 @@ struct PostgresAccountsTests {
 
 @Suite("Schema migrations", .serialized)
 struct SchemaTests {
+    @Test("expire_days and login_delay come from extra_fields as in a passwd-file; the settings in use after a login")
+    func settings() async throws {
+        try await TestDatabase.withFresh { database in
+            let accounts = PostgresAccounts(database: database)
+            try await accounts.add(user: "carl", password: "pw", scheme: .plain)
+            try await accounts.add(user: "dora", password: "pw", scheme: .plain)
+            try await accounts.add(user: "emil", password: "pw", scheme: .plain)
+            try await database.rows(
+                "UPDATE accounts SET extra_fields = 'expire_days=30 login_delay=600' WHERE name = 'carl'"
+            )
+            try await database.rows("UPDATE accounts SET extra_fields = 'expire_days=soon' WHERE name = 'emil'")
+            #expect(accounts.settingsInUse == AccountSettingsInUse(), "nothing is known before the first login")
+            #expect(await accounts.verifyPassword(user: "dora", password: Array("pw".utf8)) == .success(user: "dora"))
+            #expect(accounts.settingsInUse == AccountSettingsInUse(expiries: [.days(30)], loginDelays: [600]))
+            #expect(await accounts.settings(user: "carl") == AccountSettings(expiry: .days(30), loginDelaySeconds: 600))
+            #expect(await accounts.settings(user: "dora") == AccountSettings())
+            #expect(await accounts.settings(user: "emil") == AccountSettings(), "an unusable value is left to the site")
+            #expect(await accounts.settings(user: "nobody") == AccountSettings())
+            #expect(
+                try await accounts.allSettings() == [
+                    "carl": AccountSettings(expiry: .days(30), loginDelaySeconds: 600),
+                    "dora": AccountSettings(),
+                    "emil": AccountSettings(),
+                ]
+            )
+        }
+    }
+
     @Test("migrate brings an empty database to the current version, once; check then passes")
     func migrateOnce() async throws {
         try await TestDatabase.withFresh(migrated: false) { database in

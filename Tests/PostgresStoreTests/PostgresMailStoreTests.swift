@@ -1,3 +1,4 @@
+import Foundation
 import MailStore
 import NIOConcurrencyHelpers
 import NIOCore
@@ -39,6 +40,9 @@ struct PostgresMailStoreTests {
             let maildrop = try await store.openMaildrop(user: "alice")
             #expect(maildrop.messages.map(\.uniqueID) == [first, second])
             #expect(maildrop.messages.map(\.size) == [22, 24])
+            // Each message's arrival, which retention counts from.
+            let now = Int(Date().timeIntervalSince1970)
+            #expect(maildrop.messages.allSatisfy { abs(($0.arrival ?? 0) - now) < 600 })
             #expect(try await content(maildrop, at: 0) == Array("Subject: one\r\n\r\nbody\r\n".utf8))
             #expect(try await content(maildrop, at: 1) == Array("Subject: two\r\n\r\nno end\r\n".utf8))
             await maildrop.close()
@@ -267,9 +271,9 @@ struct PostgresMailStoreTests {
             _ = try await store.deliver(user: "jon", message: Array("x\n".utf8))
             try await database.rows("ANALYZE mailbox_messages")
             try await database.rows("SET enable_seqscan = off")
-            let plan = try await database.rows(
-                "EXPLAIN SELECT id, uidl, size FROM mailbox_messages WHERE mailbox_id = 1 ORDER BY id"
-            ).map { try $0.decode(String.self) }.joined(separator: "\n")
+            var explain = PostgresMailStore.listing(mailboxID: 1)
+            explain.sql = "EXPLAIN " + explain.sql
+            let plan = try await database.rows(explain).map { try $0.decode(String.self) }.joined(separator: "\n")
             #expect(plan.contains("Index Only Scan using mailbox_messages_listing"), "\(plan)")
         }
     }

@@ -3,6 +3,7 @@ public import Accounts
 import FileIO
 import Logging
 import MailCore
+import NIOConcurrencyHelpers
 import PostgresNIO
 public import SASL
 
@@ -14,14 +15,105 @@ public import SASL
 /// same cost for an unknown user, the hashing off the caller's thread. Every node sees a change
 /// at once. A database that cannot be reached answers "temporary failure", never "no such
 /// user", so LMTP defers mail rather than bouncing it.
+///
+/// Per-account `expire_days` and `login_delay` are the passwd-file's extra fields, kept in the
+/// `extra_fields` column in the same syntax. The distinct settings in use (which the server
+/// needs, without I/O, for every CAPA) are read again at most once per
+/// ``settingsRefreshInterval``, after a login asks.
 public final class PostgresAccounts: AccountProvider {
     public let database: MailDatabase
+
+    /// How long the settings in use, as last read, are trusted.
+    public static let settingsRefreshInterval: Duration = .seconds(60)
+
+    private struct SettingsCache: Sendable {
+        var inUse = AccountSettingsInUse()
+        var lastRead: ContinuousClock.Instant?
+        var reading = false
+    }
+
+    private let settingsCache = NIOLockedValueBox(SettingsCache())
 
     public init(database: MailDatabase) {
         self.database = database
     }
 
+    // MARK: - Per-account settings
+
+    public var settingsInUse: AccountSettingsInUse {
+        settingsCache.withLockedValue { $0.inUse }
+    }
+
+    public func settings(user: String) async -> AccountSettings {
+        guard UserName.isValid(user) else { return AccountSettings() }
+        do {
+            let rows = try await database.rows("SELECT extra_fields FROM accounts WHERE name = \(user)")
+            guard let row = rows.first else { return AccountSettings() }
+            return self.parse(try row.decode(String.self), user: user)
+        } catch {
+            database.logger.warning("reading the settings of \(user) failed: \(DatabaseFailure(error))")
+            return AccountSettings()
+        }
+    }
+
+    /// Every account and its own settings (`postoffice expire`).
+    public func allSettings() async throws -> [String: AccountSettings] {
+        do {
+            var all: [String: AccountSettings] = [:]
+            for row in try await database.rows("SELECT name, extra_fields FROM accounts") {
+                let (name, fields) = try row.decode((String, String).self)
+                all[name] = self.parse(fields, user: name)
+            }
+            return all
+        } catch {
+            throw DatabaseFailure(error)
+        }
+    }
+
+    /// Reads the distinct settings accounts carry, if the last read is older than
+    /// ``settingsRefreshInterval`` and no read is running.
+    func refreshSettingsInUseIfDue() async {
+        let now = ContinuousClock.now
+        let due = settingsCache.withLockedValue { cache in
+            guard !cache.reading, cache.lastRead.map({ now - $0 >= Self.settingsRefreshInterval }) ?? true else {
+                return false
+            }
+            cache.reading = true
+            return true
+        }
+        guard due else { return }
+        var inUse = AccountSettingsInUse()
+        var read = false
+        do {
+            let rows = try await database.rows("SELECT DISTINCT extra_fields FROM accounts WHERE extra_fields <> ''")
+            for row in rows {
+                let settings = self.parse(try row.decode(String.self), user: nil)
+                if let expiry = settings.expiry { inUse.expiries.insert(expiry) }
+                if let delay = settings.loginDelaySeconds { inUse.loginDelays.insert(delay) }
+            }
+            read = true
+        } catch {
+            database.logger.warning("reading the accounts' settings failed: \(DatabaseFailure(error))")
+        }
+        settingsCache.withLockedValue { cache in
+            cache.reading = false
+            if read {
+                cache.inUse = inUse
+                cache.lastRead = now
+            }
+        }
+    }
+
+    private func parse(_ fields: String, user: String?) -> AccountSettings {
+        let (settings, problems) = AccountSettings.parse(extraFields: Substring(fields))
+        for problem in problems {
+            database.logger.warning("account \(user ?? "(settings in use)") in the database: \(problem)")
+        }
+        return settings
+    }
+
     public func verifyPassword(user: String, password: [UInt8]) async -> AuthenticationResult {
+        await self.refreshSettingsInUseIfDue()
         guard UserName.isValid(user) else {
             _ = await PasswordCheck.verify(password, against: nil)
             return .invalidCredentials

@@ -139,7 +139,10 @@ public struct MailboxMigration: Sendable {
                 try await maildrop.readContent(at: index) { chunk in bytes += chunk.readableBytesView }
                 let wire = WireForm.of(bytes)
                 expected[message.uniqueID] = try await BlockingIO.run { Fingerprint(wire) }
-                let kept = attributes[message.uniqueID] ?? MessageAttributes()
+                var kept = attributes[message.uniqueID] ?? MessageAttributes()
+                // The store's own idea of the arrival (a Maildir's comes from the name's
+                // delivery time, not the file's time) wins.
+                if let arrival = message.arrival { kept.deliveredAt = arrival }
                 report.messages += 1
                 report.octets += message.size
                 if kept.maildirFlags != nil { report.seen += 1 }

@@ -12,8 +12,8 @@ public import MailStore
 /// stored (through MailStore's `Maildir`, as every delivery is) as `new/UIDL`, or as
 /// `cur/UIDL:2,FLAGS` when it had been seen, with its delivery time as the file's time. A UIDL
 /// that cannot be a file name there (one with `/`, or `:` which starts the flags, or a leading
-/// `.`) is refused. Message bytes are written as they come (the wire form, CRLF line ends), so
-/// RETR sends them unchanged.
+/// `.`) is refused. A name that states its file's size (`,S=`) gets a file of that size (see
+/// ``storedForm(of:name:)``); other messages are written in wire form, which RETR sends unchanged.
 public struct MaildirMigrationStore: MigrationStore {
     public let maildirStore: MaildirStore
     public var store: any MailStore { maildirStore }
@@ -54,15 +54,16 @@ public struct MaildirMigrationStore: MigrationStore {
             } else {
                 location = MaildirLocation(subdirectory: .new, name: name)
             }
-            return (message, location, message.attributes.deliveredAt.map { FileTime(seconds: $0) })
+            let bytes = Self.storedForm(of: message.message, name: name)
+            return (bytes, location, message.attributes.deliveredAt.map { FileTime(seconds: $0) })
         }
         let maildir = Maildir(path: try maildirStore.maildirPath(for: user))
         try await BlockingIO.run {
             do {
-                for (message, location, time) in placed {
+                for (bytes, location, time) in placed {
                     // Already there (a name taken) is what a rerun finds: nothing to do.
                     _ = try maildir.store(
-                        message.message,
+                        bytes,
                         as: location,
                         temporaryName: MaildirUniqueName.generate() + ".migrate",
                         modificationTime: time
@@ -74,6 +75,24 @@ public struct MaildirMigrationStore: MigrationStore {
                 throw MailStoreError.io("\(error)")
             }
         }
+    }
+
+    /// The bytes to store for a message in wire form under `name`. A name that states the
+    /// stored size (`,S=`, as a Maildir writer gave it) is kept true: the message goes back with
+    /// LF line ends (and without the line end RETR adds to an unterminated last line) when that
+    /// has the stated size, as the file it came from had. Otherwise the wire form is stored,
+    /// which RETR sends unchanged.
+    static func storedForm(of wire: [UInt8], name: MaildirFilename) -> [UInt8] {
+        guard let size = name.size, size != wire.count else { return wire }
+        var transform = LocalTextTransform(quoteFromLines: false)
+        var local: [UInt8] = []
+        local.reserveCapacity(wire.count)
+        transform.transform(wire, into: &local)
+        transform.finish(into: &local)
+        if local.count == size + 1, local.last == UInt8(ascii: "\n") {
+            local.removeLast()
+        }
+        return local.count == size ? local : wire
     }
 
     /// The file name whose base name is `uniqueID`, if there is one.

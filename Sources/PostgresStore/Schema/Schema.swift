@@ -21,6 +21,9 @@ import PostgresNIO
 ///   `Return-Path:`/`Delivered-To:` a delivery adds for that recipient), the Maildir flags it had
 ///   if it came from a Maildir, and when it was delivered. The index `mailbox_messages_listing`
 ///   covers (mailbox, order, UIDL, size): STAT, LIST and UIDL are one index-only scan.
+///
+/// Version 2: the listing index also covers the delivery time, which a maildrop's listing now
+/// carries (each message's arrival, which retention counts from).
 /// - `accounts`: one row per account, the password as a passwd-file writes it (`{SCHEME}…`)
 ///   and the passwd-file's extra fields.
 public enum Schema {
@@ -102,7 +105,19 @@ public enum Schema {
                 )
                 """,
             ]
-        )
+        ),
+        Migration(
+            version: 2,
+            description: "the listing index also covers each message's delivery time (its age for EXPIRE)",
+            statements: [
+                """
+                CREATE INDEX mailbox_messages_listing_v2 ON mailbox_messages (mailbox_id, id)
+                INCLUDE (uidl, size, delivered_at)
+                """,
+                "DROP INDEX mailbox_messages_listing",
+                "ALTER INDEX mailbox_messages_listing_v2 RENAME TO mailbox_messages_listing",
+            ]
+        ),
     ]
 
     /// What ``migrate(_:)`` did.

@@ -62,17 +62,15 @@ public struct PostgresMailStore: MailStore {
         let session = Self.newSessionID()
         let lease = try await self.acquireLease(user: user, session: session)
         do {
-            let rows = try await database.rows(
-                "SELECT id, uidl, size FROM mailbox_messages WHERE mailbox_id = \(lease.mailboxID) ORDER BY id"
-            )
+            let rows = try await database.rows(Self.listing(mailboxID: lease.mailboxID))
             var entries: [Int64] = []
             var messages: [MaildropMessage] = []
             entries.reserveCapacity(rows.count)
             messages.reserveCapacity(rows.count)
             for row in rows {
-                let (id, uidl, size) = try row.decode((Int64, String, Int64).self)
+                let (id, uidl, size, arrival) = try row.decode((Int64, String, Int64, Int64).self)
                 entries.append(id)
-                messages.append(MaildropMessage(uniqueID: uidl, size: Int(size)))
+                messages.append(MaildropMessage(uniqueID: uidl, size: Int(size), arrival: Int(arrival)))
             }
             return PostgresMaildrop(
                 store: self,
@@ -85,6 +83,15 @@ public struct PostgresMailStore: MailStore {
             await self.releaseLease(mailboxID: lease.mailboxID, generation: lease.generation)
             throw Self.storeError(error)
         }
+    }
+
+    /// A maildrop's listing, in delivery order: one index-only scan of
+    /// `mailbox_messages_listing` (entry, UIDL, size and arrival, in seconds since 1970).
+    static func listing(mailboxID: Int64) -> PostgresQuery {
+        """
+        SELECT id, uidl, size, extract(epoch FROM delivered_at)::bigint
+        FROM mailbox_messages WHERE mailbox_id = \(mailboxID) ORDER BY id
+        """
     }
 
     struct Lease: Sendable {

@@ -60,6 +60,16 @@ struct Backends {
         return (try? PostgresURL(parsing: accountsURL).description) ?? "postgresql://…"
     }
 
+    /// Every account and its own settings (`expire_days`, `login_delay`), from the passwd-file
+    /// or the accounts table.
+    func allAccountSettings() async throws -> [String: AccountSettings] {
+        switch accounts {
+        case let file as PasswdFileAccounts: try await file.allSettings()
+        case let table as PostgresAccounts: try await table.allSettings()
+        default: [:]
+        }
+    }
+
     /// Runs the pools while `body` runs (commands that do one job and exit).
     func withRunning<Result: Sendable>(_ body: @Sendable () async throws -> Result) async throws -> Result {
         try await Self.run(databases[...], body)
