@@ -175,11 +175,9 @@ public final class PostgresAccounts: AccountProvider {
     public func add(user: String, password: String, scheme: PasswordScheme = .defaultForNewPasswords)
         async throws(AccountChangeError)
     {
-        try Self.checkUserName(user)
-        let field = try await Self.hash(password, scheme: scheme)
-        let added = try await self.change(
+        let added = try await self.writePassword(password, of: user, scheme: scheme) { field in
             "INSERT INTO accounts (name, password) VALUES (\(user), \(field)) ON CONFLICT (name) DO NOTHING RETURNING 1"
-        )
+        }
         guard added else { throw AccountChangeError(code: .userExists, message: "user \(user) already exists") }
     }
 
@@ -187,11 +185,9 @@ public final class PostgresAccounts: AccountProvider {
     public func setPassword(user: String, password: String, scheme: PasswordScheme = .defaultForNewPasswords)
         async throws(AccountChangeError)
     {
-        try Self.checkUserName(user)
-        let field = try await Self.hash(password, scheme: scheme)
-        let changed = try await self.change(
+        let changed = try await self.writePassword(password, of: user, scheme: scheme) { field in
             "UPDATE accounts SET password = \(field), updated_at = now() WHERE name = \(user) RETURNING 1"
-        )
+        }
         guard changed else { throw AccountChangeError(code: .noSuchUser, message: "no user \(user)") }
     }
 
@@ -209,6 +205,19 @@ public final class PostgresAccounts: AccountProvider {
         } catch {
             throw AccountChangeError(code: .database, message: DatabaseFailure(error).description)
         }
+    }
+
+    /// Hashes `password` in `scheme` (off the caller's thread) and runs the statement made with
+    /// the stored form; says whether it changed a row.
+    private func writePassword(
+        _ password: String,
+        of user: String,
+        scheme: PasswordScheme,
+        _ statement: (String) -> PostgresQuery
+    ) async throws(AccountChangeError) -> Bool {
+        try Self.checkUserName(user)
+        let field = try await Self.hash(password, scheme: scheme)
+        return try await self.change(statement(field))
     }
 
     /// Runs a change that returns a row when it did something.
