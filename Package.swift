@@ -39,6 +39,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        // The PostgreSQL store for several server nodes (its own target: Maildir-only parts do not link it).
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // libxcrypt's crypt_r / crypt_gensalt_rn (TOOLCHAIN.md, "Passwords").
@@ -107,6 +109,21 @@ let package = Package(
         .target(
             name: "ProxyProtocol",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // Mailboxes, the maildrop lease and accounts in PostgreSQL, for several `serve` nodes.
+        .target(
+            name: "PostgresStore",
+            dependencies: [
+                "MailCore", "MailStore", "Accounts", "SASL", "FileIO",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -217,7 +234,7 @@ let package = Package(
             name: "postoffice",
             dependencies: [
                 "POP3Core", "SASL", "Accounts", "MailStore", "POP3Server", "POP3Client", "Fetch", "Mailbox",
-                "LMTPServer", "Discovery", "FileIO", "ServerMetrics", "FileFormats", "ProxyProtocol",
+                "LMTPServer", "Discovery", "FileIO", "ServerMetrics", "FileFormats", "ProxyProtocol", "PostgresStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -396,6 +413,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "FileFormatsTests", dependencies: ["FileFormats"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PostgresStoreTests",
+            dependencies: [
+                "PostgresStore", "MailStore", "Accounts", "FileIO",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "MailboxTests",
             dependencies: [

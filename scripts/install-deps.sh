@@ -13,9 +13,10 @@ export DEBIAN_FRONTEND=noninteractive
 # the LMTP listener with swaks as its SMTP client, systemd-analyze for the units in contrib/ and
 # those `fetch --install-timer` writes, dnsmasq (the binary alone, no service) as the DNS server
 # that account discovery is tested against), Prometheus's promtool to check the metrics
-# endpoint's output, HAProxy in front of the PROXY-protocol listeners, fail2ban for its
-# fail2ban-regex, which checks the filter in contrib/ against a real log, and testssl.sh for the
-# TLS audit (scripts/tls-audit).
+# endpoint's output, HAProxy in front of the PROXY-protocol listeners and of the scale-out rig's
+# two `serve` nodes, PostgreSQL for that rig's database, fail2ban for its fail2ban-regex, which
+# checks the filter in contrib/ against a real log, and testssl.sh for the TLS audit
+# (scripts/tls-audit).
 DEB_PACKAGES=(
     ca-certificates
     curl
@@ -40,6 +41,7 @@ DEB_PACKAGES=(
     haproxy
     fail2ban
     testssl.sh
+    postgresql
 )
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
@@ -112,7 +114,7 @@ disable_system_service() {
             as_root systemctl disable --now "$service" >/dev/null 2>&1 || true
         fi
     elif [ -x "/etc/init.d/$service" ]; then
-        if [ -e "$pidfile" ] && kill -0 "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null; then
+        if [ -e "$pidfile" ] && kill -0 "$(head -n 1 "$pidfile" 2>/dev/null)" 2>/dev/null; then
             log "stopping the system $service service"
             as_root "/etc/init.d/$service" stop >/dev/null 2>&1 || true
         fi
@@ -127,6 +129,10 @@ disable_system_service postfix /var/spool/postfix/pid/master.pid
 disable_system_service prometheus /run/prometheus.pid
 disable_system_service haproxy /run/haproxy.pid
 disable_system_service fail2ban /run/fail2ban/fail2ban.pid
+# Debian's PostgreSQL package creates and starts a cluster (15/main on port 5432): the
+# scale-out tests run their own (initdb into a temporary data directory, on a free loopback
+# port) and never touch it.
+disable_system_service postgresql /var/lib/postgresql/15/main/postmaster.pid
 
 # The unprivileged user that owns test mailboxes: Dovecot refuses mail processes with uid 0 and
 # getmail6 refuses to deliver as root.
@@ -134,6 +140,14 @@ if ! id -u vmail >/dev/null 2>&1; then
     log "creating system user vmail"
     as_root useradd --system --user-group --home-dir /nonexistent --no-create-home \
         --shell /usr/sbin/nologin vmail
+fi
+
+# PostgreSQL refuses to run as root: the test rig runs its own servers as this unprivileged
+# user, which Debian's package normally creates.
+if ! id -u postgres >/dev/null 2>&1; then
+    log "creating system user postgres"
+    as_root useradd --system --user-group --home-dir /nonexistent --no-create-home \
+        --shell /usr/sbin/nologin postgres
 fi
 
 # pytest for the interop suite, in whichever python3 is first on PATH (may be a pyenv python).

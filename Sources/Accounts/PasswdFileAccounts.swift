@@ -68,7 +68,7 @@ public final class PasswdFileAccounts: AccountProvider {
     public func verifyPassword(user: String, password: [UInt8]) async -> AuthenticationResult {
         await pool.run { [self] in
             guard UserName.isValid(user) else {
-                Self.doDummyWork(password)
+                _ = PasswordCheck.verifyNow(password, against: nil)
                 return .invalidCredentials
             }
             let file: PasswdFile
@@ -76,19 +76,15 @@ public final class PasswdFileAccounts: AccountProvider {
             case .success(let loaded): file = loaded
             case .failure(let error): return .temporaryFailure(error.message)
             }
-            guard let entry = file.entries[user] else {
-                Self.doDummyWork(password)
-                return .invalidCredentials
-            }
-            switch entry.password.verify(password) {
+            let entry = file.entries[user]
+            switch PasswordCheck.verifyNow(password, against: entry?.password) {
             case .match:
+                guard let entry else { return .invalidCredentials }
                 return .success(user: entry.user)
             case .mismatch:
-                // An account without a password costs as much as a wrong password elsewhere.
-                if entry.password.data.isEmpty { Self.doDummyWork(password) }
                 return .invalidCredentials
             case .unusable(let reason):
-                let message = "\(path) line \(entry.lineNumber), user \(entry.user): \(reason)"
+                let message = "\(path) line \(entry?.lineNumber ?? 0), user \(user): \(reason)"
                 reportProblem(message)
                 return .temporaryFailure(message)
             }
@@ -222,12 +218,4 @@ public final class PasswdFileAccounts: AccountProvider {
         guard let last = bytes.last else { return "is empty" }
         return last == UInt8(ascii: "\n") ? nil : "ends in the middle of a line"
     }
-
-    /// A yescrypt computation with the default cost, for users that do not exist.
-    private static func doDummyWork(_ password: [UInt8]) {
-        _ = SystemCrypt.verify(password: password, storedHash: dummyHash)
-    }
-
-    /// A yescrypt hash of a random password nobody knows.
-    private static let dummyHash = "$y$j9T$Vtb10/9dKF4gsG.E2qLoi.$L/N76//.h4ddFrJxMQ6523Arwmjnv38DTuu7n8in/x8"
 }

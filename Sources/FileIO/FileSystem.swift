@@ -31,6 +31,17 @@ public enum FileSystem {
         return FileStatus(info)
     }
 
+    /// Sets the access and modification times of `path` (`utimensat(2)`), as a copy that keeps
+    /// a file's delivery time does.
+    public static func setTimes(_ path: FilePath, to time: FileTime) throws(FileIOError) {
+        var times = [
+            timespec(tv_sec: time_t(time.seconds), tv_nsec: Int(time.nanoseconds)),
+            timespec(tv_sec: time_t(time.seconds), tv_nsec: Int(time.nanoseconds)),
+        ]
+        let result = path.withPlatformString { utimensat(AT_FDCWD, $0, &times, 0) }
+        guard result == 0 else { throw FileIOError("utimensat", path, Errno.current) }
+    }
+
     /// Whether `path` is a directory (following links); `false` when it does not exist or
     /// cannot be examined.
     public static func isDirectory(_ path: FilePath) -> Bool {

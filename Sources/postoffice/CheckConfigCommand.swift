@@ -2,6 +2,7 @@ import Accounts
 import ArgumentParser
 import Foundation
 import Glibc
+import Logging
 import MailStore
 import POP3Server
 
@@ -44,7 +45,12 @@ struct CheckConfigCommand: AsyncParsableCommand {
         return [
             ("data_dir", site.dataDirectory),
             ("maildir", site.maildirTemplate),
-            ("passwd_file", site.passwdFile),
+            (
+                "passwd_file",
+                site.passwdFile + (site.accountsURL == nil ? "" : " (not used: accounts are in PostgreSQL)")
+            ),
+            ("store", site.storeURL == nil ? "(the Maildirs above)" : Backends.storeDescription(site)),
+            ("accounts", site.accountsURL == nil ? "(the passwd-file above)" : Backends.accountsDescription(site)),
             ("listen", list(settings.listen) + (settings.usesDefaultListeners ? " (the default)" : "")),
             ("listen_tls", list(settings.listenTLS)),
             ("listen_proxy", list(settings.listenProxy)),
@@ -96,25 +102,30 @@ struct CheckConfigCommand: AsyncParsableCommand {
             problems.append("\(error)")
         }
         do {
-            _ = try MaildirStore(template: site.maildirTemplate)
+            // The store and accounts `serve` would use, and the schema of any database.
+            try await Backends(site: site, takeoverAfter: .seconds(settings.takeoverAfter))
+                .checkSchemas(logger: Logger(label: "postgres"))
         } catch {
-            problems.append("the maildir template is not usable: \(error)")
+            problems.append("\(error)")
         }
         let files = FileManager.default
-        if files.fileExists(atPath: site.passwdFile) {
-            if let problem = SecretFilePermissions.problem(path: site.passwdFile, what: "passwd-file") {
-                problems.append(problem)
-            }
-            if let identity, !SecretFilePermissions.readable(path: site.passwdFile, by: identity) {
+        // Accounts in PostgreSQL: no passwd-file is read.
+        if site.accountsURL == nil {
+            if files.fileExists(atPath: site.passwdFile) {
+                if let problem = SecretFilePermissions.problem(path: site.passwdFile, what: "passwd-file") {
+                    problems.append(problem)
+                }
+                if let identity, !SecretFilePermissions.readable(path: site.passwdFile, by: identity) {
+                    problems.append(
+                        "the passwd-file \(site.passwdFile) is not readable by \(identity.userName): run `chgrp \(identity.groupName) \(site.passwdFile) && chmod 0640 \(site.passwdFile)`"
+                    )
+                }
+                problems += await PasswdFileAccounts(path: site.passwdFile).problems()
+            } else {
                 problems.append(
-                    "the passwd-file \(site.passwdFile) is not readable by \(identity.userName): run `chgrp \(identity.groupName) \(site.passwdFile) && chmod 0640 \(site.passwdFile)`"
+                    "there is no passwd-file \(site.passwdFile) yet (serve creates it empty; add accounts with `postoffice user add`)"
                 )
             }
-            problems += await PasswdFileAccounts(path: site.passwdFile).problems()
-        } else {
-            problems.append(
-                "there is no passwd-file \(site.passwdFile) yet (serve creates it empty; add accounts with `postoffice user add`)"
-            )
         }
         if let certificate = settings.tlsCertificate, let key = settings.tlsKey {
             var readable = true

@@ -11,7 +11,7 @@ import MailStore
 struct DeliverCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "deliver",
-        abstract: "Deliver one RFC 5322 message from standard input into USER's Maildir."
+        abstract: "Deliver one RFC 5322 message from standard input into USER's mailbox (Maildir or PostgreSQL)."
     )
 
     /// The largest message `deliver` accepts.
@@ -19,7 +19,7 @@ struct DeliverCommand: AsyncParsableCommand {
 
     @OptionGroup var site: SiteOptions
 
-    @Argument(help: "The account to deliver to (it must exist in the passwd-file).")
+    @Argument(help: "The account to deliver to (it must exist in the passwd-file or the accounts table).")
     var user: String
 
     func run() async throws {
@@ -30,15 +30,18 @@ struct DeliverCommand: AsyncParsableCommand {
             Console.printError("\(error)")
             throw ExitCode(78)  // EX_CONFIG
         }
-        let passwdFile = settings.passwdFile
-        guard try await BlockingIO.run({ FileManager.default.isReadableFile(atPath: passwdFile) }) else {
-            Console.printError("cannot read the passwd-file \(settings.passwdFile)")
-            throw ExitCode(75)
+        let backends: Backends
+        do {
+            backends = try Backends(site: settings)
+        } catch {
+            Console.printError("\(error)")
+            throw ExitCode(78)  // EX_CONFIG
         }
-        let accounts = PasswdFileAccounts(path: settings.passwdFile)
-        guard await accounts.accountExists(user: user) else {
-            Console.printError("no such user '\(user)' in \(settings.passwdFile); nothing was delivered")
-            throw ExitCode(67)
+        if let passwdFile = backends.passwdFile,
+            try await !BlockingIO.run({ FileManager.default.isReadableFile(atPath: passwdFile) })
+        {
+            Console.printError("cannot read the passwd-file \(passwdFile)")
+            throw ExitCode(75)
         }
         let message: [UInt8]
         do {
@@ -58,10 +61,24 @@ struct DeliverCommand: AsyncParsableCommand {
             Console.printError("the message on standard input is empty; nothing was delivered")
             throw ExitCode(65)
         }
+        let user = self.user
+        let accountsWhere = Backends.accountsDescription(settings)
         do {
-            let store = try MaildirStore(template: settings.maildirTemplate)
-            let name = try await store.deliver(user: user, message: message)
+            let name = try await backends.withRunning { () async throws -> String in
+                switch await backends.accounts.lookUpAccount(user: user) {
+                case .exists: break
+                case .absent: throw DeliveryRefusal.noSuchUser
+                case .temporaryFailure(let reason): throw DeliveryRefusal.accountsUnavailable(reason)
+                }
+                return try await backends.store.deliver(user: user, message: message)
+            }
             if Console.standardErrorIsTerminal { Console.printError("delivered to \(user): \(name)") }
+        } catch DeliveryRefusal.noSuchUser {
+            Console.printError("no such user '\(user)' in \(accountsWhere); nothing was delivered")
+            throw ExitCode(67)
+        } catch DeliveryRefusal.accountsUnavailable(let reason) {
+            Console.printError("the accounts cannot be read (\(reason)); nothing was delivered")
+            throw ExitCode(75)
         } catch MailStoreError.noSuchUser {
             Console.printError("'\(user)' cannot be a mailbox name; nothing was delivered")
             throw ExitCode(67)
@@ -70,4 +87,10 @@ struct DeliverCommand: AsyncParsableCommand {
             throw ExitCode(75)
         }
     }
+}
+
+/// Why `deliver` stores nothing before it reads the message into the store.
+private enum DeliveryRefusal: Error {
+    case noSuchUser
+    case accountsUnavailable(String)
 }

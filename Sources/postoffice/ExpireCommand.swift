@@ -28,30 +28,34 @@ struct ExpireCommand: AsyncParsableCommand {
     func run() async throws {
         let siteSettings: SiteSettings
         let siteExpiry: Expiry?
-        let store: MaildirStore
+        let backends: Backends
         do {
             var section = try site.loadServerSection()
             siteSettings = try site.resolveSite(section: &section)
             siteExpiry = try expireDays.resolve(section: &section)
-            store = try MaildirStore(template: siteSettings.maildirTemplate)
+            backends = try Backends(site: siteSettings)
         } catch {
             Console.printError("\(error)")
             throw ExitCode(78)
         }
-        let accounts: [String: AccountSettings]
-        do {
-            accounts = try await PasswdFileAccounts(path: siteSettings.passwdFile).allSettings()
-        } catch {
-            Console.printError("\(error)")
-            throw ExitCode(78)
-        }
-        var report = Report()
-        let now = FileTime.now().seconds
-        for user in accounts.keys.sorted() {
-            // safe: iterating the dictionary's own keys.
-            let policy = AccountPolicy(siteLoginDelay: nil, siteExpiry: siteExpiry, account: accounts[user]!)
-            guard let cutoff = policy.expiryCutoff(now: now) else { continue }
-            await self.expire(user: user, cutoff: cutoff, now: now, store: store, report: &report)
+        // The Maildir store, or the PostgreSQL store (whose pools run while this does).
+        let report: Report = try await backends.withRunning {
+            let accounts: [String: AccountSettings]
+            do {
+                accounts = try await backends.allAccountSettings()
+            } catch {
+                Console.printError("\(error)")
+                throw ExitCode(78)
+            }
+            var report = Report()
+            let now = FileTime.now().seconds
+            for user in accounts.keys.sorted() {
+                // safe: iterating the dictionary's own keys.
+                let policy = AccountPolicy(siteLoginDelay: nil, siteExpiry: siteExpiry, account: accounts[user]!)
+                guard let cutoff = policy.expiryCutoff(now: now) else { continue }
+                await self.expire(user: user, cutoff: cutoff, now: now, store: backends.store, report: &report)
+            }
+            return report
         }
         let verb = dryRun ? "would remove" : "removed"
         say(
@@ -60,7 +64,7 @@ struct ExpireCommand: AsyncParsableCommand {
         if report.failed > 0 { throw ExitCode.failure }
     }
 
-    struct Report {
+    struct Report: Sendable {
         var messages = 0
         var octets = 0
         var accounts = 0
@@ -68,11 +72,13 @@ struct ExpireCommand: AsyncParsableCommand {
         var failed = 0
     }
 
-    private func expire(user: String, cutoff: Int, now: Int, store: MaildirStore, report: inout Report) async {
+    private func expire(user: String, cutoff: Int, now: Int, store: any MailStore, report: inout Report) async {
         do {
-            let path = try store.maildirPath(for: user)
-            // A Maildir not there yet holds nothing to expire; opening would create it.
-            guard try await BlockingIO.run({ FileSystem.isDirectory(FilePath(path)) }) else { return }
+            if let maildirs = store as? MaildirStore {
+                let path = try maildirs.maildirPath(for: user)
+                // A Maildir not there yet holds nothing to expire; opening would create it.
+                guard try await BlockingIO.run({ FileSystem.isDirectory(FilePath(path)) }) else { return }
+            }
             let maildrop = try await store.openMaildrop(user: user)
             let doomed = maildrop.indices(arrivedAtOrBefore: cutoff)
             do {

@@ -8,7 +8,7 @@ struct PostOffice: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, UserCommand.self, DeliverCommand.self, AccountCommand.self, FetchCommand.self,
             MailCommand.self, CheckConfigCommand.self, WhoCommand.self, KickCommand.self, BanCommand.self,
-            ExpireCommand.self,
+            ExpireCommand.self, DbCommand.self, MigrateCommand.self,
         ]
     )
 }

@@ -10,6 +10,7 @@ import Metrics
 import NIOCore
 import POP3Core
 import POP3Server
+import PostgresStore
 import Prometheus
 import SASL
 import ServerMetrics
@@ -24,7 +25,8 @@ struct ServeStartupError: Error, CustomStringConvertible {
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve Maildir mailboxes over POP3 (STLS on the plain port, implicit TLS on the TLS port)."
+        abstract:
+            "Serve mailboxes (Maildir, or PostgreSQL for several nodes) over POP3 (STLS on the plain port, implicit TLS on the TLS port)."
     )
 
     @OptionGroup var options: ServeOptions
@@ -94,7 +96,10 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// Refuses secrets open to others; the message says how to fix each.
     static func checkSecretFiles(settings: ServerSettings, identity: ServiceIdentity?) throws {
-        var files = [(settings.site.passwdFile, "passwd-file")]
+        var files: [(String, String)] = []
+        // Accounts in PostgreSQL: no passwd-file is read (the database's password belongs in
+        // PGPASSWORD or a file libpq-style tools guard).
+        if settings.site.accountsURL == nil { files.append((settings.site.passwdFile, "passwd-file")) }
         if let key = settings.tlsKey { files.append((key, "TLS key")) }
         let problems = files.compactMap { SecretFilePermissions.problem(path: $0.0, what: $0.1) }
         guard problems.isEmpty else { throw ConfigError(problems.joined(separator: "\n")) }
@@ -107,11 +112,16 @@ struct ServeCommand: AsyncParsableCommand {
         logger: Logger
     ) async throws {
         let site = settings.site
-        let store: MaildirStore
+        let backends: Backends
         do {
-            store = try MaildirStore(template: site.maildirTemplate, takeoverAfter: .seconds(settings.takeoverAfter))
+            backends = try Backends(
+                site: site,
+                takeoverAfter: .seconds(settings.takeoverAfter),
+                passwdFileAccounts: Self.passwdFileAccounts
+            )
+            try await backends.checkSchemas(logger: logger)
         } catch {
-            throw ValidationError("the maildir template is not usable: \(error)")
+            throw ValidationError("\(error)")
         }
         try prepareDataDirectory(settings: settings, identity: identity)
         let tls = try tlsFiles(settings: settings, logger: logger)
@@ -119,11 +129,14 @@ struct ServeCommand: AsyncParsableCommand {
             try handOver(generated: tls, settings: settings, to: identity)
             warnIfUnreadable(settings: settings, tls: tls, identity: identity, logger: logger)
         }
-        let accounts = ReloadableAccounts(Self.passwdFileAccounts(path: site.passwdFile))
+        let store = backends.store
+        let accounts = ReloadableAccounts(backends.accounts)
         // Read now, so the first CAPA already shows the accounts' expire_days and login_delay
         // (the provider logs the file's problems, once).
-        if FileManager.default.fileExists(atPath: site.passwdFile) {
-            _ = await accounts.accounts.problems()
+        if let passwd = backends.accounts as? PasswdFileAccounts,
+            FileManager.default.fileExists(atPath: site.passwdFile)
+        {
+            _ = await passwd.problems()
         }
         let loginHistory = LoginHistory(path: site.dataDirectory + "/" + LoginHistory.fileName)
 
@@ -201,7 +214,9 @@ struct ServeCommand: AsyncParsableCommand {
             loginHistory: loginHistory,
             logger: logger
         )
-        var services: [any Service] = [server] + lmtpServices(lmtp) + [admin]
+        // The database pools start first and stop last: sessions finishing during a graceful
+        // shutdown still reach the database.
+        var services: [any Service] = backends.databases + [server] + lmtpServices(lmtp) + [admin]
         if let metricsEndpoint { services.append(metricsEndpoint) }
         let group = Signals.group(services, reload: { Task { await reloader.reload() } }, logger: logger)
         let running = Task { try await group.run() }
@@ -214,8 +229,10 @@ struct ServeCommand: AsyncParsableCommand {
             say("listening on \(endpoint) (lmtp)")
         }
         if let metricsAddress { say("metrics on http://\(display(metricsAddress))/metrics") }
-        say("mail: \(site.maildirTemplate)   accounts: \(site.passwdFile)")
-        if (try? String(contentsOfFile: site.passwdFile, encoding: .utf8))?.contains(":") != true {
+        say("mail: \(Backends.storeDescription(site))   accounts: \(Backends.accountsDescription(site))")
+        if let passwdFile = backends.passwdFile,
+            (try? String(contentsOfFile: passwdFile, encoding: .utf8))?.contains(":") != true
+        {
             say("no accounts yet: add one with `postoffice user add NAME` (same --config/--passwd-file as serve)")
         }
         try await running.value

@@ -82,6 +82,12 @@ struct ServeOptions: ParsableArguments {
     )
     var maxConnections: Int?
 
+    @Option(
+        name: .customLong("takeover-after"),
+        help: "Seconds of silence after which a new login may take a session's maildrop over (default 60)."
+    )
+    var takeoverAfter: Double?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.")
     var logLevel: String?
 
@@ -159,7 +165,11 @@ struct ServeOptions: ParsableArguments {
         let fileIdle = try section?.seconds("idle_timeout")
         if let v = idleTimeout ?? fileIdle { settings.idleTimeout = v }
         guard settings.idleTimeout > 0 else { throw ConfigError("the idle timeout must be positive") }
-        if let v = try section?.seconds("takeover_after") { settings.takeoverAfter = v }
+        let fileTakeover = try section?.seconds("takeover_after")
+        if let v = takeoverAfter ?? fileTakeover { settings.takeoverAfter = v }
+        guard settings.takeoverAfter > 0, settings.takeoverAfter <= 86400 else {
+            throw ConfigError("the takeover time must be more than 0 and at most 86400 seconds")
+        }
         if let v = try section?.seconds("shutdown_timeout") { settings.shutdownTimeout = v }
         let fileMaxConnections = try section?.int("max_connections")
         if let v = maxConnections ?? fileMaxConnections {

@@ -2,12 +2,15 @@ import Accounts
 import ArgumentParser
 import FileIO
 import Foundation
+import Logging
+import PostgresStore
 
-/// `postoffice user add|passwd|remove|list`: manages the passwd-file.
+/// `postoffice user add|passwd|remove|list`: manages the passwd-file, or the accounts table
+/// when accounts are in PostgreSQL (`--accounts postgresql://…`).
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user",
-        abstract: "Manage accounts in the passwd-file (Dovecot's format).",
+        abstract: "Manage accounts in the passwd-file (Dovecot's format) or in PostgreSQL (--accounts).",
         subcommands: [Add.self, Passwd.self, Remove.self, List.self]
     )
 
@@ -49,12 +52,20 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             let settings = try site.resolveSite()
+            let scheme = try password.resolvedScheme()
+            if let accounts = try databaseAccounts(settings) {
+                let secret = try await BlockingIO.run { try password.readPassword() }
+                try await performInDatabase(accounts) { try await $0.add(user: name, password: secret, scheme: scheme) }
+                say(
+                    "added \(name) to \(accounts.database.url) (\(scheme.rawValue)); mail goes to \(mailLocation(settings, name))"
+                )
+                return
+            }
             try prepareDirectory(for: settings.passwdFile)
             let editor = PasswdFileEditor(path: settings.passwdFile)
-            let scheme = try password.resolvedScheme()
             try await perform { try editor.add(user: name, password: try password.readPassword(), scheme: scheme) }
             say(
-                "added \(name) to \(settings.passwdFile) (\(scheme.rawValue)); mail goes to \(settings.maildirTemplate.replacingOccurrences(of: "%u", with: name))"
+                "added \(name) to \(settings.passwdFile) (\(scheme.rawValue)); mail goes to \(mailLocation(settings, name))"
             )
         }
     }
@@ -67,8 +78,16 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             let settings = try site.resolveSite()
-            let editor = PasswdFileEditor(path: settings.passwdFile)
             let scheme = try password.resolvedScheme()
+            if let accounts = try databaseAccounts(settings) {
+                let secret = try await BlockingIO.run { try password.readPassword() }
+                try await performInDatabase(accounts) {
+                    try await $0.setPassword(user: name, password: secret, scheme: scheme)
+                }
+                say("changed the password of \(name)")
+                return
+            }
+            let editor = PasswdFileEditor(path: settings.passwdFile)
             try await perform {
                 try editor.setPassword(user: name, password: try password.readPassword(), scheme: scheme)
             }
@@ -83,11 +102,13 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             let settings = try site.resolveSite()
-            let editor = PasswdFileEditor(path: settings.passwdFile)
-            try await perform { try editor.remove(user: name) }
-            say(
-                "removed \(name); the Maildir at \(settings.maildirTemplate.replacingOccurrences(of: "%u", with: name)) is untouched"
-            )
+            if let accounts = try databaseAccounts(settings) {
+                try await performInDatabase(accounts) { try await $0.remove(user: name) }
+            } else {
+                let editor = PasswdFileEditor(path: settings.passwdFile)
+                try await perform { try editor.remove(user: name) }
+            }
+            say("removed \(name); the mail at \(mailLocation(settings, name)) is untouched")
         }
     }
 
@@ -97,6 +118,12 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             let settings = try site.resolveSite()
+            if let accounts = try databaseAccounts(settings) {
+                try await performInDatabase(accounts) { accounts in
+                    for user in try await accounts.list() { say(user) }
+                }
+                return
+            }
             guard FileManager.default.fileExists(atPath: settings.passwdFile) else { return }
             let editor = PasswdFileEditor(path: settings.passwdFile)
             try await perform { for user in try editor.list() { say(user) } }
@@ -113,6 +140,39 @@ private func perform(_ body: @escaping @Sendable () throws -> Void) async throws
         Console.printError(error.message)
         throw ExitCode.failure
     }
+}
+
+/// The accounts table, when the settings put accounts in PostgreSQL.
+private func databaseAccounts(_ settings: SiteSettings) throws -> PostgresAccounts? {
+    guard let url = settings.accountsURL else { return nil }
+    return PostgresAccounts(
+        database: try MailDatabase(url: try PostgresURL(parsing: url), logger: Logger(label: "postgres"))
+    )
+}
+
+/// Runs a change to the accounts table with its pool running; an error is a message and exit code 1.
+private func performInDatabase(
+    _ accounts: PostgresAccounts,
+    _ body: @escaping @Sendable (PostgresAccounts) async throws -> Void
+) async throws {
+    let failure: String? = try await accounts.database.withRunning { _ in
+        do {
+            try await body(accounts)
+            return nil
+        } catch let error as AccountChangeError {
+            return error.message
+        }
+    }
+    if let failure {
+        Console.printError(failure)
+        throw ExitCode.failure
+    }
+}
+
+/// Where `user`'s mail is kept, for messages.
+private func mailLocation(_ settings: SiteSettings, _ user: String) -> String {
+    if settings.storeURL != nil { return "\(Backends.storeDescription(settings)) (mailbox \(user))" }
+    return settings.maildirTemplate.replacingOccurrences(of: "%u", with: user)
 }
 
 private func prepareDirectory(for path: String) throws {

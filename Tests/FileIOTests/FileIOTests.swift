@@ -99,6 +99,21 @@ struct FileIOTests {
         }
     }
 
+    @Test("setTimes sets the modification time; a missing file is an error naming it")
+    func setTimes() throws {
+        try withTemporaryDirectory { directory in
+            let path = FilePath(directory).appending("message")
+            try FileSystem.writeNewFile(path, Array("x".utf8))
+            try FileSystem.setTimes(path, to: FileTime(seconds: 1_700_000_123, nanoseconds: 456))
+            #expect(try FileSystem.status(path)?.modification == FileTime(seconds: 1_700_000_123, nanoseconds: 456))
+            let missing = FilePath(directory).appending("missing")
+            let error = #expect(throws: FileIOError.self) {
+                try FileSystem.setTimes(missing, to: FileTime(seconds: 1))
+            }
+            #expect(error?.isNotFound == true)
+        }
+    }
+
     @Test("reads stop at a limit; writes at an offset leave the rest")
     func readsAndWrites() throws {
         try withTemporaryDirectory { directory in

@@ -1,7 +1,10 @@
 """Fixtures of the PostOffice interop suite.
 
 `server` is parametrised over `dovecot` (Debian's Dovecot, the reference) and `postoffice` (the
-binary under test), so `-k dovecot` runs the suite against the reference alone.
+binary under test), so `-k dovecot` runs the suite against the reference alone. A test module
+that sets `ALSO_ON_POSTGRESQL = True` runs its `server` tests a third time, `postoffice-postgresql`:
+one node whose mail and accounts are in PostgreSQL (a server of our own, started once per run),
+so the same tests pass on either store.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from harness import procs
+from harness.cluster import PostgresPostOfficeServer
+from harness.postgres import PostgresServer
 from harness.servers import DovecotServer, PostOfficeServer, find_binary
 from harness.tls import make_pki
 
@@ -72,12 +77,35 @@ def users():
     return {"alice": "pw-" + secrets.token_hex(8), "bob": "pw-" + secrets.token_hex(8)}
 
 
-@pytest.fixture(params=SERVER_KINDS)
+def pytest_generate_tests(metafunc):
+    if "server" in metafunc.fixturenames:
+        kinds = list(SERVER_KINDS)
+        if getattr(metafunc.module, "ALSO_ON_POSTGRESQL", False):
+            kinds.append("postoffice-postgresql")
+        metafunc.parametrize("server", kinds, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One PostgreSQL server of our own for the run; each test gets a database of its own."""
+    instance = PostgresServer()
+    try:
+        instance.start()
+        yield instance
+    finally:
+        instance.stop()
+
+
+@pytest.fixture
 def server(request, workdir, pki, users):
     directory = workdir / "server"
     directory.mkdir(mode=0o755)
     if request.param == "dovecot":
         instance = DovecotServer(directory, pki, users)
+    elif request.param == "postoffice-postgresql":
+        instance = PostgresPostOfficeServer(directory, pki, users, request.getfixturevalue("postoffice_bin"),
+                                            request.getfixturevalue("postgres_server"),
+                                            "po_" + secrets.token_hex(6))
     else:
         instance = PostOfficeServer(directory, pki, users, request.getfixturevalue("postoffice_bin"))
     try:
@@ -85,6 +113,8 @@ def server(request, workdir, pki, users):
         yield instance
     finally:
         instance.stop()
+        if isinstance(instance, PostgresPostOfficeServer):
+            instance.drop_database()
 
 
 def start_with_free_ports(instance, attempts: int = 3) -> None:

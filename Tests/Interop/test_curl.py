@@ -18,6 +18,9 @@ import pytest
 from harness import corpus, expect, procs
 from harness.servers import tool
 
+#: Also against a node whose mail and accounts are in PostgreSQL (conftest.py): either store passes.
+ALSO_ON_POSTGRESQL = True
+
 
 def curl(server, pki, users, mode: str, path: str, *extra: str, check=True):
     if mode == "pop3s":

@@ -20,6 +20,9 @@ from harness import corpus
 from harness.clients import Fetchmail
 from harness.compare import assert_saved_equal
 
+#: Also against a node whose mail and accounts are in PostgreSQL (conftest.py): either store passes.
+ALSO_ON_POSTGRESQL = True
+
 STRIP = ("Received",)
 _LONG_LINE_CUT = re.compile(rb"\x00[\x00-\xff]?\n")
 

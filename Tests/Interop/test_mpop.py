@@ -14,6 +14,9 @@ from harness import corpus
 from harness.clients import Mpop
 from harness.compare import assert_saved_equal
 
+#: Also against a node whose mail and accounts are in PostgreSQL (conftest.py): either store passes.
+ALSO_ON_POSTGRESQL = True
+
 
 def check(messages, saved):
     assert_saved_equal(messages, saved, client="mpop", line_end="lf", strip=("Received",))

@@ -10,6 +10,9 @@ import pytest
 from harness import corpus, expect
 from harness.pop3 import RawPOP3
 
+#: Also against a node whose mail and accounts are in PostgreSQL (conftest.py): either store passes.
+ALSO_ON_POSTGRESQL = True
+
 
 def connect(server, pki, mode: str) -> RawPOP3:
     if mode == "pop3s":

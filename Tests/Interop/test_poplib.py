@@ -12,6 +12,9 @@ import pytest
 
 from harness import corpus, expect
 
+#: Also against a node whose mail and accounts are in PostgreSQL (conftest.py): either store passes.
+ALSO_ON_POSTGRESQL = True
+
 TIMEOUT = 30
 
 

@@ -98,6 +98,68 @@ struct MaildirDeliveryTests {
             await maildrop.close()
         }
     }
+
+    @Test("a message stored under a chosen name keeps it (so its UIDL) and its bytes; a taken name stores nothing")
+    func storesUnderChosenName() async throws {
+        try await TestFiles.withTemporaryDirectory { directory in
+            let fixture = try MaildirFixture(directory: directory)
+            let maildir = Maildir(path: fixture.root("dora"))
+            let first = Array("Subject: one\r\n\r\nbody\r\n".utf8)
+            let second = Array("Subject: two\r\n\r\n.dot\r\n".utf8)
+            let firstName = try #require(MaildirFilename(parsing: "1700000000.uidl-one.host"))
+            let secondName = try #require(MaildirFilename(parsing: "P42:2,RS"))
+            #expect(
+                try maildir.store(first, as: MaildirLocation(subdirectory: .new, name: firstName), temporaryName: "a")
+            )
+            #expect(
+                try maildir.store(second, as: MaildirLocation(subdirectory: .cur, name: secondName), temporaryName: "b")
+            )
+            let taken = MaildirLocation(subdirectory: .new, name: firstName)
+            #expect(try !maildir.store(Array("other\r\n".utf8), as: taken, temporaryName: "c"))
+
+            #expect(try TestFiles.list(fixture.root("dora") + "/new") == ["1700000000.uidl-one.host"])
+            #expect(try TestFiles.list(fixture.root("dora") + "/cur") == ["P42:2,RS"])
+            #expect(try TestFiles.list(fixture.root("dora") + "/tmp") == [])
+            let maildrop = try await fixture.open("dora")
+            let byID = Dictionary(uniqueKeysWithValues: maildrop.messages.enumerated().map { ($1.uniqueID, $0) })
+            #expect(Set(byID.keys) == ["1700000000.uidl-one.host", "P42"])
+            let one = try #require(byID["1700000000.uidl-one.host"])
+            let two = try #require(byID["P42"])
+            #expect(maildrop.messages[one].size == first.count)
+            #expect(try await MaildirFixture.content(maildrop, one) == first)
+            #expect(try await MaildirFixture.content(maildrop, two) == second)
+            await maildrop.close()
+        }
+    }
+
+    @Test("entries lists each message with the UIDL the maildrop gives it, where it is and its time")
+    func entries() async throws {
+        try await TestFiles.withTemporaryDirectory { directory in
+            let fixture = try MaildirFixture(directory: directory)
+            #expect(try fixture.store.entries(user: "erin").isEmpty, "no Maildir yet")
+            let long = String(repeating: "n", count: 80)  // too long to be a UIDL: mapped to a digest
+            try fixture.put("1700000001.M1P1.host", "one\n", user: "erin")
+            try fixture.put("1700000002.M2P2.host:2,RS", "two\n", in: "cur", user: "erin")
+            try fixture.put(long, "three\n", user: "erin")
+            let maildir = Maildir(path: fixture.root("erin"))
+            let newName = try #require(MaildirFilename(parsing: "1700000001.M1P1.host"))
+            try FileSystem.setTimes(
+                maildir.path(of: MaildirLocation(subdirectory: .new, name: newName)),
+                to: FileTime(seconds: 1_700_000_001)
+            )
+
+            let entries = try fixture.store.entries(user: "erin")
+            let maildrop = try await fixture.open("erin")
+            #expect(Set(entries.map(\.uniqueID)) == Set(maildrop.messages.map(\.uniqueID)))
+            await maildrop.close()
+            let byName = Dictionary(uniqueKeysWithValues: entries.map { ($0.location.name.description, $0) })
+            #expect(byName["1700000001.M1P1.host"]?.location.subdirectory == .new)
+            #expect(byName["1700000001.M1P1.host"]?.modificationTime == FileTime(seconds: 1_700_000_001))
+            #expect(byName["1700000002.M2P2.host:2,RS"]?.location.subdirectory == .cur)
+            #expect(byName["1700000002.M2P2.host:2,RS"]?.uniqueID == "1700000002.M2P2.host")
+            #expect(byName[long]?.uniqueID.hasPrefix("~") == true)
+        }
+    }
 }
 
 @Suite("Maildir tmp/ cleanup")

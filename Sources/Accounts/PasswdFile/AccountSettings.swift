@@ -62,10 +62,10 @@ public struct AccountSettings: Hashable, Sendable {
         self.loginDelaySeconds = loginDelaySeconds
     }
 
-    /// Parses the extra fields of one line (everything after the seventh `:`). Returns the
-    /// settings and a sentence for each value that is not usable (that setting is then left to
-    /// the site).
-    static func parse(extraFields text: Substring) -> (AccountSettings, [String]) {
+    /// Parses the extra fields of one line (everything after the seventh `:`; the `accounts`
+    /// table's `extra_fields` in PostgreSQL). Returns the settings and a sentence for each value
+    /// that is not usable (that setting is then left to the site).
+    public static func parse(extraFields text: Substring) -> (AccountSettings, [String]) {
         var settings = AccountSettings()
         var problems: [String] = []
         // The plain key wins over its `userdb_` twin, whatever the order.

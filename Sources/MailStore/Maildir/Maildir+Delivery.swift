@@ -2,7 +2,7 @@
 // link (or rename) into new/ and fsync new/. The one place that publishes a Maildir file, for
 // `deliver` (whole buffer, generated names) and fetch (streamed, names of its own).
 
-import FileIO
+public import FileIO
 public import NIOCore
 import SystemPackage
 
@@ -38,6 +38,28 @@ extension Maildir {
         throw MailStoreError.io("no unique name for a delivery after \(Self.deliveryAttempts) attempts")
     }
 
+    /// Stores `message` byte for byte under a name the caller chose, in `location`'s
+    /// subdirectory: a copy that keeps each message's name (so the UIDL the Maildir store gives
+    /// it), flags and, given `modificationTime`, its delivery time, as `postoffice migrate`
+    /// makes it. Written to `tmp/<temporaryName>`, fsynced, then linked into place without
+    /// replacing anything, and the directory fsynced. Returns `false`, storing nothing, when
+    /// the name is taken. Creates the Maildir if needed.
+    public func store(
+        _ message: [UInt8],
+        as location: MaildirLocation,
+        temporaryName: String,
+        modificationTime: FileTime? = nil
+    ) throws -> Bool {
+        try self.create()
+        let temporary = self.temporaryDirectory.appending(temporaryName)
+        _ = try FileSystem.remove(temporary)  // the leftover of an interrupted run
+        try FileSystem.writeNewFile(temporary, message)
+        if let modificationTime {
+            try FileSystem.setTimes(temporary, to: modificationTime)
+        }
+        return try self.publish(temporary, as: location.name, in: location.subdirectory, replacingSameName: false)
+    }
+
     /// Starts a streamed delivery under a unique part the caller chose (see
     /// `MaildirMessageWriter`). The Maildir must exist (`create()`): a writer per message does
     /// not stat the layout again.
@@ -59,9 +81,9 @@ extension Maildir {
         )
     }
 
-    /// Moves the finished file `temporary` into `new/` as `name` and fsyncs `new/`. Returns
-    /// `false` (having removed `temporary`) when `name` is taken and `replacingSameName` is not
-    /// set.
+    /// Moves the finished file `temporary` into `new/` (or `subdirectory`) as `name` and fsyncs
+    /// that directory. Returns `false` (having removed `temporary`) when `name` is taken and
+    /// `replacingSameName` is not set.
     ///
     /// Generated names are published with `link(2)`, which refuses to replace; a file system
     /// without hard links gets a rename after checking that the name is free. A name the caller
@@ -70,10 +92,11 @@ extension Maildir {
     func publish(
         _ temporary: FilePath,
         as name: MaildirFilename,
+        in subdirectory: MaildirSubdirectory = .new,
         replacingSameName: Bool,
         syncDirectory: Bool = true
     ) throws -> Bool {
-        let destination = self.path(of: MaildirLocation(subdirectory: .new, name: name))
+        let destination = self.path(of: MaildirLocation(subdirectory: subdirectory, name: name))
         if replacingSameName {
             try FileSystem.rename(temporary, to: destination)
         } else {
@@ -98,7 +121,7 @@ extension Maildir {
             }
         }
         if syncDirectory {
-            try FileSystem.syncDirectory(self.path(of: .new))
+            try FileSystem.syncDirectory(self.path(of: subdirectory))
         }
         return true
     }

@@ -1,6 +1,6 @@
 // The Maildir store: Dovecot/Courier-compatible Maildirs served as they are (DESIGN.md).
 
-import FileIO
+public import FileIO
 import SystemPackage
 
 /// A `MailStore` over one Maildir per user, at a path made from a template.
@@ -62,6 +62,27 @@ public struct MaildirStore: MailStore {
     /// The Maildir path of `user`; throws `.noSuchUser` for a name unfit for a path.
     public func maildirPath(for user: String) throws(MailStoreError) -> String {
         try self.template.path(for: user)
+    }
+
+    /// Every message of `user`'s Maildir with the UIDL `openMaildrop` gives it, where it is
+    /// (`new/`, or `cur/` with its flags) and its modification time, without taking the
+    /// maildrop's lock: what a copy to another store keeps besides the bytes. Empty when there is
+    /// no Maildir. Blocking: run it through `BlockingIO`.
+    public func entries(user: String) throws -> [MaildirEntry] {
+        let maildir = Maildir(path: try self.maildirPath(for: user))
+        guard maildir.looksLikeMaildir else { return [] }
+        return try MailStoreError.mapping {
+            let listing = try maildir.listMessages()
+            let baseNames = Array(listing.keys)
+            // The same mapping the snapshot uses; it depends only on the set of names.
+            let ids = UniqueIDMapper.uniqueIDs(for: baseNames)
+            return try zip(baseNames, ids).compactMap { baseName, id in
+                let location = listing[baseName]!  // safe: the names are the listing's keys
+                // A message a reader removed since the listing is left out.
+                guard let status = try FileSystem.status(maildir.path(of: location)) else { return nil }
+                return MaildirEntry(uniqueID: id, location: location, modificationTime: status.modification)
+            }
+        }
     }
 
     /// Locks and snapshots `user`'s Maildir, creating it if missing. Throws `.inUse` when
@@ -175,5 +196,21 @@ extension MailStoreError {
         } catch let error as FileIOError {
             throw MailStoreError.io(error.description)
         }
+    }
+}
+
+/// One message of a Maildir as ``MaildirStore/entries(user:)`` lists it.
+public struct MaildirEntry: Hashable, Sendable {
+    /// The UIDL the Maildir store gives it.
+    public var uniqueID: String
+    /// Where it is: `new/`, or `cur/` with the flags a reader gave it.
+    public var location: MaildirLocation
+    /// Its modification time: when it was delivered, for a message no one rewrote.
+    public var modificationTime: FileTime
+
+    public init(uniqueID: String, location: MaildirLocation, modificationTime: FileTime) {
+        self.uniqueID = uniqueID
+        self.location = location
+        self.modificationTime = modificationTime
     }
 }

@@ -4,6 +4,7 @@ import FileFormats
 import Foundation
 import LMTPServer
 import POP3Server
+import PostgresStore
 import ProxyProtocol
 
 /// A listening address, `HOST:PORT` or `[IPv6]:PORT`.
@@ -51,8 +52,25 @@ struct SiteSettings: Sendable, Equatable {
     /// `%u` is the user name (also `%n`, `%d`, `%%`).
     var maildirTemplate: String
     var passwdFile: String
+    /// `postgresql://…` when mail is kept in PostgreSQL (`--store`, `store`); nil for Maildirs.
+    var storeURL: String?
+    /// `postgresql://…` when accounts are kept in PostgreSQL (`--accounts`, `accounts`); nil
+    /// for the passwd-file.
+    var accountsURL: String?
 
     static let defaultDataDirectory = "postoffice-data"
+
+    /// `postgresql://…` or `maildir:TEMPLATE`, from `--store` or the `store` key.
+    mutating func setStore(_ text: String, origin: String) throws {
+        if PostgresURL.isPostgresURL(text) {
+            storeURL = text
+        } else if text.hasPrefix("maildir:") {
+            storeURL = nil
+            maildirTemplate = String(text.dropFirst("maildir:".count))
+        } else {
+            throw ConfigError("\(origin) must be postgresql://… or maildir:TEMPLATE")
+        }
+    }
 
     static func defaults(dataDirectory: String = defaultDataDirectory) -> SiteSettings {
         SiteSettings(
@@ -178,6 +196,15 @@ struct SiteOptions: ParsableArguments {
     @Option(name: .customLong("passwd-file"), help: "Accounts in Dovecot's passwd-file format.")
     var passwdFile: String?
 
+    @Option(
+        name: .long,
+        help: "Where mail is kept: postgresql://USER@HOST:PORT/DB (nodes sharing one database), or maildir:TEMPLATE."
+    )
+    var store: String?
+
+    @Option(name: .long, help: "Accounts in PostgreSQL instead of a passwd-file: postgresql://USER@HOST:PORT/DB.")
+    var accounts: String?
+
     /// The `[server]` table of the config file, if any.
     func loadServerSection() throws -> ConfigSection? {
         guard let config else { return nil }
@@ -200,9 +227,16 @@ struct SiteOptions: ParsableArguments {
         )
         if let v = try section?.string("maildir") { site.maildirTemplate = v }
         if let v = try section?.string("passwd_file") { site.passwdFile = v }
+        if let v = try section?.string("store") { try site.setStore(v, origin: "[server].store") }
+        if let v = try section?.string("accounts") { site.accountsURL = v }
         // Flags last: they override the file.
         if let maildir { site.maildirTemplate = maildir }
         if let passwdFile { site.passwdFile = passwdFile }
+        if let store { try site.setStore(store, origin: "--store") }
+        if let accounts { site.accountsURL = accounts }
+        if let accountsURL = site.accountsURL, !PostgresURL.isPostgresURL(accountsURL) {
+            throw ConfigError("accounts must be a postgresql:// URL (or use a passwd-file)")
+        }
         guard site.maildirTemplate.contains("%u") || site.maildirTemplate.contains("%n") else {
             throw ConfigError(
                 "the maildir template '\(site.maildirTemplate)' has no %u: every user would share one Maildir"

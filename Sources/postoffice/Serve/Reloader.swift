@@ -8,17 +8,18 @@ import POP3Server
 import SASL
 import ServerMetrics
 
-/// The account database the listeners ask; a reload swaps the passwd-file behind it.
+/// The account database the listeners ask; a reload swaps the passwd-file behind it (accounts
+/// in PostgreSQL stay: every lookup reads the table).
 final class ReloadableAccounts: AccountProvider {
-    private let current: NIOLockedValueBox<PasswdFileAccounts>
+    private let current: NIOLockedValueBox<any AccountProvider>
 
-    init(_ accounts: PasswdFileAccounts) {
+    init(_ accounts: any AccountProvider) {
         current = NIOLockedValueBox(accounts)
     }
 
-    var accounts: PasswdFileAccounts { current.withLockedValue { $0 } }
+    var accounts: any AccountProvider { current.withLockedValue { $0 } }
 
-    func replace(with accounts: PasswdFileAccounts) {
+    func replace(with accounts: any AccountProvider) {
         current.withLockedValue { $0 = accounts }
     }
 
@@ -96,9 +97,15 @@ actor Reloader {
             let tls = try await BlockingIO.run { [logger] in
                 try ServeCommand.tlsFiles(settings: settings, logger: logger)
             }
-            // Read now, so its problems are logged (by the provider) before it serves.
-            let passwd = ServeCommand.passwdFileAccounts(path: settings.site.passwdFile)
-            _ = await passwd.problems()
+            // A passwd-file is read afresh; accounts in PostgreSQL (or a change between the
+            // two, which needs a restart) keep the provider the server started with.
+            var passwd: PasswdFileAccounts?
+            if settings.site.accountsURL == nil, started.site.accountsURL == nil {
+                // Read now, so its problems are logged (by the provider) before it serves.
+                let file = ServeCommand.passwdFileAccounts(path: settings.site.passwdFile)
+                _ = await file.problems()
+                passwd = file
+            }
             var configuration = ServeCommand.makePOP3Configuration(
                 settings: settings,
                 tls: tls,
@@ -114,11 +121,13 @@ actor Reloader {
             let server = self.server
             let reloaded = configuration
             try await BlockingIO.run { try server.reload(reloaded) }
-            accounts.replace(with: passwd)
+            if let passwd { accounts.replace(with: passwd) }
             for change in Self.changesNeedingRestart(from: started, to: settings) {
                 logger.notice("\(change) changed: that takes effect at the next restart")
             }
-            logger.notice("reloaded: new sessions use \(tls.certificatePath) and \(settings.site.passwdFile)")
+            logger.notice(
+                "reloaded: new sessions use \(tls.certificatePath) and \(Backends.accountsDescription(started.site))"
+            )
         } catch {
             logger.error("reload failed, keeping the previous configuration: \(error)")
         }
@@ -128,6 +137,8 @@ actor Reloader {
         var changes: [String] = []
         if old.site.dataDirectory != new.site.dataDirectory { changes.append("data_dir") }
         if old.site.maildirTemplate != new.site.maildirTemplate { changes.append("maildir") }
+        if old.site.storeURL != new.site.storeURL { changes.append("store") }
+        if old.site.accountsURL != new.site.accountsURL { changes.append("accounts") }
         if old.lmtp != new.lmtp { changes.append("lmtp") }
         if old.metrics != new.metrics { changes.append("metrics") }
         if old.adminSocket != new.adminSocket { changes.append("admin_socket") }

@@ -6,10 +6,10 @@ import Logging
 import POP3Server
 
 extension ServeCommand {
-    /// Creates the data directory and an empty passwd-file when missing. Started as root and
-    /// about to drop to `identity`, the data directory it creates belongs to that user (the
-    /// Maildirs are made in it later), and the passwd-file to root with the user's group able
-    /// to read it (mode 0640).
+    /// Creates the data directory and, when accounts are in a passwd-file, an empty one when
+    /// missing. Started as root and about to drop to `identity`, the data directory it creates
+    /// belongs to that user (the Maildirs are made in it later), and the passwd-file to root
+    /// with the user's group able to read it (mode 0640).
     static func prepareDataDirectory(settings: ServerSettings, identity: ServiceIdentity?) throws {
         let files = FileManager.default
         let data = settings.site.dataDirectory
@@ -19,6 +19,8 @@ extension ServeCommand {
                 try change(data, owner: identity.uid, group: identity.gid, mode: 0o750)
             }
         }
+        // Accounts in PostgreSQL: there is no passwd-file to prepare.
+        guard settings.site.accountsURL == nil else { return }
         let passwd = settings.site.passwdFile
         if !files.fileExists(atPath: passwd) {
             // An empty passwd-file: the server runs, and `user add` fills it.

@@ -17,8 +17,10 @@ class POP3Error(AssertionError):
 
 class RawPOP3:
     def __init__(self, port: int, *, tls_context: ssl.SSLContext | None = None,
-                 server_hostname: str = HOST, timeout: float = TIMEOUT) -> None:
-        sock = socket.create_connection((HOST, port), timeout=timeout)
+                 server_hostname: str = HOST, timeout: float = TIMEOUT, source: str | None = None) -> None:
+        """`source`: the local address to connect from (any of 127.0.0.0/8 is loopback)."""
+        sock = socket.create_connection((HOST, port), timeout=timeout,
+                                        source_address=(source, 0) if source else None)
         if tls_context is not None:
             sock = tls_context.wrap_socket(sock, server_hostname=server_hostname)
         self.sock = sock

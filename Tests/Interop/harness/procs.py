@@ -125,17 +125,20 @@ class ManagedProcess:
         except OSError:
             return ""
 
-    def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGTERM, wait up to `timeout`, then SIGKILL. Returns the exit status."""
-        if self.process.poll() is None:
+    def stop(self, timeout: float = 10.0,
+             signals: Sequence[int] = (signal.SIGTERM,)) -> int | None:
+        """Sends each of `signals` in turn (SIGTERM by default), waiting up to `timeout` after
+        each, then SIGKILL. Returns the exit status."""
+        for signum in [*signals, signal.SIGKILL]:
+            if self.process.poll() is not None:
+                break
             try:
-                os.kill(self.process.pid, signal.SIGTERM)
+                os.kill(self.process.pid, signum)
             except ProcessLookupError:
                 pass
             try:
                 self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=timeout)
+                continue
         self._log.close()
         return self.process.returncode
