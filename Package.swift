@@ -172,7 +172,7 @@ let package = Package(
         .target(
             name: "POP3Client",
             dependencies: [
-                "POP3Core", "SASL",
+                "MailCore", "POP3Core", "SASL",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -219,7 +219,7 @@ let package = Package(
         ),
         // Text files written by people and other programs: the TOML configuration reader and the
         // state files of other POP3 clients (`--import-state`). Pure parsing, no I/O.
-        .target(name: "FileFormats", swiftSettings: swiftSettings),
+        .target(name: "FileFormats", dependencies: ["MailCore"], swiftSettings: swiftSettings),
         .target(
             name: "Mailbox",
             dependencies: [
@@ -266,7 +266,7 @@ let package = Package(
         .target(
             name: "POP3TestSupport",
             dependencies: [
-                "MailStore", "Accounts", "SASL",
+                "MailCore", "MailStore", "Accounts", "SASL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -307,7 +307,7 @@ let package = Package(
         .testTarget(
             name: "MailStoreTests",
             dependencies: [
-                "MailStore", "FileIO",
+                "MailCore", "MailStore", "FileIO",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -387,7 +387,7 @@ let package = Package(
         .testTarget(
             name: "FetchTests",
             dependencies: [
-                "Fetch", "POP3Client", "FileIO", "FileFormats",
+                "Fetch", "MailCore", "POP3Client", "FileIO", "FileFormats",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -416,7 +416,7 @@ let package = Package(
         .testTarget(
             name: "PostgresStoreTests",
             dependencies: [
-                "PostgresStore", "MailStore", "Accounts", "FileIO",
+                "MailCore", "PostgresStore", "MailStore", "Accounts", "FileIO",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

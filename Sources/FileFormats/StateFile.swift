@@ -2,6 +2,7 @@
 // `--import-state` so that switching to PostOffice does not fetch everything again.
 // Pure parsing of untrusted bytes: never fails, never reads a file (the caller does).
 import Foundation
+public import MailCore
 
 /// The programs whose state files can be imported.
 public enum StateFileFormat: String, Hashable, Sendable, CaseIterable {
@@ -19,15 +20,15 @@ public enum StateFileFormat: String, Hashable, Sendable, CaseIterable {
 
 /// One unique id read from another program's state file.
 public struct ImportedUniqueID: Hashable, Sendable {
-    /// The server's UIDL (RFC 1939 §7: 1 to 70 characters in 0x21–0x7E).
-    public var uniqueID: String
+    /// The server's UIDL (RFC 1939 §7).
+    public var uniqueID: UniqueID
     /// When the other program downloaded it (Unix seconds), or the import time if the file
     /// does not say.
     public var firstDownloaded: Int64
     /// Whether only the header was downloaded (Thunderbird's truncated messages).
     public var headersOnly: Bool
 
-    public init(uniqueID: String, firstDownloaded: Int64, headersOnly: Bool = false) {
+    public init(uniqueID: UniqueID, firstDownloaded: Int64, headersOnly: Bool = false) {
         self.uniqueID = uniqueID
         self.firstDownloaded = firstDownloaded
         self.headersOnly = headersOnly
@@ -40,8 +41,8 @@ extension StateFileFormat {
     public func parse(_ bytes: [UInt8], user: String, host: String, now: Int64) -> [ImportedUniqueID] {
         let lines = Self.lines(bytes)
         func entry(_ uid: Substring, at time: Int64 = now, headersOnly: Bool = false) -> ImportedUniqueID? {
-            guard Self.isValidUniqueID(uid) else { return nil }
-            return ImportedUniqueID(uniqueID: String(uid), firstDownloaded: time, headersOnly: headersOnly)
+            guard let uniqueID = UniqueID(bytes: uid.utf8) else { return nil }
+            return ImportedUniqueID(uniqueID: uniqueID, firstDownloaded: time, headersOnly: headersOnly)
         }
         func sameHost(_ other: Substring) -> Bool { other.lowercased() == host.lowercased() }
 
@@ -117,11 +118,6 @@ extension StateFileFormat {
         bytes.split(separator: 10, omittingEmptySubsequences: false).map { line in
             Substring(String(decoding: line.last == 13 ? line.dropLast() : line, as: UTF8.self))
         }
-    }
-
-    /// RFC 1939 §7: 1 to 70 characters in 0x21–0x7E.
-    static func isValidUniqueID(_ uid: Substring) -> Bool {
-        !uid.isEmpty && uid.utf8.count <= 70 && uid.utf8.allSatisfy { $0 >= 0x21 && $0 <= 0x7E }
     }
 
     /// The formats `bytes` could be in: each format's every line must fit it and at least one

@@ -1,17 +1,17 @@
 // Cross-module contract for mail storage. The store knows nothing of POP3.
+public import MailCore
 public import NIOCore
 
 /// One message in a maildrop snapshot.
 public struct MaildropMessage: Hashable, Sendable {
-    /// Stable across sessions and restarts, unique in the maildrop, 1–70 characters in
-    /// 0x21–0x7E (RFC 1939 §7, UIDL).
-    public var uniqueID: String
+    /// Stable across sessions and restarts, unique in the maildrop (RFC 1939 §7, UIDL).
+    public var uniqueID: UniqueID
     /// Octets the message has with CRLF line ends, before dot-stuffing (RFC 1939 §5).
     public var size: Int
     /// When the message arrived in this maildrop, in seconds since 1970; `nil` when the store
     /// cannot tell. Retention (RFC 2449 §6.7 EXPIRE) counts a message's age from it.
     public var arrival: Int?
-    public init(uniqueID: String, size: Int, arrival: Int? = nil) {
+    public init(uniqueID: UniqueID, size: Int, arrival: Int? = nil) {
         self.uniqueID = uniqueID
         self.size = size
         self.arrival = arrival

@@ -1,5 +1,6 @@
 // TRANSACTION and UPDATE commands (RFC 1939 §§5–7, RFC 2449 §6.6 for pipelining).
 
+import MailCore
 import NIOConcurrencyHelpers
 import NIOCore
 import POP3Core
@@ -39,8 +40,8 @@ extension POP3Connection {
     public func uidl() async throws -> [POP3UIDLEntry] {
         try await self.exclusive {
             let entries = try await self.listing(.uidl(nil)) { (first: Int, second: String) -> POP3UIDLEntry? in
-                guard UniqueID(second) != nil else { return nil }
-                return POP3UIDLEntry(number: first, uniqueID: second)
+                guard let uniqueID = UniqueID(second) else { return nil }
+                return POP3UIDLEntry(number: first, uniqueID: uniqueID)
             }
             self.state.withLockedValue { $0.uidlWorked = true }
             return entries

@@ -1,5 +1,6 @@
 // Typed results of the transaction commands.
 
+public import MailCore
 public import NIOCore
 
 /// One line of a `LIST` reply (RFC 1939 §5): a message and its size in octets.
@@ -15,8 +16,8 @@ public struct POP3ListEntry: Sendable, Hashable {
 /// One line of a `UIDL` reply (RFC 1939 §7): a message and its unique id.
 public struct POP3UIDLEntry: Sendable, Hashable {
     public var number: Int
-    public var uniqueID: String
-    public init(number: Int, uniqueID: String) {
+    public var uniqueID: UniqueID
+    public init(number: Int, uniqueID: UniqueID) {
         self.number = number
         self.uniqueID = uniqueID
     }

@@ -1,4 +1,5 @@
 import Foundation
+import MailCore
 import NIOCore
 import POP3Client
 
@@ -128,8 +129,9 @@ final class FakeSession: MailSource, @unchecked Sendable {
 
     func uidl() async throws -> [SourceUIDLEntry]? {
         guard server.supportsUIDL else { return nil }
-        return snapshot.enumerated().filter { !deleted.contains($0.offset + 1) }.map {
-            SourceUIDLEntry(number: $0.offset + 1, uniqueID: $0.element.uid)
+        // As `POP3Connection.uidl()` does, a line whose id breaks RFC 1939 §7 is left out.
+        return snapshot.enumerated().filter { !deleted.contains($0.offset + 1) }.compactMap { entry in
+            UniqueID(entry.element.uid).map { SourceUIDLEntry(number: entry.offset + 1, uniqueID: $0) }
         }
     }
 

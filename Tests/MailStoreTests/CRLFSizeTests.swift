@@ -1,5 +1,6 @@
 import Crypto
 import FileIO
+import MailCore
 import PropertyBased
 import SystemPackage
 import Testing
@@ -95,7 +96,7 @@ struct UniqueIDTests {
         let id = UniqueIDMapper.uniqueIDs(for: [name[...]])[0]
         #expect(id.hasPrefix("~"))
         #expect(id.utf8.count == 33)
-        #expect(UniqueIDMapper.isValidUniqueID(Array(id.utf8)))
+        #expect(UniqueID.isValid(Array(id.utf8)))
         // The first 128 bits of SHA-256 in lower-case hex, computed independently.
         let digest = SHA256.hash(data: name).map {
             String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16)

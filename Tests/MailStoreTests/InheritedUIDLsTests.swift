@@ -1,4 +1,5 @@
 import FileIO
+import MailCore
 import SystemPackage
 import Testing
 

@@ -1,3 +1,4 @@
+import MailCore
 import Testing
 
 @testable import MailStore
@@ -205,7 +206,7 @@ struct MaildirFilenameTests {
             #expect(parsed.host.map(text) == "host\\057with\\072odd\\054chars")
             #expect(parsed.microseconds != nil)
             #expect(parsed.deliveryCount != nil)
-            #expect(UniqueIDMapper.isValidUniqueID(Array(unique.utf8)))
+            #expect(UniqueID.isValid(Array(unique.utf8)))
             let seconds = try #require(parsed.seconds)
             #expect(seconds > 1_600_000_000)
         }

@@ -1,4 +1,5 @@
 import FileIO
+import MailCore
 import SystemPackage
 import Testing
 
@@ -25,7 +26,7 @@ extension MaildirFixture {
     }
 
     /// Opens, returns what was listed and the messages, and closes.
-    func openAndClose(_ user: String = "alice") async throws -> (listed: Int, ids: [String], sizes: [Int]) {
+    func openAndClose(_ user: String = "alice") async throws -> (listed: Int, ids: [UniqueID], sizes: [Int]) {
         let maildrop = try await self.open(user)
         await maildrop.close()
         return (maildrop.directoriesListed, maildrop.messages.map(\.uniqueID), maildrop.messages.map(\.size))
@@ -296,7 +297,7 @@ struct MaildirListingCacheTests {
             let ids = try await fixture.openAndClose().ids
             #expect(Set(ids).count == 2)
             let expected = UniqueIDMapper.uniqueIDs(for: [ArraySlice(digest.utf8), ArraySlice(long.utf8)])
-            #expect(Set(ids) == Set(expected))
+            #expect(Set(ids.map(\.rawValue)) == Set(expected))
             #expect(try await fixture.openAndClose().ids == ids)
         }
     }

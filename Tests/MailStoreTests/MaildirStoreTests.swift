@@ -1,3 +1,4 @@
+import MailCore
 import NIOCore
 import Testing
 
@@ -237,7 +238,7 @@ struct MaildirStoreTests {
             try fixture.put(long, "b\n")
             try fixture.put("1002.M1P1.sp ace", "c\n", in: "cur")
             let first = try await fixture.open()
-            let ids = first.messages.map(\.uniqueID)
+            let ids = first.messages.map(\.uniqueID.rawValue)
             await first.close()
 
             #expect(ids[0] == "1000.M1P1.h")
@@ -249,13 +250,13 @@ struct MaildirStoreTests {
             try TestFiles.renameFile(fixture.root() + "/new/" + long, fixture.root() + "/cur/" + long + ":2,RS")
             try fixture.put("999.M1P1.h", "older, delivered later\n")
             let second = try await fixture.open()
-            #expect(Array(second.messages.map(\.uniqueID).dropFirst()) == ids)
+            #expect(Array(second.messages.map(\.uniqueID.rawValue).dropFirst()) == ids)
             await second.close()
 
             // A new store value (a restart) computes the same ids.
             let restarted = try MaildirStore(template: directory + "/%u/Maildir", hostname: "other")
             let third = try await restarted.openMaildrop(user: "alice")
-            #expect(Array(third.messages.map(\.uniqueID).dropFirst()) == ids)
+            #expect(Array(third.messages.map(\.uniqueID.rawValue).dropFirst()) == ids)
             await third.close()
         }
     }

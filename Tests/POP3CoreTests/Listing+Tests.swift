@@ -1,3 +1,4 @@
+import MailCore
 import NIOCore
 import POP3Core
 import Testing
@@ -5,7 +6,7 @@ import Testing
 @Suite("Listing encoder")
 struct ListingTests {
     static let messages: [ServerSession.MessageInfo] = (1...1000).map {
-        .init(size: $0 * 37, uniqueID: "uid-\($0)")
+        .init(size: $0 * 37, uniqueID: UniqueID(unchecked: "uid-\($0)"))
     }
 
     static func encode(_ listing: Listing, piece: Int) -> ByteBuffer {

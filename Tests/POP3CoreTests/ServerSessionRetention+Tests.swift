@@ -1,3 +1,4 @@
+import MailCore
 import POP3Core
 import Testing
 

@@ -13,15 +13,6 @@ struct VocabularyTests {
         #expect(MessageNumber(index: 4) == 5)
     }
 
-    @Test func uniqueIDs() {
-        #expect(UniqueID("QhdPYR:00WBw1Ph7x7")?.rawValue == "QhdPYR:00WBw1Ph7x7")
-        #expect(UniqueID(String(repeating: "x", count: 70)) != nil)
-        #expect(UniqueID(String(repeating: "x", count: 71)) == nil)
-        #expect(UniqueID("") == nil)
-        #expect(UniqueID("a b") == nil)
-        #expect(UniqueID("ä") == nil)
-    }
-
     @Test(
         arguments: [
             ("IN-USE", ResponseCode.inUse), ("login-delay", .loginDelay), ("SYS/TEMP", .sysTemp),

@@ -1,4 +1,5 @@
 // Test support: a MailStore in memory, honouring the one-session-per-maildrop lock and takeover.
+import MailCore
 public import MailStore
 import NIOConcurrencyHelpers
 import NIOCore
@@ -61,6 +62,7 @@ public final class TestMailStore: MailStore {
     public func add(user: String, bytes: [UInt8], uniqueID: String? = nil, arrival: Int? = nil) -> String {
         state.withLockedValue { state in
             let uid = uniqueID ?? "uid\(state.nextUID)"
+            precondition(UniqueID.isValid(uid.utf8), "a test message needs a valid unique-id, not \(uid)")
             state.nextUID += 1
             state.mailboxes[user, default: []].append(StoredMessage(uniqueID: uid, bytes: bytes, arrival: arrival))
             return uid
@@ -150,7 +152,11 @@ final class TestMaildrop: Maildrop {
         self.generation = generation
         self.snapshot = snapshot
         self.messages = snapshot.map {
-            MaildropMessage(uniqueID: $0.uniqueID, size: CRLFSizeCounter.size(of: $0.bytes), arrival: $0.arrival)
+            MaildropMessage(
+                uniqueID: UniqueID(unchecked: $0.uniqueID),
+                size: CRLFSizeCounter.size(of: $0.bytes),
+                arrival: $0.arrival
+            )
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import MailCore
 import MailStore
 import NIOCore
 import Testing
@@ -157,7 +158,7 @@ struct MailboxMigrationTests {
                 // What an interrupted run left: its first batches, committed.
                 let earlier = files.keys.sorted().prefix(150).map { name in
                     MigratedMessage(
-                        uniqueID: name,
+                        uniqueID: UniqueID(unchecked: name),
                         message: Array(WireForm.of(Array(files[name]!.utf8)).readableBytesView)
                     )
                 }

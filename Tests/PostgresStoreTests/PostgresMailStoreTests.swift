@@ -1,4 +1,5 @@
 import Foundation
+import MailCore
 import MailStore
 import NIOConcurrencyHelpers
 import NIOCore
@@ -38,7 +39,7 @@ struct PostgresMailStoreTests {
             let second = try await store.deliver(user: "alice", message: Array("Subject: two\r\n\r\nno end".utf8))
             #expect(first != second)
             let maildrop = try await store.openMaildrop(user: "alice")
-            #expect(maildrop.messages.map(\.uniqueID) == [first, second])
+            #expect(maildrop.messages.map(\.uniqueID.rawValue) == [first, second])
             #expect(maildrop.messages.map(\.size) == [22, 24])
             // Each message's arrival, which retention counts from.
             let now = Int(Date().timeIntervalSince1970)
@@ -48,7 +49,7 @@ struct PostgresMailStoreTests {
             await maildrop.close()
             // UIDLs stay the same in the next session.
             let again = try await store.openMaildrop(user: "alice")
-            #expect(again.messages.map(\.uniqueID) == [first, second])
+            #expect(again.messages.map(\.uniqueID.rawValue) == [first, second])
             await again.close()
         }
     }

@@ -75,7 +75,7 @@ enum FileTargets {
         _ = StateFileFormat.recognise(data)
         for format in StateFileFormat.allCases {
             for entry in format.parse(data, user: "alice", host: "pop.example.org", now: 1_700_000_000) {
-                let uid = entry.uniqueID.utf8
+                let uid = entry.uniqueID.rawValue.utf8
                 check(!uid.isEmpty && uid.count <= 70, "\(format): a uid of \(uid.count) bytes")
                 check(uid.allSatisfy { $0 >= 0x21 && $0 <= 0x7E }, "\(format): uid \(entry.uniqueID)")
             }

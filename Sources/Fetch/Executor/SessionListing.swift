@@ -1,4 +1,5 @@
 // The server's listing of a session: LIST and UIDL, or header digests without UIDL.
+import MailCore
 import NIOCore
 import POP3Client
 
@@ -10,7 +11,7 @@ enum SessionListing {
         let list = try await source.list()
         var ids: [Int: String] = [:]
         if let uidl = try await source.uidl() {
-            for entry in uidl { ids[entry.number] = entry.uniqueID }
+            for entry in uidl { ids[entry.number] = entry.uniqueID.rawValue }
         } else {
             report.warnings.append(
                 "the server does not support UIDL: messages are identified by a digest of their header"

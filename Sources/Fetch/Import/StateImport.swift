@@ -2,6 +2,7 @@
 public import FileFormats
 import FileIO
 import Foundation
+import MailCore
 import SystemPackage
 
 /// A state file of another program, to import (`--import-state FORMAT:FILE`).
@@ -49,7 +50,7 @@ enum StateImporter {
     {
         format.parse(bytes, user: user, host: host, now: now).map { imported in
             FetchStateEntry(
-                uniqueID: imported.uniqueID,
+                uniqueID: imported.uniqueID.rawValue,
                 size: nil,
                 firstDownloaded: imported.firstDownloaded,
                 location: "",

@@ -4,6 +4,7 @@
 // and a login to an unchanged one lists nothing (MaildirListingCache).
 
 import FileIO
+import MailCore
 
 #if canImport(Glibc)
     import Glibc
@@ -295,7 +296,12 @@ struct MaildirListing: Sendable {
     /// arrival: Dovecot sets it to an IMAP APPEND's date, which may be years old. A name with
     /// no leading time (no delivery agent writes one) has no known arrival.
     private static func message(_ entry: Entry, uniqueID: String) -> MaildropMessage {
-        MaildropMessage(uniqueID: uniqueID, size: entry.size, arrival: entry.seconds >= 0 ? entry.seconds : nil)
+        // `UniqueIDMapper` gives only valid ids.
+        MaildropMessage(
+            uniqueID: UniqueID(unchecked: uniqueID),
+            size: entry.size,
+            arrival: entry.seconds >= 0 ? entry.seconds : nil
+        )
     }
 }
 

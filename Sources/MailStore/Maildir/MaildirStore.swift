@@ -1,6 +1,7 @@
 // The Maildir store: Dovecot/Courier-compatible Maildirs served as they are (DESIGN.md).
 
 public import FileIO
+public import MailCore
 import SystemPackage
 
 /// A `MailStore` over one Maildir per user, at a path made from a template.
@@ -80,7 +81,11 @@ public struct MaildirStore: MailStore {
                 let location = listing[baseName]!  // safe: the names are the listing's keys
                 // A message a reader removed since the listing is left out.
                 guard let status = try FileSystem.status(maildir.path(of: location)) else { return nil }
-                return MaildirEntry(uniqueID: id, location: location, modificationTime: status.modification)
+                return MaildirEntry(
+                    uniqueID: UniqueID(unchecked: id),
+                    location: location,
+                    modificationTime: status.modification
+                )
             }
         }
     }
@@ -202,13 +207,13 @@ extension MailStoreError {
 /// One message of a Maildir as ``MaildirStore/entries(user:)`` lists it.
 public struct MaildirEntry: Hashable, Sendable {
     /// The UIDL the Maildir store gives it.
-    public var uniqueID: String
+    public var uniqueID: UniqueID
     /// Where it is: `new/`, or `cur/` with the flags a reader gave it.
     public var location: MaildirLocation
     /// Its modification time: when it was delivered, for a message no one rewrote.
     public var modificationTime: FileTime
 
-    public init(uniqueID: String, location: MaildirLocation, modificationTime: FileTime) {
+    public init(uniqueID: UniqueID, location: MaildirLocation, modificationTime: FileTime) {
         self.uniqueID = uniqueID
         self.location = location
         self.modificationTime = modificationTime

@@ -2,6 +2,7 @@
 // unique in the maildrop, the same in every session).
 
 import Crypto
+import MailCore
 
 /// Derives the UIDL of each message from its Maildir base name.
 ///
@@ -20,17 +21,10 @@ import Crypto
 /// until it is unique; an inherited id never changes. The result depends only on the set of
 /// names and the inherited ids, so it stays stable while the messages exist.
 enum UniqueIDMapper {
-    static let maximumLength = 70
-
-    /// Whether `bytes` can be sent as a unique-id unchanged.
-    static func isValidUniqueID(_ bytes: some Collection<UInt8>) -> Bool {
-        (1...Self.maximumLength).contains(bytes.count) && bytes.allSatisfy { (0x21...0x7E).contains($0) }
-    }
-
     /// The unique-id of one base name before collisions are resolved: the name itself when it is
     /// a valid unique-id, else its digest (`uniqueIDs(for:inherited:)` resolves collisions).
     static func uniqueID(for baseName: some Collection<UInt8>) -> String {
-        Self.isValidUniqueID(baseName) ? String(decoding: baseName, as: UTF8.self) : Self.digestID(baseName, salt: 0)
+        UniqueID.isValid(baseName) ? String(decoding: baseName, as: UTF8.self) : Self.digestID(baseName, salt: 0)
     }
 
     /// The length of a digest id: `~` and 32 hex digits.
@@ -64,7 +58,7 @@ enum UniqueIDMapper {
             for index in order {
                 // safe: `order` holds only names with an inherited id.
                 let id = inherited[baseNames[index]]!
-                if Self.isValidUniqueID(id.utf8), fixed.insert(id).inserted {
+                if UniqueID.isValid(id.utf8), fixed.insert(id).inserted {
                     owner[index] = id
                 }
             }
@@ -106,7 +100,7 @@ enum UniqueIDMapper {
 
     /// Our id for `name`: the name itself when valid, else its digest (then noted in `mapped`).
     private static func ownID(_ name: ArraySlice<UInt8>, mapped: inout [Int], index: Int) -> String {
-        if !Self.isValidUniqueID(name) {
+        if !UniqueID.isValid(name) {
             mapped.append(index)
         }
         return Self.uniqueID(for: name)

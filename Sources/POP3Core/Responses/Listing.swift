@@ -1,4 +1,6 @@
 // POP3Core: multi-line listings (CAPA, LIST, UIDL), encoded straight into bytes (RFC 1939 §3).
+import MailCore
+
 public import struct NIOCore.ByteBuffer
 
 /// The body of a multi-line listing: what CAPA, LIST and UIDL send after their status line.
@@ -87,7 +89,7 @@ public struct ListingEncoder: Sendable {
                 if sizes {
                     buffer.writeDecimal(messages[self.next].size)
                 } else {
-                    buffer.writeString(messages[self.next].uniqueID)
+                    buffer.writeString(messages[self.next].uniqueID.rawValue)
                 }
                 buffer.writeStaticString("\r\n")
             }

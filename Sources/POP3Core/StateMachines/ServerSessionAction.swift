@@ -1,4 +1,5 @@
 // POP3Core: what the server session asks its I/O shell to do (GUIDE B5).
+public import MailCore
 
 extension ServerSession {
     /// One instruction for the I/O shell. The shell performs it and feeds the outcome back
@@ -76,11 +77,11 @@ extension ServerSession {
         /// Octets with CRLF line ends, before stuffing (RFC 1939 §5).
         public var size: Int
         /// The unique-id (RFC 1939 §7).
-        public var uniqueID: String
+        public var uniqueID: UniqueID
         /// The retention policy removes the message at UPDATE if this session RETRieves it
         /// (RFC 2449 §6.7: it is past the account's EXPIRE days, or EXPIRE is 0).
         public var expiresOnRetrieval: Bool
-        public init(size: Int, uniqueID: String, expiresOnRetrieval: Bool = false) {
+        public init(size: Int, uniqueID: UniqueID, expiresOnRetrieval: Bool = false) {
             self.size = size
             self.uniqueID = uniqueID
             self.expiresOnRetrieval = expiresOnRetrieval

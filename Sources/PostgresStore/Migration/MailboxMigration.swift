@@ -2,6 +2,7 @@
 // delivery times kept, resumable, verified by counting and hashing.
 import Crypto
 import FileIO
+public import MailCore
 public import MailStore
 import NIOCore
 
@@ -26,11 +27,11 @@ public struct MessageAttributes: Sendable, Hashable {
 /// One message on its way from one store to another: its UIDL, its bytes in wire form and its
 /// attributes.
 public struct MigratedMessage: Sendable, Hashable {
-    public var uniqueID: String
+    public var uniqueID: UniqueID
     public var message: [UInt8]
     public var attributes: MessageAttributes
 
-    public init(uniqueID: String, message: [UInt8], attributes: MessageAttributes = MessageAttributes()) {
+    public init(uniqueID: UniqueID, message: [UInt8], attributes: MessageAttributes = MessageAttributes()) {
         self.uniqueID = uniqueID
         self.message = message
         self.attributes = attributes
@@ -44,7 +45,7 @@ public protocol MigrationStore: Sendable {
     /// The store itself, through whose contract messages are read (and the copy verified).
     var store: any MailStore { get }
     /// Each message of `user`'s maildrop now, by UIDL, with its attributes.
-    func attributes(user: String) async throws -> [String: MessageAttributes]
+    func attributes(user: String) async throws -> [UniqueID: MessageAttributes]
     /// Stores `messages` in `user`'s maildrop, each as its UIDL with its attributes, durably
     /// before it returns.
     func store(user: String, messages: [MigratedMessage]) async throws
@@ -100,7 +101,7 @@ public struct MailboxMigration: Sendable {
         public var seen: Int
         /// Messages the target lacks, or has with other bytes or attributes, after the copy
         /// (should be empty).
-        public var mismatches: [String]
+        public var mismatches: [UniqueID]
         /// Messages in the target that the source does not have (mail delivered there meanwhile).
         public var extraInTarget: Int
 
@@ -120,8 +121,8 @@ public struct MailboxMigration: Sendable {
             mismatches: [],
             extraInTarget: 0
         )
-        var expected: [String: Fingerprint] = [:]
-        var copiedAttributes: [String: MessageAttributes] = [:]
+        var expected: [UniqueID: Fingerprint] = [:]
+        var copiedAttributes: [UniqueID: MessageAttributes] = [:]
         var batch: [MigratedMessage] = []
         var batchOctets = 0
         let maildrop = try await source.store.openMaildrop(user: user)
@@ -173,7 +174,7 @@ public struct MailboxMigration: Sendable {
         let copy = try await target.store.openMaildrop(user: user)
         do {
             let attributes = try await target.attributes(user: user)
-            var found = Set<String>()
+            var found = Set<UniqueID>()
             for (index, message) in copy.messages.enumerated() {
                 guard let want = expected[message.uniqueID] else {
                     report.extraInTarget += 1

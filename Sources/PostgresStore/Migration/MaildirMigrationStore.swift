@@ -1,5 +1,6 @@
 // A Maildir tree as either side of `postoffice migrate`: files named by UIDL, flags and times kept.
 import FileIO
+public import MailCore
 public import MailStore
 
 /// The Maildir store as a side of a migration.
@@ -22,10 +23,10 @@ public struct MaildirMigrationStore: MigrationStore {
         self.maildirStore = store
     }
 
-    public func attributes(user: String) async throws -> [String: MessageAttributes] {
+    public func attributes(user: String) async throws -> [UniqueID: MessageAttributes] {
         let store = self.maildirStore
         let entries = try await BlockingIO.run { try store.entries(user: user) }
-        var attributes: [String: MessageAttributes] = [:]
+        var attributes: [UniqueID: MessageAttributes] = [:]
         attributes.reserveCapacity(entries.count)
         for entry in entries {
             let flags: String?
@@ -96,9 +97,9 @@ public struct MaildirMigrationStore: MigrationStore {
     }
 
     /// The file name whose base name is `uniqueID`, if there is one.
-    static func filename(_ uniqueID: String) -> MaildirFilename? {
-        guard PostgresMailStore.isValidUniqueID(uniqueID), !uniqueID.hasPrefix("."), !uniqueID.contains("/"),
-            let name = MaildirFilename(parsing: uniqueID), name.info == nil
+    static func filename(_ uniqueID: UniqueID) -> MaildirFilename? {
+        let text = uniqueID.rawValue
+        guard !text.hasPrefix("."), !text.contains("/"), let name = MaildirFilename(parsing: text), name.info == nil
         else { return nil }
         return name
     }

@@ -1,7 +1,7 @@
 import Accounts
 import FileIO
 // Copying mail in from another store (`postoffice migrate`), keeping each message's UIDL.
-import MailCore
+public import MailCore
 import MailStore
 import NIOCore
 import PostgresNIO
@@ -21,7 +21,7 @@ extension PostgresMailStore {
     /// The UIDL and attributes of each message in `user`'s maildrop now, read without taking
     /// its lease: the Maildir flags it came with (`nil` for mail not seen by a reader) and its
     /// delivery time.
-    public func attributes(user: String) async throws -> [String: MessageAttributes] {
+    public func attributes(user: String) async throws -> [UniqueID: MessageAttributes] {
         guard UserName.isValid(user) else { throw MailStoreError.noSuchUser(user) }
         do {
             let rows = try await database.rows(
@@ -31,11 +31,15 @@ extension PostgresMailStore {
                 WHERE m.name = \(user)
                 """
             )
-            var attributes: [String: MessageAttributes] = [:]
+            var attributes: [UniqueID: MessageAttributes] = [:]
             attributes.reserveCapacity(rows.count)
             for row in rows {
                 let (uidl, flags, delivered) = try row.decode((String, String?, Int64).self)
-                attributes[uidl] = MessageAttributes(maildirFlags: flags, deliveredAt: Int(delivered))
+                // The column's CHECK constraint holds the ids to RFC 1939 §7.
+                attributes[UniqueID(unchecked: uidl)] = MessageAttributes(
+                    maildirFlags: flags,
+                    deliveredAt: Int(delivered)
+                )
             }
             return attributes
         } catch {
@@ -50,11 +54,6 @@ extension PostgresMailStore {
     /// delivery's are.
     public func importMessages(user: String, _ messages: [MigratedMessage]) async throws -> Int {
         guard UserName.isValid(user) else { throw MailStoreError.noSuchUser(user) }
-        for message in messages where !Self.isValidUniqueID(message.uniqueID) {
-            throw MailStoreError.io(
-                "'\(message.uniqueID)' cannot be a UIDL (RFC 1939 §7: 1 to 70 characters in 0x21–0x7E)"
-            )
-        }
         guard !messages.isEmpty else { return 0 }
         struct Prepared: Sendable {
             var uniqueID: String
@@ -68,7 +67,7 @@ extension PostgresMailStore {
                 let split = Self.recipientLinesEnd(message.message)
                 let chunks = WireChunks(Array(message.message[split...]), size: Self.chunkSize)
                 return Prepared(
-                    uniqueID: message.uniqueID,
+                    uniqueID: message.uniqueID.rawValue,
                     prefix: WireForm.of(message.message[..<split]),
                     chunks: chunks,
                     digest: Self.digest(of: chunks),
@@ -118,10 +117,5 @@ extension PostgresMailStore {
         } catch {
             throw Self.storeError(error)
         }
-    }
-
-    /// RFC 1939 §7: a unique-id is 1 to 70 characters in the range 0x21 to 0x7E.
-    static func isValidUniqueID(_ text: String) -> Bool {
-        (1...70).contains(text.utf8.count) && text.utf8.allSatisfy { (0x21...0x7E).contains($0) }
     }
 }

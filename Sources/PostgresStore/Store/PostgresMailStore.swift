@@ -70,7 +70,10 @@ public struct PostgresMailStore: MailStore {
             for row in rows {
                 let (id, uidl, size, arrival) = try row.decode((Int64, String, Int64, Int64).self)
                 entries.append(id)
-                messages.append(MaildropMessage(uniqueID: uidl, size: Int(size), arrival: Int(arrival)))
+                // The column's CHECK constraint holds the ids to RFC 1939 §7.
+                messages.append(
+                    MaildropMessage(uniqueID: UniqueID(unchecked: uidl), size: Int(size), arrival: Int(arrival))
+                )
             }
             return PostgresMaildrop(
                 store: self,
