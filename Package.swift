@@ -189,7 +189,7 @@ let package = Package(
         .target(
             name: "Fetch",
             dependencies: [
-                "POP3Client", "POP3Core", "SASL", "MailCore", "MailStore", "FileIO", "FileFormats",
+                "POP3Client", "SASL", "MailCore", "MailStore", "FileIO", "FileFormats",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "GRDB", package: "GRDB.swift"),
