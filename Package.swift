@@ -46,7 +46,7 @@ let package = Package(
         // libxcrypt's crypt_r / crypt_gensalt_rn (TOOLCHAIN.md, "Passwords").
         .systemLibrary(name: "CCrypt", path: "Sources/CCrypt"),
 
-        // The vocabulary every module shares (base64), with no dependencies.
+        // The vocabulary every module shares (base64, user names, unique-ids), with no dependencies.
         .target(name: "MailCore", swiftSettings: swiftSettings),
         .target(
             name: "POP3Core",

@@ -55,3 +55,24 @@ extension UniqueID: ExpressibleByStringLiteral {
         self = id
     }
 }
+
+extension UniqueID: Codable {
+    /// Decodes a string and checks the rules: a saved plan or report cannot smuggle in an id
+    /// the wire would refuse.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let id = UniqueID(text) else {
+            throw DecodingError.dataCorruptedError(
+                in: container,
+                debugDescription: "not a unique-id (RFC 1939 §7: 1 to 70 characters in 0x21–0x7E)"
+            )
+        }
+        self = id
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(self.rawValue)
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import MailCore
 import NIOCore
 import Testing
 
@@ -50,7 +51,7 @@ struct DeliveryTests {
 
     static func deliver(_ deliverer: any Deliverer, uid: String, text: String) throws -> String {
         let envelope = DeliveryEnvelope(
-            key: DeliveryKey(account: "a@h", uniqueID: uid),
+            key: DeliveryKey(account: "a@h", uniqueID: UniqueID(unchecked: uid)),
             serverHost: "h",
             user: "a",
             receivedAt: 1_700_000_000
@@ -158,7 +159,7 @@ struct DeliveryTests {
         #expect(Set(expected).subtracting(stored).sorted() == [], "overwritten by the other writer")
         let fresh = try MboxDeliverer(path: path)
         let unrecognised = try expected.filter {
-            try fresh.existingLocation(of: DeliveryKey(account: "a@h", uniqueID: $0)) == nil
+            try fresh.existingLocation(of: DeliveryKey(account: "a@h", uniqueID: UniqueID(unchecked: $0))) == nil
         }
         #expect(unrecognised == [])
     }

@@ -1,4 +1,5 @@
 import Foundation
+import MailCore
 import Testing
 
 @testable import Fetch
@@ -282,10 +283,10 @@ struct FetchExecutorCrashTests {
         let stored = try maildirMessages(directory.path + "/Maildir").map(\.uid)
         #expect(Set(stored).isSubset(of: Set(keptWindows)))
         let recorded = try FetchStateStore(path: account.statePath, account: account.identity).entries()
-        #expect(Set(recorded.keys).isSubset(of: Set(keptWindows)))
+        #expect(Set(recorded.keys.map(\.rawValue)).isSubset(of: Set(keptWindows)))
         // Windows before the killed one are recorded; the killed one too once its commit is done.
         let recordedWindows = point == .recorded ? window + 1 : window
-        #expect(Set(recorded.keys) == Set(keptWindows.prefix(recordedWindows * account.pipelineWindow)))
+        #expect(Set(recorded.keys.map(\.rawValue)) == Set(keptWindows.prefix(recordedWindows * account.pipelineWindow)))
 
         let clean = await fetchOnce(account, server: server)
         let summary = try #require(clean.accounts.first)

@@ -1,5 +1,6 @@
 import FileFormats
 import Foundation
+import MailCore
 import Testing
 
 @testable import Fetch
@@ -29,7 +30,7 @@ struct FetchExecutorTests {
             let file = message.name.dropFirst("new/".count)
             let parts = file.split(separator: ".")
             #expect(parts[0] == "\(t0)")
-            #expect(parts[1] == DeliveryKey(account: account.identity, uniqueID: message.uid).hash)
+            #expect(parts[1] == DeliveryKey(account: account.identity, uniqueID: UniqueID(unchecked: message.uid)).hash)
             let attributes = try FileManager.default.attributesOfItem(
                 atPath: directory.path + "/Maildir/" + message.name
             )
@@ -149,7 +150,7 @@ struct FetchExecutorTests {
         #expect(second.downloaded == 0)
         #expect(second.skipped == 2)
         let ids = try FetchStateStore(path: account.statePath, account: account.identity).entries().keys
-        #expect(ids.allSatisfy { $0.hasPrefix("sha256-") && $0.count == 47 })
+        #expect(ids.allSatisfy { $0.rawValue.hasPrefix("sha256-") && $0.rawValue.count == 47 })
     }
 
     @Test("size limit, headers only: header stored and kept on the server; completed when lifted")

@@ -1,3 +1,4 @@
+import MailCore
 import Testing
 
 @testable import Fetch
@@ -5,12 +6,12 @@ import Testing
 private let day: Int64 = 86_400
 private let t0: Int64 = 1_700_000_000
 
-private func msg(_ number: Int, _ uid: String, _ size: Int = 100) -> ServerMessage {
+private func msg(_ number: Int, _ uid: UniqueID, _ size: Int = 100) -> ServerMessage {
     ServerMessage(number: number, uniqueID: uid, size: size)
 }
 
 private func stored(
-    _ uid: String,
+    _ uid: UniqueID,
     size: Int? = 100,
     at time: Int64 = t0,
     status: FetchStateEntry.Status = .stored,
@@ -18,7 +19,7 @@ private func stored(
     generation: Int = 0,
     location: String = "/m/x",
     shortCopy: Bool = false
-) -> (String, FetchStateEntry) {
+) -> (UniqueID, FetchStateEntry) {
     (
         uid,
         FetchStateEntry(
@@ -393,7 +394,7 @@ struct FetchPlannerTests {
     @Test("planner inputs: one snapshot and the target's keys, no disk access per entry")
     func plannerInputs() {
         let identity = "alice@pop.example.org"
-        func hash(_ uid: String, _ generation: Int = 0) -> String {
+        func hash(_ uid: UniqueID, _ generation: Int = 0) -> String {
             DeliveryKey(account: identity, uniqueID: uid, generation: generation).hash
         }
         let snapshot = FetchStateSnapshot(
@@ -438,7 +439,7 @@ struct FetchPlannerTests {
                         for deletion in Self.allDeletePolicies {
                             for limit in limits {
                                 for (missing, short) in [(false, false), (true, false), (false, true), (true, true)] {
-                                    var state: [String: FetchStateEntry] = [:]
+                                    var state: [UniqueID: FetchStateEntry] = [:]
                                     if let status {
                                         state["u"] =
                                             stored(

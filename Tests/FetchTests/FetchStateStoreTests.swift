@@ -1,4 +1,5 @@
 import Foundation
+import MailCore
 import Testing
 
 @testable import Fetch

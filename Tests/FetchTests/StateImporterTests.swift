@@ -1,5 +1,6 @@
 import FileFormats
 import Foundation
+import MailCore
 import Testing
 
 @testable import Fetch

@@ -1,3 +1,4 @@
+import Foundation
 import MailCore
 import Testing
 
@@ -58,5 +59,18 @@ struct UniqueIDTests {
         #expect(literal != UniqueID("U1"))
         let ids: [UniqueID] = ["b", "a", "B", "~", "!"]
         #expect(ids.sorted().map(\.rawValue) == ["!", "B", "a", "b", "~"])
+    }
+
+    @Test("encoded as a plain string; decoding checks the rules")
+    func codable() throws {
+        let encoded = try JSONEncoder().encode(["u1", "~x"] as [UniqueID])
+        #expect(String(decoding: encoded, as: UTF8.self) == #"["u1","~x"]"#)
+        #expect(try JSONDecoder().decode([UniqueID].self, from: encoded) == ["u1", "~x"])
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode([UniqueID].self, from: Data(#"["a b"]"#.utf8))
+        }
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode([UniqueID].self, from: Data(#"[""]"#.utf8))
+        }
     }
 }

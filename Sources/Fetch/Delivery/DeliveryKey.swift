@@ -1,14 +1,15 @@
-// The local identity of a message: derived from (account, unique id, generation), never random.
 import Crypto
+// The local identity of a message: derived from (account, unique id, generation), never random.
+public import MailCore
 
 /// A stable key for a downloaded message. Local names contain `hash`, so a re-download after a
 /// crash finds (or overwrites) the earlier copy instead of storing it twice (invariant 2).
 public struct DeliveryKey: Hashable, Sendable {
     public var account: String
-    public var uniqueID: String
+    public var uniqueID: UniqueID
     public var generation: Int
 
-    public init(account: String, uniqueID: String, generation: Int = 0) {
+    public init(account: String, uniqueID: UniqueID, generation: Int = 0) {
         self.account = account
         self.uniqueID = uniqueID
         self.generation = generation
@@ -20,7 +21,7 @@ public struct DeliveryKey: Hashable, Sendable {
     public var hash: String {
         var input = Array(account.utf8)
         input.append(0)
-        input.append(contentsOf: uniqueID.utf8)
+        input.append(contentsOf: uniqueID.rawValue.utf8)
         if generation != 0 {
             input.append(0)
             input.append(contentsOf: "g\(generation)".utf8)

@@ -1,6 +1,7 @@
 // Delivery through a command (procmail, maildrop, dovecot-lda…): message on standard input.
 import FileIO
 import Foundation
+import MailCore
 import NIOCore
 
 /// Runs `/bin/sh -c COMMAND` per message with the message (LF line ends, trace header on top)
@@ -75,7 +76,7 @@ final class MDADeliverer: Deliverer {
         func commit() throws -> String {
             defer { spool.remove() }
             var environment = ProcessInfo.processInfo.environment
-            environment["POSTOFFICE_UIDL"] = envelope.key.uniqueID
+            environment["POSTOFFICE_UIDL"] = envelope.key.uniqueID.rawValue
             environment["POSTOFFICE_KEY"] = envelope.key.hash
             environment["POSTOFFICE_POSSIBLE_DUPLICATE"] = envelope.mayDuplicate ? "1" : nil
             let result: ChildProcess.Result

@@ -7,7 +7,8 @@ enum TraceHeader {
         var text =
             "Received: from \(sanitize(envelope.serverHost)) by postoffice (POP3) for <\(sanitize(envelope.user))>;"
         text += " \(MailDate.rfc5322(envelope.receivedAt))\n"
-        text += "X-PostOffice-UIDL: \(sanitize(envelope.key.uniqueID))\n"
+        // A unique-id is printable ASCII already (RFC 1939 §7).
+        text += "X-PostOffice-UIDL: \(envelope.key.uniqueID)\n"
         if envelope.headersOnly {
             text += "X-PostOffice-Headers-Only: yes\n"
         }

@@ -1,5 +1,6 @@
 // One POP3 session of an account: list, plan, download and store, only then DELE, QUIT.
 import Logging
+import MailCore
 
 /// Carries out a plan in one session. Lives on the fetching task; everything that blocks goes
 /// to the account's `StoreWorker`.
@@ -17,7 +18,7 @@ struct FetchSession {
     /// The points after the storing steps (`deleSent`, `quit`); the worker counts the others.
     var faults: FaultCounter
     /// Messages to delete, in order.
-    var toDelete: [(number: Int, uniqueID: String)] = []
+    var toDelete: [(number: Int, uniqueID: UniqueID)] = []
     /// How many of `toDelete` were sent `DELE` already.
     var deletionsSent = 0
     /// Set when storing failed in a way that would fail again (disk full).

@@ -9,14 +9,14 @@ enum SessionListing {
     /// warning each in `report`.
     static func read(_ source: any MailSource, into report: inout AccountReport) async throws -> [ServerMessage] {
         let list = try await source.list()
-        var ids: [Int: String] = [:]
+        var ids: [Int: UniqueID] = [:]
         if let uidl = try await source.uidl() {
-            for entry in uidl { ids[entry.number] = entry.uniqueID.rawValue }
+            for entry in uidl { ids[entry.number] = entry.uniqueID }
         } else {
             report.warnings.append(
                 "the server does not support UIDL: messages are identified by a digest of their header"
             )
-            var digests: [String] = []
+            var digests: [UniqueID] = []
             for entry in list {
                 var accumulator = HeaderDigest.Accumulator()
                 try await source.top(entry.number, lines: 0) { event in

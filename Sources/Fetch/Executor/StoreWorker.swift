@@ -1,5 +1,6 @@
 // The account's blocking side: its state store and delivery target, on NIO's blocking pool.
 import FileIO
+import MailCore
 import NIOCore
 
 /// A message received in full (its content, or what was not yet spilled), to store and record.
@@ -40,7 +41,7 @@ actor StoreWorker {
     /// Made on first use (it creates directories).
     private var deliverer: (any Deliverer)?
     /// Writers of messages too large to hold until their end, by unique id.
-    private var open: [String: any MessageWriter] = [:]
+    private var open: [UniqueID: any MessageWriter] = [:]
 
     init(account: FetchAccount, options: FetchOptions, store: FetchStateStore) {
         self.account = account
@@ -80,10 +81,10 @@ actor StoreWorker {
     /// Copies an interrupted run stored under these downloads' keys (none for a target that
     /// cannot find them). Each one found is made durable first: the run that stored it may
     /// have died before its fsync, and the caller may go on to delete the server's copy.
-    func earlierCopies(of downloads: [FetchPlan.Download]) throws -> [String: EarlierCopy] {
+    func earlierCopies(of downloads: [FetchPlan.Download]) throws -> [UniqueID: EarlierCopy] {
         let deliverer = try target()
         guard deliverer.capabilities.findsEarlierCopies else { return [:] }
-        var found: [String: EarlierCopy] = [:]
+        var found: [UniqueID: EarlierCopy] = [:]
         for download in downloads where !download.replacesEarlierCopy {
             let key = DeliveryKey(
                 account: account.identity,
@@ -120,13 +121,13 @@ actor StoreWorker {
     }
 
     /// After a session the server completed with `QUIT`.
-    func sessionCompleted(plan: FetchPlan, deleted: [String]) throws {
+    func sessionCompleted(plan: FetchPlan, deleted: [UniqueID]) throws {
         try store.setStatus(.goneFromServer, for: plan.vanished)
         try store.setStatus(.deletedOnServer, for: deleted)
         try store.dropHandOvers(of: plan.settledHandOvers)
     }
 
-    func markReappeared(_ uniqueIDs: [String]) throws {
+    func markReappeared(_ uniqueIDs: [UniqueID]) throws {
         try store.setStatus(.stored, for: uniqueIDs)
     }
 
@@ -327,7 +328,7 @@ actor StoreWorker {
     }
 
     /// Abandons a message whose transfer failed part-way (its partial copy is useless).
-    func discard(_ uniqueID: String) {
+    func discard(_ uniqueID: UniqueID) {
         open.removeValue(forKey: uniqueID)?.discard()
     }
 }

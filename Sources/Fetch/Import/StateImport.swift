@@ -50,7 +50,7 @@ enum StateImporter {
     {
         format.parse(bytes, user: user, host: host, now: now).map { imported in
             FetchStateEntry(
-                uniqueID: imported.uniqueID.rawValue,
+                uniqueID: imported.uniqueID,
                 size: nil,
                 firstDownloaded: imported.firstDownloaded,
                 location: "",

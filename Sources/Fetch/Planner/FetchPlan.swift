@@ -1,4 +1,5 @@
 // The output of the planner: what the executor does in this session.
+public import MailCore
 
 /// What to download, what to delete and what to leave alone, with reasons.
 public struct FetchPlan: Hashable, Sendable, Codable {
@@ -23,7 +24,7 @@ public struct FetchPlan: Hashable, Sendable, Codable {
             case shortCopy
         }
         public var number: Int
-        public var uniqueID: String
+        public var uniqueID: UniqueID
         public var size: Int
         public var mode: Mode
         public var reason: Reason
@@ -44,7 +45,7 @@ public struct FetchPlan: Hashable, Sendable, Codable {
 
         public init(
             number: Int,
-            uniqueID: String,
+            uniqueID: UniqueID,
             size: Int,
             mode: Mode,
             reason: Reason,
@@ -76,10 +77,10 @@ public struct FetchPlan: Hashable, Sendable, Codable {
             case deletedLocally
         }
         public var number: Int
-        public var uniqueID: String
+        public var uniqueID: UniqueID
         public var reason: Reason
 
-        public init(number: Int, uniqueID: String, reason: Reason) {
+        public init(number: Int, uniqueID: UniqueID, reason: Reason) {
             self.number = number
             self.uniqueID = uniqueID
             self.reason = reason
@@ -106,10 +107,10 @@ public struct FetchPlan: Hashable, Sendable, Codable {
             case notStoredHere
         }
         public var number: Int
-        public var uniqueID: String
+        public var uniqueID: UniqueID
         public var reason: Reason
 
-        public init(number: Int, uniqueID: String, reason: Reason) {
+        public init(number: Int, uniqueID: UniqueID, reason: Reason) {
             self.number = number
             self.uniqueID = uniqueID
             self.reason = reason
@@ -120,13 +121,13 @@ public struct FetchPlan: Hashable, Sendable, Codable {
     public var deletions: [Deletion]
     public var skips: [Skip]
     /// Unique ids in the state (status `stored`) that the server no longer lists.
-    public var vanished: [String]
+    public var vanished: [UniqueID]
     /// Unique ids with status `goneFromServer` listed again with their recorded size while the
     /// local copy exists: the same message, planned as known; the executor marks them `stored`.
-    public var reappeared: [String] = []
+    public var reappeared: [UniqueID] = []
     /// Unconfirmed hand-overs (`FetchStateSnapshot.unconfirmedHandOvers`) of messages the server
     /// no longer lists: forgotten once the session ends with `QUIT`.
-    public var settledHandOvers: [String] = []
+    public var settledHandOvers: [UniqueID] = []
     /// Things a person should know (unique-id reuse, duplicates). Never message content.
     public var warnings: [String]
 
@@ -134,7 +135,7 @@ public struct FetchPlan: Hashable, Sendable, Codable {
         downloads: [Download] = [],
         deletions: [Deletion] = [],
         skips: [Skip] = [],
-        vanished: [String] = [],
+        vanished: [UniqueID] = [],
         warnings: [String] = []
     ) {
         self.downloads = downloads

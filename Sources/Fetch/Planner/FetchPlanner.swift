@@ -1,4 +1,5 @@
 // The pure planner: server listing + local state + policy + now -> plan. No I/O, no clock.
+public import MailCore
 
 /// Decides, for one session, what to download, what to delete on the server and what to skip.
 ///
@@ -63,19 +64,19 @@ public enum FetchPlanner {
     ///     without recording the outcome; their downloads are marked `mayDuplicate`.
     public static func plan(
         serverMessages: [ServerMessage],
-        state: [String: FetchStateEntry],
+        state: [UniqueID: FetchStateEntry],
         policy: FetchPolicy,
         now: Int64,
-        locallyMissing: Set<String> = [],
-        locallyPresent: Set<String> = [],
-        unconfirmedHandOvers: Set<String> = []
+        locallyMissing: Set<UniqueID> = [],
+        locallyPresent: Set<UniqueID> = [],
+        unconfirmedHandOvers: Set<UniqueID> = []
     ) -> FetchPlan {
         var plan = FetchPlan()
-        var occurrences: [String: Int] = [:]
+        var occurrences: [UniqueID: Int] = [:]
         for message in serverMessages {
             occurrences[message.uniqueID, default: 0] += 1
         }
-        var duplicatesWarned: Set<String> = []
+        var duplicatesWarned: Set<UniqueID> = []
 
         for message in serverMessages {
             if occurrences[message.uniqueID, default: 0] > 1 {
@@ -178,7 +179,7 @@ public enum FetchPlanner {
         entry: FetchStateEntry,
         policy: FetchPolicy,
         now: Int64,
-        locallyMissing: Set<String>,
+        locallyMissing: Set<UniqueID>,
         into plan: inout FetchPlan
     ) {
         if entry.headersOnly {

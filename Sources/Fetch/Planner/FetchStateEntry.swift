@@ -1,4 +1,5 @@
 // One row of the per-account state: what we know about a message we have seen on the server.
+public import MailCore
 
 /// What the state records for one server message, keyed by its unique id (UIDL, RFC 1939 §7).
 public struct FetchStateEntry: Hashable, Sendable, Codable {
@@ -14,7 +15,7 @@ public struct FetchStateEntry: Hashable, Sendable, Codable {
 
     /// The server's unique id (or, without UIDL support, a digest of the header; see
     /// `HeaderDigest`).
-    public var uniqueID: String
+    public var uniqueID: UniqueID
     /// The size the server reported by `LIST` when we stored it; `nil` when unknown (imported).
     public var size: Int?
     /// When the message was first downloaded, in seconds since 1970 (UTC).
@@ -34,7 +35,7 @@ public struct FetchStateEntry: Hashable, Sendable, Codable {
     public var shortCopy: Bool
 
     public init(
-        uniqueID: String,
+        uniqueID: UniqueID,
         size: Int?,
         firstDownloaded: Int64,
         location: String,
@@ -58,11 +59,11 @@ public struct FetchStateEntry: Hashable, Sendable, Codable {
 public struct ServerMessage: Hashable, Sendable, Codable {
     /// The message number in this session (1-based, RFC 1939 §5).
     public var number: Int
-    public var uniqueID: String
+    public var uniqueID: UniqueID
     /// The size in octets from `LIST`.
     public var size: Int
 
-    public init(number: Int, uniqueID: String, size: Int) {
+    public init(number: Int, uniqueID: UniqueID, size: Int) {
         self.number = number
         self.uniqueID = uniqueID
         self.size = size

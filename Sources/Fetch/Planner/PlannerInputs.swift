@@ -1,17 +1,18 @@
 // What the planner needs besides the server's listing: the state (one read) and, where the
 // policy needs it, which local copies are still there (one look at the target).
+public import MailCore
 
 /// The planner's local inputs, made from the state snapshot and the keys of the copies the
 /// delivery target holds. Pure: no disk access per entry.
 public struct PlannerInputs: Hashable, Sendable {
     /// The account's state, keyed by unique id.
-    public var state: [String: FetchStateEntry]
+    public var state: [UniqueID: FetchStateEntry]
     /// Unique ids whose recorded local copy is gone (for `deleteWhenDeletedLocally`).
-    public var locallyMissing: Set<String>
+    public var locallyMissing: Set<UniqueID>
     /// Unique ids with status `goneFromServer` whose recorded copy is still there.
-    public var locallyPresent: Set<String>
+    public var locallyPresent: Set<UniqueID>
     /// Unique ids an interrupted run handed to a delivery command without recording the outcome.
-    public var unconfirmedHandOvers: Set<String>
+    public var unconfirmedHandOvers: Set<UniqueID>
 
     /// - Parameters:
     ///   - snapshot: the state as `FetchStateStore.snapshot()` read it.

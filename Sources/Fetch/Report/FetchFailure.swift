@@ -1,4 +1,5 @@
 // Errors of the fetch engine, classified for exit codes.
+public import MailCore
 
 /// The class of a failure, mapped to an exit code by the command line.
 public enum FetchErrorKind: String, Hashable, Sendable, Codable, CaseIterable {
@@ -40,9 +41,9 @@ public struct FetchFailure: Error, Hashable, Sendable, Codable, CustomStringConv
     /// A sentence a person understands. Never contains a password or message content.
     public var message: String
     /// The message concerned, when the failure is about one message.
-    public var uniqueID: String?
+    public var uniqueID: UniqueID?
 
-    public init(kind: FetchErrorKind, message: String, uniqueID: String? = nil) {
+    public init(kind: FetchErrorKind, message: String, uniqueID: UniqueID? = nil) {
         self.kind = kind
         self.message = message
         self.uniqueID = uniqueID

@@ -1,15 +1,16 @@
 // The per-account state in SQLite (GRDB): one row per unique id.
 import GRDB
+public import MailCore
 
 /// The state as the planner reads it (`FetchStateStore.snapshot()`).
 public struct FetchStateSnapshot: Hashable, Sendable {
     /// Every entry, keyed by unique id.
-    public var entries: [String: FetchStateEntry]
+    public var entries: [UniqueID: FetchStateEntry]
     /// Unique ids handed to a delivery command by a run that ended before recording whether the
     /// command accepted them: the command may already have delivered them.
-    public var unconfirmedHandOvers: Set<String>
+    public var unconfirmedHandOvers: Set<UniqueID>
 
-    public init(entries: [String: FetchStateEntry], unconfirmedHandOvers: Set<String> = []) {
+    public init(entries: [UniqueID: FetchStateEntry], unconfirmedHandOvers: Set<UniqueID> = []) {
         self.entries = entries
         self.unconfirmedHandOvers = unconfirmedHandOvers
     }
@@ -108,7 +109,7 @@ public final class FetchStateStore: Sendable {
     }
 
     /// Every entry, keyed by unique id.
-    public func entries() throws -> [String: FetchStateEntry] {
+    public func entries() throws -> [UniqueID: FetchStateEntry] {
         try snapshot().entries
     }
 
@@ -117,12 +118,12 @@ public final class FetchStateStore: Sendable {
     public func snapshot() throws -> FetchStateSnapshot {
         try wrap {
             try database.read { db in
-                var entries: [String: FetchStateEntry] = [:]
+                var entries: [UniqueID: FetchStateEntry] = [:]
                 for row in try Row.fetchAll(db, sql: "SELECT * FROM message") {
-                    let entry = Self.entry(row)
+                    guard let entry = Self.entry(row) else { continue }
                     entries[entry.uniqueID] = entry
                 }
-                let handOvers = try String.fetchAll(db, sql: "SELECT uidl FROM hand_over")
+                let handOvers = try String.fetchAll(db, sql: "SELECT uidl FROM hand_over").compactMap(UniqueID.init)
                 return FetchStateSnapshot(entries: entries, unconfirmedHandOvers: Set(handOvers))
             }
         }
@@ -131,31 +132,34 @@ public final class FetchStateStore: Sendable {
     /// Records, durably, that the message is about to be handed to a delivery command (an MDA),
     /// which cannot be asked afterwards whether it has it. Until `record(_:)` (or
     /// `abandonHandOver(of:)`) clears it, a rerun knows the command may already have the message.
-    public func recordHandOver(of uniqueID: String, generation: Int, at time: Int64) throws {
+    public func recordHandOver(of uniqueID: UniqueID, generation: Int, at time: Int64) throws {
         try wrap {
             try database.write { db in
                 try db.execute(
                     sql: "INSERT OR REPLACE INTO hand_over (uidl, generation, started) VALUES (?, ?, ?)",
-                    arguments: [uniqueID, generation, time]
+                    arguments: [uniqueID.rawValue, generation, time]
                 )
             }
         }
     }
 
     /// The command refused the message: it does not have it.
-    public func abandonHandOver(of uniqueID: String) throws {
+    public func abandonHandOver(of uniqueID: UniqueID) throws {
         try wrap {
             try database.write { db in
-                try db.execute(sql: "DELETE FROM hand_over WHERE uidl = ?", arguments: [uniqueID])
+                try db.execute(sql: "DELETE FROM hand_over WHERE uidl = ?", arguments: [uniqueID.rawValue])
             }
         }
     }
 
     /// The entry of one unique id.
-    public func entry(for uniqueID: String) throws -> FetchStateEntry? {
+    public func entry(for uniqueID: UniqueID) throws -> FetchStateEntry? {
         try wrap {
             try database.read { db in
-                try Row.fetchOne(db, sql: "SELECT * FROM message WHERE uidl = ?", arguments: [uniqueID]).map(Self.entry)
+                try Row.fetchOne(db, sql: "SELECT * FROM message WHERE uidl = ?", arguments: [uniqueID.rawValue])
+                    .flatMap(
+                        Self.entry
+                    )
             }
         }
     }
@@ -175,10 +179,10 @@ public final class FetchStateStore: Sendable {
                 let settle = try db.cachedStatement(sql: "DELETE FROM hand_over WHERE uidl = ?")
                 for entry in entries {
                     try insert.execute(arguments: [
-                        entry.uniqueID, entry.size, entry.firstDownloaded, entry.location,
+                        entry.uniqueID.rawValue, entry.size, entry.firstDownloaded, entry.location,
                         entry.status.rawValue, entry.headersOnly, entry.generation, entry.shortCopy,
                     ])
-                    try settle.execute(arguments: [entry.uniqueID])
+                    try settle.execute(arguments: [entry.uniqueID.rawValue])
                 }
             }
         }
@@ -204,7 +208,7 @@ public final class FetchStateStore: Sendable {
                             VALUES (?, ?, ?, ?, ?, ?, ?)
                             """,
                         arguments: [
-                            entry.uniqueID, entry.size, entry.firstDownloaded, entry.location,
+                            entry.uniqueID.rawValue, entry.size, entry.firstDownloaded, entry.location,
                             entry.status.rawValue, entry.headersOnly, entry.generation,
                         ]
                     )
@@ -216,13 +220,13 @@ public final class FetchStateStore: Sendable {
     }
 
     /// Sets the status of these unique ids (after a confirmed `QUIT`, or when they vanished).
-    public func setStatus(_ status: FetchStateEntry.Status, for uniqueIDs: [String]) throws {
+    public func setStatus(_ status: FetchStateEntry.Status, for uniqueIDs: [UniqueID]) throws {
         guard !uniqueIDs.isEmpty else { return }
         try wrap {
             try database.write { db in
                 let update = try db.cachedStatement(sql: "UPDATE message SET status = ? WHERE uidl = ?")
                 for uniqueID in uniqueIDs {
-                    try update.execute(arguments: [status.rawValue, uniqueID])
+                    try update.execute(arguments: [status.rawValue, uniqueID.rawValue])
                 }
             }
         }
@@ -230,13 +234,13 @@ public final class FetchStateStore: Sendable {
 
     /// Forgets hand-overs of messages the server no longer lists (after a confirmed `QUIT`):
     /// nothing is left to deliver again.
-    public func dropHandOvers(of uniqueIDs: [String]) throws {
+    public func dropHandOvers(of uniqueIDs: [UniqueID]) throws {
         guard !uniqueIDs.isEmpty else { return }
         try wrap {
             try database.write { db in
                 let delete = try db.cachedStatement(sql: "DELETE FROM hand_over WHERE uidl = ?")
                 for uniqueID in uniqueIDs {
-                    try delete.execute(arguments: [uniqueID])
+                    try delete.execute(arguments: [uniqueID.rawValue])
                 }
             }
         }
@@ -256,9 +260,12 @@ public final class FetchStateStore: Sendable {
         }
     }
 
-    private static func entry(_ row: Row) -> FetchStateEntry {
-        FetchStateEntry(
-            uniqueID: row["uidl"],
+    /// The entry of a row; `nil` for a row whose id breaks RFC 1939 §7 (only a hand-edited state
+    /// has one): no server can list it, so it matches no message.
+    private static func entry(_ row: Row) -> FetchStateEntry? {
+        guard let uniqueID = UniqueID(row["uidl"] as String) else { return nil }
+        return FetchStateEntry(
+            uniqueID: uniqueID,
             size: row["size"],
             firstDownloaded: row["first_downloaded"],
             location: row["location"],
