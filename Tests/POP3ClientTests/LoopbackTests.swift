@@ -228,6 +228,39 @@ struct LoopbackTests {
         try await server.finish()
     }
 
+    @Test(
+        "a UIDL reply with an id that breaks RFC 1939 §7 is a protocol violation",
+        arguments: [String(repeating: "x", count: 71), "del\u{7F}", "caf\u{E9}"]
+    )
+    func invalidUniqueIDIsAProtocolViolation(id: String) async throws {
+        let server = try await ScriptedServer { peer in
+            var fake = FakePOP3()
+            fake.capabilities = []
+            try await peer.send(fake.greeting + "\r\n")
+            try await peer.expect("CAPA")
+            try await peer.send("-ERR\r\n")
+            try await peer.expect("USER alice")
+            try await peer.send("+OK\r\n")
+            try await peer.expect("PASS secret")
+            try await peer.send("+OK\r\n")
+            try await peer.expect("UIDL")
+            try await peer.send("+OK\r\n1 fine\r\n2 \(id)\r\n.\r\n")
+            try await peer.drainUntilClosed()
+        }
+        defer { server.stop() }
+        let error = await ClientTest.expectError {
+            try await POP3Connection.withConnection(
+                configuration: ClientTest.configuration(port: server.port),
+                credentials: .userPass(user: "alice", password: "secret"),
+                logger: ClientTest.logger
+            ) { connection in
+                _ = try await connection.uidl()
+            }
+        }
+        #expect(error?.kind == .protocolViolation)
+        try await server.finish()
+    }
+
     @Test func serverVanishingMidRetrieveKeepsTheBytesSoFar() async throws {
         let partial = Array("Subject: cut\r\n\r\nfirst line\r\n..second\r\nthird, cut off he".utf8)
         let server = try await ScriptedServer { peer in
