@@ -27,7 +27,9 @@ public struct UniqueID: Hashable, Sendable, Comparable, CustomStringConvertible 
     }
 
     /// Wraps an id the caller already knows to be valid (a store that checked it when it was
-    /// written); the rules are checked only in debug builds.
+    /// written); the rules are checked only in debug builds. Inlinable, so a listing of
+    /// 100,000 messages wraps its strings at no cost.
+    @inlinable
     public init(unchecked rawValue: String) {
         assert(Self.isValid(rawValue.utf8), "invalid unique-id \(rawValue)")
         self.rawValue = rawValue
