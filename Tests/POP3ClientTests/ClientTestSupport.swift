@@ -40,6 +40,24 @@ enum ClientTest {
         }
     }
 
+    /// The error a plaintext USER/PASS session as alice, running `body`, ends in (recording an
+    /// issue when it ends in none).
+    static func sessionError(
+        port: Int,
+        password: String = "secret",
+        sourceLocation: SourceLocation = #_sourceLocation,
+        _ body: (POP3Connection) async throws -> Void = { _ in }
+    ) async -> POP3ClientError? {
+        await Self.expectError(sourceLocation: sourceLocation) {
+            try await POP3Connection.withConnection(
+                configuration: Self.configuration(port: port),
+                credentials: .userPass(user: "alice", password: password),
+                logger: Self.logger,
+                body
+            )
+        }
+    }
+
     /// Collects what `retrieve` hands over: messages by number, and the order of events.
     final class Collector {
         var messages: [Int: [UInt8]] = [:]

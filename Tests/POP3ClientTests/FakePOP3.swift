@@ -7,6 +7,8 @@ import Testing
 struct FakePOP3: Sendable {
     var capabilities: [String] = ["USER", "UIDL", "TOP"]
     var messages: [[UInt8]] = []
+    /// The UIDL of each message; `uid-N` for those past its end.
+    var uniqueIDs: [String] = []
     var user = "alice"
     var password = "secret"
     var greeting = "+OK fake POP3 ready <1896.697170952@dbc.mtview.ca.us>"
@@ -50,7 +52,9 @@ struct FakePOP3: Sendable {
                 let lines = self.messages.enumerated().map { "\($0.offset + 1) \($0.element.count)\r\n" }
                 try await peer.send("+OK\r\n" + lines.joined() + ".\r\n")
             case "UIDL":
-                let lines = self.messages.indices.map { "\($0 + 1) uid-\($0 + 1)\r\n" }
+                let lines = self.messages.indices.map { index in
+                    "\(index + 1) \(index < self.uniqueIDs.count ? self.uniqueIDs[index] : "uid-\(index + 1)")\r\n"
+                }
                 try await peer.send("+OK\r\n" + lines.joined() + ".\r\n")
             case "RETR":
                 guard let number = argument, self.messages.indices.contains(number - 1) else {

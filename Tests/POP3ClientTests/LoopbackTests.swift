@@ -109,13 +109,7 @@ struct LoopbackTests {
         let fake = FakePOP3()
         let server = try await ScriptedServer { peer in try await fake.serve(peer) }
         defer { server.stop() }
-        let error = await ClientTest.expectError {
-            try await POP3Connection.withConnection(
-                configuration: ClientTest.configuration(port: server.port),
-                credentials: .userPass(user: "alice", password: "wrong"),
-                logger: ClientTest.logger
-            ) { _ in }
-        }
+        let error = await ClientTest.sessionError(port: server.port, password: "wrong")
         #expect(error?.kind == .authentication)
         #expect(error?.responseCode == "AUTH")
     }
@@ -233,30 +227,12 @@ struct LoopbackTests {
         arguments: [String(repeating: "x", count: 71), "del\u{7F}", "caf\u{E9}"]
     )
     func invalidUniqueIDIsAProtocolViolation(id: String) async throws {
-        let server = try await ScriptedServer { peer in
-            var fake = FakePOP3()
-            fake.capabilities = []
-            try await peer.send(fake.greeting + "\r\n")
-            try await peer.expect("CAPA")
-            try await peer.send("-ERR\r\n")
-            try await peer.expect("USER alice")
-            try await peer.send("+OK\r\n")
-            try await peer.expect("PASS secret")
-            try await peer.send("+OK\r\n")
-            try await peer.expect("UIDL")
-            try await peer.send("+OK\r\n1 fine\r\n2 \(id)\r\n.\r\n")
-            try await peer.drainUntilClosed()
-        }
+        var fake = FakePOP3()
+        fake.messages = [Array("Subject: 1\r\n\r\n".utf8), Array("Subject: 2\r\n\r\n".utf8)]
+        fake.uniqueIDs = ["fine", id]
+        let server = try await ScriptedServer { [fake] peer in try await fake.serve(peer) }
         defer { server.stop() }
-        let error = await ClientTest.expectError {
-            try await POP3Connection.withConnection(
-                configuration: ClientTest.configuration(port: server.port),
-                credentials: .userPass(user: "alice", password: "secret"),
-                logger: ClientTest.logger
-            ) { connection in
-                _ = try await connection.uidl()
-            }
-        }
+        let error = await ClientTest.sessionError(port: server.port) { _ = try await $0.uidl() }
         #expect(error?.kind == .protocolViolation)
         try await server.finish()
     }
