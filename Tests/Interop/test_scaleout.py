@@ -11,17 +11,20 @@ node once the lease runs out (`--takeover-after`).
 from __future__ import annotations
 
 import os
+import poplib
 import re
 import secrets
 import time
 
 import pytest
 
-from harness import corpus
+from harness import corpus, procs
 from harness.clients import Fetchmail, Mpop
-from harness.cluster import Cluster
+from harness.cluster import Cluster, PostgresPostOfficeServer
 from harness.compare import assert_saved_equal
 from harness.pop3 import RawPOP3
+from harness.postfix import PostfixInstance
+from harness.procs import HOST
 from test_fetchmail import check as check_fetchmail_saved
 
 #: The lease time the nodes run with: short, so the takeover test takes seconds.
@@ -302,3 +305,50 @@ def test_migrate_maildir_to_postgresql_and_back(cluster, workdir, pki, users, po
         assert uidl_listing(back.pop3s_port, "alice", users["alice"], pki) == before
     finally:
         back.stop()
+
+
+def test_postfix_delivers_over_lmtp_into_postgresql_once_for_several_users(postgres_server, workdir, pki, users,
+                                                                           postoffice_bin):
+    """LMTP into the PostgreSQL store: Debian's Postfix hands one message for two users to a node,
+    which stores its body once with an entry per user; each downloads their own copy (with their
+    own Delivered-To), and the body goes when the last entry is deleted."""
+    directory = workdir / "lmtp-node"
+    directory.mkdir(mode=0o755)
+    lmtp_port = procs.free_port()
+    node = PostgresPostOfficeServer(directory, pki, users, postoffice_bin, postgres_server,
+                                    "po_" + secrets.token_hex(6), extra_args=["--lmtp", f"{HOST}:{lmtp_port}"])
+    postfix = PostfixInstance(f"inet:{HOST}:{lmtp_port}")
+    try:
+        node.start()
+        procs.wait_for_port(lmtp_port, process=node.process.process, describe=node.log_text)
+        postfix.start()
+        postfix.send(sender="sender@sender.test", recipients=["alice@example.org", "bob@example.org"],
+                     subject="to both, stored once", body="one body\n.for two users")
+        for address in ("alice@example.org", "bob@example.org"):
+            [delivery] = postfix.wait_for_delivery(address, "sent")
+            assert f"250 2.0.0 <{address}> Saved" in delivery["reply"], delivery
+
+        def bodies() -> int:
+            return int(postgres_server.psql("SELECT count(*) FROM messages", database=node.database).strip())
+
+        assert len(node.stored("alice")) == len(node.stored("bob")) == 1
+        assert bodies() == 1, "one body for the two recipients"
+        for user in ("alice", "bob"):
+            client = poplib.POP3(HOST, node.pop3_port, timeout=30)
+            client.stls(context=pki.client_context())
+            client.user(user)
+            client.pass_(users[user])
+            _, lines, _ = client.retr(1)
+            text = b"\r\n".join(lines)
+            assert lines[0] == b"Return-Path: <sender@sender.test>"
+            assert f"Delivered-To: {user}@example.org".encode() in text
+            assert b"Subject: to both, stored once" in text
+            assert b"one body\r\n.for two users" in text
+            client.dele(1)
+            assert client.quit().startswith(b"+OK")
+            assert node.stored(user) == []
+            assert bodies() == (1 if user == "alice" else 0), "the body goes with its last entry"
+    finally:
+        postfix.stop()
+        node.stop()
+        node.drop_database()
