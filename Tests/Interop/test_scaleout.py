@@ -352,3 +352,28 @@ def test_postfix_delivers_over_lmtp_into_postgresql_once_for_several_users(postg
         postfix.stop()
         node.stop()
         node.drop_database()
+
+
+def test_node_killed_during_update_leaves_each_message_deleted_or_intact(cluster, pki, users):
+    """UPDATE is one transaction: a node killed right after QUIT (before, during or after the
+    commit; the test cannot choose) leaves either every marked message deleted or none, and
+    the maildrop usable through the other node once the lease runs out."""
+    messages = [corpus.small(index) for index in range(40)]
+    cluster.deliver_all("alice", messages)
+    before = cluster.stored_uidls("alice")
+    doomed, survivor = cluster.nodes
+    session = RawPOP3(doomed.pop3s_port, tls_context=pki.client_context())
+    session.login("alice", users["alice"])
+    for number in range(1, 31):
+        session.ok(f"DELE {number}")
+    session.send("QUIT")
+    killed_at = time.monotonic()
+    doomed.kill()
+    session.abort()
+
+    after = cluster.stored_uidls("alice")
+    assert after in (before, before[30:]), f"{len(after)} of {len(before)} messages left: half an UPDATE"
+    client = login_after_takeover(survivor.pop3s_port, pki, "alice", users["alice"],
+                                  deadline=killed_at + TAKEOVER_AFTER * 3 + 10)
+    assert [uidl.decode() for uidl in client.uidls().values()] == after
+    client.quit()
