@@ -4,11 +4,11 @@ import Testing
 
 @testable import POP3Core
 
-/// The word-at-a-time encoder against the byte-at-a-time reference (ReferenceModels.swift):
+/// The line-at-a-time encoder (memchr) against the byte-at-a-time reference (ReferenceModels.swift):
 /// same bytes, same octet count, same TOP cut-off, for any body and any chunking.
 @Suite("DotStuffingEncoder fast path")
 struct DotStuffingFastPathTests {
-    /// Pieces bodies are built from: runs long enough to span scanner words, line ends of
+    /// Pieces bodies are built from: runs long enough to span vector words, line ends of
     /// every kind, dots, and bytes next to CR and LF in value (0x0B, 0x0C, 0x0E, 0x8A, 0x8D).
     static let pieces: [[UInt8]] = [
         Array("a".utf8), Array("abcdefg".utf8), Array("Subject: a longer header line here".utf8),
@@ -58,8 +58,8 @@ struct DotStuffingFastPathTests {
         }
     }
 
-    /// A line break at every offset inside and across the scanner's eight-byte words, after a
-    /// chunk that ends at every offset.
+    /// A line break at every offset inside and across eight-byte words, after a chunk that
+    /// ends at every offset.
     @Test func lineBreaksAtEveryOffset() {
         for run in 0..<40 {
             for lineEnd in [[UInt8(ascii: "\n")], [UInt8(ascii: "\r"), UInt8(ascii: "\n")], [UInt8(ascii: "\r")]] {
@@ -83,26 +83,5 @@ struct DotStuffingFastPathTests {
         let (wire, octets, _) = Self.fast(body, chunks: [], limit: nil)
         #expect(wire.count == 2 * body.count + 3)
         #expect(octets == 15_000)
-    }
-
-    /// Bytes whose value differs from CR or LF in one bit are never taken for line breaks.
-    @Test func scannerFindsOnlyCRAndLF() {
-        var generator = SystemRandomNumberGenerator()
-        for _ in 0..<2000 {
-            let count = Int.random(in: 0...64, using: &generator)
-            let alphabet: [UInt8] = [0x0A, 0x0D, 0x0B, 0x0C, 0x0E, 0x09, 0x8A, 0x8D, 0x1A, 0x2A, 0xFF, 0x00, 0x61]
-            // safe: the alphabet is not empty.
-            var bytes = (0..<count).map { _ in alphabet.randomElement(using: &generator)! }
-            if Bool.random(using: &generator) {
-                bytes = bytes.map { $0 == 0x0A || $0 == 0x0D ? 0x61 : $0 }
-            }
-            let start = count == 0 ? 0 : Int.random(in: 0...count, using: &generator)
-            let expected = bytes[start...].firstIndex { $0 == 0x0A || $0 == 0x0D } ?? count
-            let found = bytes.withUnsafeBytes { raw in
-                // safe: an empty array's base address may be nil; then nothing is scanned.
-                raw.baseAddress.map { LineBreakScanner.firstLineBreak(in: $0, from: start, to: count) } ?? 0
-            }
-            #expect(found == expected, "bytes \(bytes), from \(start)")
-        }
     }
 }

@@ -1,6 +1,14 @@
 // POP3Core: multi-line body encoding for RETR and TOP (RFC 1939 §3, §7).
 public import struct NIOCore.ByteBuffer
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Turns stored message bytes into a POP3 multi-line body, one chunk at a time.
 ///
 /// - Bare LF becomes CRLF (Maildir files use LF); a stored CRLF is kept, never doubled; a
@@ -37,9 +45,10 @@ public struct DotStuffingEncoder: Hashable, Sendable {
 
     /// Encodes one chunk of stored bytes into `output`.
     ///
-    /// Runs of bytes without CR or LF are found eight bytes at a time
-    /// (`LineBreakScanner`) and copied whole; only line ends and line starts are looked at
-    /// one by one.
+    /// Each line end is found with `memchr` (vectorised in the C library) and the line up to it
+    /// copied whole. Only LF ends a line: a CR is looked at only when it stands right before a
+    /// LF (a stored CRLF, kept as is) or at the end of the chunk (the next chunk may start with
+    /// its LF); any other CR passes through like any other byte.
     public mutating func encode(_ input: ByteBuffer, into output: inout ByteBuffer) {
         guard !self.isComplete, !self.finished, input.readableBytes > 0 else { return }
         // Worst case: every byte doubles (a bare LF becomes CRLF, a dot at a line start is
@@ -59,22 +68,13 @@ public struct DotStuffingEncoder: Hashable, Sendable {
         let lf = UInt8(ascii: "\n")
         let cr = UInt8(ascii: "\r")
         let dot = UInt8(ascii: ".")
+        // Only TOP asks whether a line is blank (the end of the header).
+        let tracksBlankLines = self.remainingBodyLines != nil
         var input = 0
         var output = 0
         var octets = 0
         defer { self.messageOctets += octets }
 
-        if self.sawCR {
-            // The previous chunk ended in CR: a LF now completes a stored CRLF.
-            self.sawCR = false
-            if source.load(as: UInt8.self) == lf {
-                target.storeBytes(of: lf, as: UInt8.self)
-                input = 1
-                output = 1
-                octets = 1
-                if self.lineEnded() { return output }
-            }
-        }
         while input < count {
             if self.atLineStart {
                 self.atLineStart = false
@@ -86,42 +86,40 @@ public struct DotStuffingEncoder: Hashable, Sendable {
                     self.lineIsBlank = false
                 }
             }
-            let lineBreak = LineBreakScanner.firstLineBreak(in: source, from: input, to: count)
-            let run = lineBreak &- input
+            let lineFeed =
+                memchr(source + input, Int32(lf), count &- input).map { UnsafeRawPointer($0) - source } ?? count
+            let run = lineFeed &- input
             if run > 0 {
                 (target + output).copyMemory(from: source + input, byteCount: run)
                 output &+= run
                 octets &+= run
-                input = lineBreak
-                self.lineIsBlank = false
+                if tracksBlankLines && self.lineIsBlank {
+                    // A line of CRs alone counts as blank, as when CRs were line-break candidates.
+                    self.lineIsBlank = !UnsafeRawBufferPointer(start: source + input, count: run).contains { $0 != cr }
+                }
             }
-            guard input < count else { break }
-            if source.load(fromByteOffset: input, as: UInt8.self) == lf {
+            guard lineFeed < count else {
+                // No line end in the rest of the chunk: a CR at its end may pair with a LF at the
+                // start of the next one.
+                self.sawCR = source.load(fromByteOffset: count &- 1, as: UInt8.self) == cr
+                break
+            }
+            let storedCRLF = run > 0 ? source.load(fromByteOffset: lineFeed &- 1, as: UInt8.self) == cr : self.sawCR
+            self.sawCR = false
+            if storedCRLF {
+                // A stored CRLF is kept, never doubled; its CR went out with the run.
+                target.storeBytes(of: lf, toByteOffset: output, as: UInt8.self)
+                output &+= 1
+                octets &+= 1
+            } else {
                 // A bare LF (Maildir files use LF) goes out as CRLF.
                 target.storeBytes(of: cr, toByteOffset: output, as: UInt8.self)
                 target.storeBytes(of: lf, toByteOffset: output &+ 1, as: UInt8.self)
                 output &+= 2
                 octets &+= 2
-                input &+= 1
-                if self.lineEnded() { return output }
-                continue
             }
-            // A CR: the line ends here only if a LF follows.
-            target.storeBytes(of: cr, toByteOffset: output, as: UInt8.self)
-            output &+= 1
-            octets &+= 1
-            input &+= 1
-            guard input < count else {
-                self.sawCR = true
-                break
-            }
-            if source.load(fromByteOffset: input, as: UInt8.self) == lf {
-                target.storeBytes(of: lf, toByteOffset: output, as: UInt8.self)
-                output &+= 1
-                octets &+= 1
-                input &+= 1
-                if self.lineEnded() { return output }
-            }
+            input = lineFeed &+ 1
+            if self.lineEnded() { return output }
         }
         return output
     }
