@@ -323,6 +323,29 @@ struct MaildirStoreTests {
         }
     }
 
+    @Test("a message that grows while it streams sends the size checked at open, no more")
+    func grownWhileStreaming() async throws {
+        try await TestFiles.withTemporaryDirectory { directory in
+            let fixture = try MaildirFixture(directory: directory)
+            let line = Array("a line of a message that spans more than one chunk\n".utf8)
+            let body = Array([[UInt8]](repeating: line, count: MaildirMaildrop.chunkSize / line.count + 100).joined())
+            let path = fixture.root() + "/new/1000.M1P1.h"
+            try fixture.put("1000.M1P1.h", "")
+            try TestFiles.writeFile(path, body)
+            let maildrop = try await fixture.open()
+            var received: [UInt8] = []
+            try await maildrop.readContent(at: 0) { buffer in
+                if received.isEmpty {
+                    // Another program appends to the file (same inode) after the first chunk.
+                    try TestFiles.writeFile(path, body + Array("appended later\n".utf8))
+                }
+                received += buffer.readableBytesView
+            }
+            #expect(received == body)
+            await maildrop.close()
+        }
+    }
+
     @Test("commitDeletions removes exactly the given messages; mail delivered meanwhile stays")
     func deletions() async throws {
         try await TestFiles.withTemporaryDirectory { directory in
@@ -384,8 +407,8 @@ struct MaildirStoreTests {
             }
             #expect(received == body.count)
             #expect(matches)
-            #expect(largestChunk <= 64 * 1024)
-            #expect(chunks >= body.count / (64 * 1024))
+            #expect(largestChunk <= MaildirMaildrop.chunkSize)
+            #expect(chunks >= body.count / MaildirMaildrop.chunkSize)
             await maildrop.close()
         }
     }

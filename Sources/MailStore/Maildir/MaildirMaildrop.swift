@@ -10,8 +10,11 @@ import NIOCore
 /// reads and deletions then find it again by its base name. Mail delivered after the open is
 /// not in the snapshot (RFC 1939 §8 sessions see a fixed maildrop).
 final class MaildirMaildrop: Maildrop {
-    /// The size of the chunks `readContent` hands out.
-    static let chunkSize = 64 * 1024
+    /// The largest chunk `readContent` hands out: one trip to the blocking-I/O pool each. Large
+    /// enough that the trips (two thread switches each) cost little next to the copying, small
+    /// enough that a session streaming a message holds little memory (the server keeps two
+    /// encoded chunks in flight at most).
+    static let chunkSize = 256 * 1024
 
     let messages: [MaildropMessage]
     let maildir: Maildir
@@ -45,26 +48,29 @@ final class MaildirMaildrop: Maildrop {
         self.lease.close()
     }
 
-    /// Streams message `index` as stored, in chunks of at most 64 KiB, each read on the
-    /// blocking-I/O queue; the next read starts only after `body` returns.
+    /// Streams message `index` as stored, in chunks of at most ``chunkSize``, each read on the
+    /// blocking-I/O pool: the open (with its size check) and the first read in one trip, then a
+    /// trip per chunk; the file is closed in the trip that reads its last octet, so a message of
+    /// one chunk costs one trip in all. The next read starts only after `body` returns.
     func readContent(at index: Int, _ body: (ByteBuffer) async throws -> Void) async throws {
         try self.checkIndex(index)
         try await self.withOperation {
-            let file = try await BlockingIO.run { try MailStoreError.mapping { try self.openMessage(index) } }
-            do {
-                while true {
-                    let chunk = try await BlockingIO.run { try MailStoreError.mapping { try Self.readChunk(file) } }
-                    if chunk.readableBytes == 0 {
-                        break
-                    }
-                    _ = try self.lease.recordActivity()
-                    try await body(chunk)
-                }
-            } catch {
-                file.closeQuietly()
-                throw error
+            var (chunk, rest) = try await BlockingIO.run {
+                try MailStoreError.mapping { try self.openMessage(index).readChunk() }
             }
-            file.closeQuietly()
+            while true {
+                if chunk.readableBytes > 0 {
+                    do {
+                        _ = try self.lease.recordActivity()
+                        try await body(chunk)
+                    } catch {
+                        rest?.close()
+                        throw error
+                    }
+                }
+                guard let file = rest else { return }
+                (chunk, rest) = try await BlockingIO.run { try MailStoreError.mapping { try file.readChunk() } }
+            }
         }
     }
 
@@ -129,37 +135,30 @@ final class MaildirMaildrop: Maildrop {
     /// Opens message `index`, finding it again by base name if another program renamed it.
     /// Throws when it is gone, or when its size is not the one known at open (truncated or
     /// rewritten by another program): its listed size would no longer be honest.
-    private func openMessage(_ index: Int) throws -> File {
+    private func openMessage(_ index: Int) throws -> MessageFile {
         guard let (file, found) = try self.maildir.openMessage(self.location(of: index)) else {
             throw MailStoreError.io("message \(index + 1) no longer exists")
         }
         if found != self.files[index].location {
             self.moved.withLockedValue { $0[index] = found }
         }
-        if let expected = self.files[index].fileSize {
-            let actual: Int
-            do {
-                actual = try file.status().size
-            } catch {
-                file.closeQuietly()
-                throw error
-            }
-            guard actual == expected else {
-                file.closeQuietly()
-                throw MailStoreError.io(
-                    "message \(index + 1) changed since the session began (\(expected) octets, now \(actual))"
-                )
-            }
+        guard let expected = self.files[index].fileSize else {
+            return MessageFile(file: file, remaining: nil)
         }
-        return file
-    }
-
-    private static func readChunk(_ file: File) throws -> ByteBuffer {
-        var buffer = ByteBufferAllocator().buffer(capacity: Self.chunkSize)
-        _ = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.chunkSize) { pointer in
-            try file.read(into: UnsafeMutableRawBufferPointer(rebasing: pointer[..<Self.chunkSize]))
+        let actual: Int
+        do {
+            actual = try file.status().size
+        } catch {
+            file.closeQuietly()
+            throw error
         }
-        return buffer
+        guard actual == expected else {
+            file.closeQuietly()
+            throw MailStoreError.io(
+                "message \(index + 1) changed since the session began (\(expected) octets, now \(actual))"
+            )
+        }
+        return MessageFile(file: file, remaining: expected)
     }
 
     /// Unlinks the files, finding renamed ones by base name (one listing for all that moved),
@@ -183,5 +182,42 @@ final class MaildirMaildrop: Maildrop {
         for subdirectory in MaildirSubdirectory.allCases {
             try FileSystem.syncDirectory(self.maildir.path(of: subdirectory))
         }
+    }
+}
+
+/// A message file open for `readContent`, and how much of it is left to read.
+private struct MessageFile: Sendable {
+    let file: File
+    /// Octets not read yet of the size checked at open; `nil` when the size is not known (read
+    /// to the end of the file).
+    let remaining: Int?
+
+    /// Reads the next chunk, of at most ``MaildirMaildrop/chunkSize`` octets. Returns it with
+    /// the file and what is left, or with `nil` when this read reached the end (the file is then
+    /// closed, as it is when the read throws).
+    func readChunk() throws -> (ByteBuffer, MessageFile?) {
+        let wanted = min(self.remaining ?? MaildirMaildrop.chunkSize, MaildirMaildrop.chunkSize)
+        var buffer = ByteBufferAllocator().buffer(capacity: wanted)
+        let count: Int
+        do {
+            count = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: wanted) { pointer in
+                try self.file.read(into: UnsafeMutableRawBufferPointer(rebasing: pointer[..<wanted]))
+            }
+        } catch {
+            self.file.closeQuietly()
+            throw error
+        }
+        // A file that ends early was truncated since the open: what it had is all it sends.
+        let remaining = self.remaining.map { $0 - count }
+        guard count > 0, remaining != 0 else {
+            self.file.closeQuietly()
+            return (buffer, nil)
+        }
+        return (buffer, MessageFile(file: self.file, remaining: remaining))
+    }
+
+    /// Closes the file when the stream stops before its end.
+    func close() {
+        self.file.closeQuietly()
     }
 }
