@@ -218,11 +218,21 @@ extension POP3ServerHandler {
             do {
                 do {
                     try await maildrop.readContent(at: index) { chunk in
-                        encoder.encode(chunk, into: &pending)
-                        if pending.readableBytes >= chunkSize {
-                            started = true
-                            try await sink.send(pending)
-                            pending = ByteBuffer()
+                        // A store's chunk may be larger than a piece: encoded a slice of
+                        // ``outputChunkSize`` at a time and sent as soon as that much is ready,
+                        // so each piece is a buffer the allocator recycles (one per chunk would
+                        // map and unmap pages every time) and leaves while still in the cache.
+                        var chunk = chunk
+                        while !encoder.isComplete,
+                            let slice = chunk.readSlice(length: min(chunk.readableBytes, chunkSize)),
+                            slice.readableBytes > 0
+                        {
+                            encoder.encode(slice, into: &pending)
+                            if pending.readableBytes >= chunkSize {
+                                started = true
+                                try await sink.send(pending)
+                                pending = ByteBuffer()
+                            }
                         }
                         if encoder.isComplete { throw EnoughLines() }
                     }
