@@ -64,6 +64,9 @@ final class TestHTTPSServer: Sendable {
 
 @Suite("HTTPS GET for autoconfig")
 struct HTTPSGetTests {
+    /// The production default as a safety net, scaled for slow builds.
+    static let timeout = TestTimeScale.scaled(HTTPSGet.defaultTimeout)
+
     static func server() async throws -> TestHTTPSServer {
         try await TestHTTPSServer(routes: [
             "/mail/config-v1.1.xml": (200, [], "<clientConfig/>"),
@@ -77,7 +80,7 @@ struct HTTPSGetTests {
     @Test func aFileIsFetchedOverVerifiedTLS() async throws {
         let server = try await Self.server()
         defer { server.stop() }
-        let get = HTTPSGet(additionalCAFile: server.caFile)
+        let get = HTTPSGet(additionalCAFile: server.caFile, timeout: Self.timeout)
         let base = "https://localhost:\(server.port)"
         #expect(try await get.get(base + "/mail/config-v1.1.xml") == Array("<clientConfig/>".utf8))
         #expect(try await get.get(base + "/moved") == Array("<clientConfig/>".utf8), "a redirect is followed")
@@ -90,9 +93,9 @@ struct HTTPSGetTests {
         let base = "https://localhost:\(server.port)"
         // The system's CAs do not know the test CA.
         await #expect(throws: DiscoveryError.self) { try await HTTPSGet().get(base + "/mail/config-v1.1.xml") }
-        let get = HTTPSGet(additionalCAFile: server.caFile)
+        let get = HTTPSGet(additionalCAFile: server.caFile, timeout: Self.timeout)
         // The certificate names localhost, not this name (resolved to the same address).
-        let renamed = HTTPSGet(additionalCAFile: server.caFile, resolve: { _ in ["127.0.0.1"] })
+        let renamed = HTTPSGet(additionalCAFile: server.caFile, resolve: { _ in ["127.0.0.1"] }, timeout: Self.timeout)
         await #expect(throws: DiscoveryError.self) {
             try await renamed.get("https://autoconfig.example.test:\(server.port)/mail/config-v1.1.xml")
         }
@@ -107,7 +110,8 @@ struct HTTPSGetTests {
         // SNI and the certificate check use the name; the connection goes to the address.
         let get = HTTPSGet(
             additionalCAFile: server.caFile,
-            resolve: { host in host == "localhost" ? ["127.0.0.1"] : [] }
+            resolve: { host in host == "localhost" ? ["127.0.0.1"] : [] },
+            timeout: Self.timeout
         )
         #expect(try await get.get("https://localhost:\(server.port)/mail/config-v1.1.xml") != nil)
     }

@@ -17,14 +17,16 @@ struct HTTPSGet: Sendable {
     static let maximumBodySize = 256 * 1024
     /// The most redirects followed from the first address.
     static let maximumRedirects = 3
-    /// How long a whole request (connect, handshake, answer) may take.
-    static let timeout: Duration = .seconds(10)
+    /// How long a whole request (connect, handshake, answer) may take by default.
+    static let defaultTimeout: Duration = .seconds(10)
 
     /// Trusted in addition to the system's certificate authorities (for a private CA).
     var additionalCAFile: String?
     /// Finds the addresses to connect to for a host name (the DNS server given by the user);
     /// nil connects by name through the system's resolver.
     var resolve: (@Sendable (String) async throws -> [String])?
+    /// How long a whole request (connect, handshake, answer) may take.
+    var timeout: Duration = Self.defaultTimeout
 
     /// The body of a `200` answer; nil when the server answers another status (the file is not
     /// there). Throws when the host cannot be reached, TLS fails, or the answer is unusable.
@@ -73,7 +75,7 @@ struct HTTPSGet: Sendable {
                 target = address
             }
             let (channel, nameChecked) = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connectTimeout(TimeAmount(Self.timeout))
+                .connectTimeout(TimeAmount(self.timeout))
                 .connect(host: target, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         // SNI and the certificate's name check use the host name, not the address.
@@ -89,7 +91,7 @@ struct HTTPSGet: Sendable {
                         return (async, check.promise.futureResult)
                     }
                 }
-            let deadline = channel.channel.eventLoop.scheduleTask(in: TimeAmount(Self.timeout)) {
+            let deadline = channel.channel.eventLoop.scheduleTask(in: TimeAmount(self.timeout)) {
                 channel.channel.close(promise: nil)
             }
             defer { deadline.cancel() }
@@ -127,19 +129,19 @@ struct HTTPSGet: Sendable {
         } catch let error as BoringSSLError {
             throw DiscoveryError("TLS with \(host) failed: \(error)")
         } catch {
-            throw DiscoveryError("\(host): \(Self.reason(error))")
+            throw DiscoveryError("\(host): \(self.reason(error))")
         }
     }
 
     /// A short reason for a connection failure.
-    static func reason(_ error: any Error) -> String {
+    func reason(_ error: any Error) -> String {
         if let connection = error as? NIOConnectionError {
             if connection.connectionErrors.isEmpty { return "the host name could not be resolved" }
             if let io = connection.connectionErrors.first?.error as? IOError {
                 return io.errnoCode == ECONNREFUSED ? "connection refused" : "\(io)"
             }
         }
-        if case ChannelError.connectTimeout = error { return "no answer within \(Self.timeout)" }
+        if case ChannelError.connectTimeout = error { return "no answer within \(self.timeout)" }
         return "\(error)"
     }
 }
