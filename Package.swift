@@ -307,7 +307,7 @@ let package = Package(
         .testTarget(
             name: "MailStoreTests",
             dependencies: [
-                "MailCore", "MailStore", "FileIO",
+                "MailCore", "MailStore", "FileIO", "POP3TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -416,7 +416,7 @@ let package = Package(
         .testTarget(
             name: "PostgresStoreTests",
             dependencies: [
-                "MailCore", "PostgresStore", "MailStore", "Accounts", "FileIO",
+                "MailCore", "PostgresStore", "MailStore", "Accounts", "FileIO", "POP3TestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -68,7 +68,7 @@ struct ServerProberTests {
         _ trust: POP3ClientConfiguration.Trust,
         resolve: (@Sendable (String) async throws -> [String])? = nil
     ) -> ServerProber {
-        ServerProber(trust: trust, resolve: resolve, logger: Self.logger, timeout: .seconds(5))
+        ServerProber(trust: trust, resolve: resolve, logger: Self.logger, timeout: TestTimeScale.scaled(.seconds(5)))
     }
 
     @Test func implicitTLSAndSTLSAreVerifiedWithTheCA() async throws {

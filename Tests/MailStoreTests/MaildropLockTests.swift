@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import POP3TestSupport
 import SystemPackage
 import Testing
 
@@ -11,17 +12,6 @@ import Testing
 #elseif canImport(Darwin)
     import Darwin
 #endif
-
-/// Polls `condition` every 20 ms for at most `seconds`; returns whether it became true.
-func eventually(seconds: Int = 10, _ condition: () async throws -> Bool) async rethrows -> Bool {
-    for _ in 0..<(seconds * 50) {
-        if try await condition() {
-            return true
-        }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return try await condition()
-}
 
 @Suite("Maildrop locking and takeover")
 struct MaildropLockTests {
@@ -193,7 +183,12 @@ struct MaildropLockTests {
     @Test("a silent session nobody wanted takes its lease back on the next touch")
     func reacquire() async throws {
         try await TestFiles.withTemporaryDirectory { directory in
-            let fixture = try MaildirFixture(directory: directory, takeoverAfter: .milliseconds(300))
+            // Between the touch and the second open the lease must still be held: scaled, so a
+            // slow build does not let it lapse in between.
+            let fixture = try MaildirFixture(
+                directory: directory,
+                takeoverAfter: TestTimeScale.scaled(.milliseconds(300))
+            )
             try fixture.put("1000.M1P1.h", "delete me\n")
             let session = try await fixture.open()
             #expect(await eventually { !session.isLeaseHeld })
@@ -211,7 +206,9 @@ struct MaildropLockTests {
     @Test("a session that keeps touching is not taken over")
     func activeSessionKeepsLease() async throws {
         try await TestFiles.withTemporaryDirectory { directory in
-            let fixture = try MaildirFixture(directory: directory, takeoverAfter: .seconds(2))
+            // Touching every 250 ms keeps a 2 s lease, if a 250 ms sleep does not take 2 s: scaled
+            // for slow builds.
+            let fixture = try MaildirFixture(directory: directory, takeoverAfter: TestTimeScale.scaled(.seconds(2)))
             let session = try await fixture.open()
             for _ in 0..<12 {
                 try await Task.sleep(for: .milliseconds(250))

@@ -3,6 +3,7 @@
 import Logging
 import NIOCore
 import POP3Client
+import POP3TestSupport
 import Testing
 
 enum ClientTest {
@@ -13,8 +14,10 @@ enum ClientTest {
         security: POP3ClientConfiguration.Security = .plaintext,
         trust: POP3ClientConfiguration.Trust = .system,
         serverName: String? = nil,
-        timeout: Duration = .seconds(10)
+        timeout: Duration? = nil
     ) -> POP3ClientConfiguration {
+        // Without a timeout of the test's own, 10 s as a safety net, scaled for slow builds.
+        let timeout = timeout ?? TestTimeScale.scaled(.seconds(10))
         var configuration = POP3ClientConfiguration(host: "127.0.0.1", port: port, security: security, trust: trust)
         configuration.serverName = serverName
         configuration.connectTimeout = timeout

@@ -4,6 +4,7 @@ import MailCore
 import NIOCore
 import POP3Client
 import POP3Core
+import POP3TestSupport
 import SASL
 import Testing
 
@@ -400,7 +401,7 @@ struct LoopbackTests {
         let collector = ClientTest.Collector()
         let error = await ClientTest.expectError {
             try await POP3Connection.withConnection(
-                configuration: ClientTest.configuration(port: server.port, timeout: .seconds(5)),
+                configuration: ClientTest.configuration(port: server.port, timeout: TestTimeScale.scaled(.seconds(5))),
                 credentials: .userPass(user: "alice", password: "secret"),
                 logger: ClientTest.logger
             ) { connection in

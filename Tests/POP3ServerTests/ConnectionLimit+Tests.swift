@@ -32,9 +32,7 @@ struct ConnectionLimitTests {
                 )
             }
             // The second has gone: wait until the server has seen it.
-            for _ in 0..<200 where server.server.connectionCount > 1 {
-                try await Task.sleep(for: .milliseconds(10))
-            }
+            #expect(await eventually { server.server.connectionCount <= 1 })
             try await server.connect { again async throws in
                 #expect(try await again.line().hasPrefix("+OK PostOffice POP3 server ready"))
             }

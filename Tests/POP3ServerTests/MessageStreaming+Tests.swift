@@ -65,9 +65,7 @@ struct MessageStreamingTests {
                 #expect(lines.last != ".", "the body was cut off")
                 #expect(!client.deadlineExpired, "the server closed the connection")
             }
-            for _ in 0..<200 where store.openAndCloseCounts.closes < 1 {
-                try await Task.sleep(for: .milliseconds(10))
-            }
+            #expect(await eventually { store.openAndCloseCounts.closes >= 1 })
             #expect(store.openAndCloseCounts == (opens: 1, closes: 1))
             #expect(!store.isLocked(user: "alice"))
             #expect(store.uniqueIDs(user: "alice").count == 1, "no UPDATE without QUIT")

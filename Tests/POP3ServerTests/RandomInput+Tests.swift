@@ -39,8 +39,7 @@ struct RandomInputTests {
                 #expect(try await client.command("STAT") == "+OK 1 29")
                 #expect(try await client.command("QUIT").hasPrefix("+OK"))
             }
-            for _ in 0..<200 where server.server.connectionCount > 0 { try await Task.sleep(for: .milliseconds(10)) }
-            #expect(server.server.connectionCount == 0)
+            #expect(await eventually { server.server.connectionCount == 0 })
         }
         #expect(store.uniqueIDs(user: "alice") == ["keep"])
     }

@@ -97,8 +97,7 @@ struct ServerBasicsTests {
                 #expect(reply == "+OK message 1 deleted")
             }
             // The connection is gone without QUIT: wait for the server to notice.
-            for _ in 0..<200 where store.isLocked(user: "alice") { try await Task.sleep(for: .milliseconds(10)) }
-            #expect(!store.isLocked(user: "alice"))
+            #expect(await eventually { !store.isLocked(user: "alice") })
             #expect(store.uniqueIDs(user: "alice") == ["u1"])
             #expect(store.openAndCloseCounts == (1, 1))
         }

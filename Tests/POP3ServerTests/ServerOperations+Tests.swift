@@ -173,8 +173,6 @@ struct ServerOperationsTests {
     }
 
     static func waitUntil(_ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !condition(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(condition())
+        #expect(await eventually(condition))
     }
 }

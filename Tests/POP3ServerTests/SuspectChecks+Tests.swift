@@ -78,10 +78,7 @@ struct SuspectCheckTests {
     }
 
     static func waitUntil(_ condition: () -> Bool) async throws {
-        for _ in 0..<2000 where !condition() {
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        try #require(condition())
+        try #require(await eventually(condition))
     }
 }
 

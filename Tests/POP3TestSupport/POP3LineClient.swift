@@ -57,14 +57,15 @@ public final class POP3LineClient {
         return try await run(asyncChannel, deadline: deadline, body)
     }
 
-    /// Runs `body` with a client on a connected channel, closed by `deadline` at the latest.
+    /// Runs `body` with a client on a connected channel, closed by `deadline` (times
+    /// ``TestTimeScale/factor``: a safety net, never the behaviour under test) at the latest.
     static func run<Result>(
         _ asyncChannel: NIOAsyncChannel<ByteBuffer, ByteBuffer>,
         deadline: TimeAmount,
         _ body: (POP3LineClient) async throws -> Result
     ) async throws -> Result {
         let flag = DeadlineFlag()
-        let timer = asyncChannel.channel.eventLoop.scheduleTask(in: deadline) {
+        let timer = asyncChannel.channel.eventLoop.scheduleTask(in: TestTimeScale.scaled(deadline)) {
             flag.expired.store(true, ordering: .releasing)
             asyncChannel.channel.close(promise: nil)
         }

@@ -121,7 +121,8 @@ public struct TranscriptRunner {
     }
 
     private func closed(_ client: POP3LineClient) -> String {
-        client.deadlineExpired ? "<still open at the deadline of \(deadline)>" : "<connection closed>"
+        client.deadlineExpired
+            ? "<still open at the deadline of \(TestTimeScale.scaled(deadline))>" : "<connection closed>"
     }
 
     private func substitute(_ template: String, captures: [String: String], line: Int) throws -> String {

@@ -3,6 +3,7 @@ import MailCore
 import MailStore
 import NIOConcurrencyHelpers
 import NIOCore
+import POP3TestSupport
 import PostgresNIO
 import Testing
 
@@ -13,15 +14,6 @@ func content(_ maildrop: any Maildrop, at index: Int) async throws -> [UInt8] {
     var bytes: [UInt8] = []
     try await maildrop.readContent(at: index) { chunk in bytes += chunk.readableBytesView }
     return bytes
-}
-
-/// Polls `condition` every 20 ms for at most `seconds`; returns whether it became true.
-func eventually(seconds: Int = 10, _ condition: () async throws -> Bool) async rethrows -> Bool {
-    for _ in 0..<(seconds * 50) {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return try await condition()
 }
 
 /// One integer from a query returning one row and one column.
