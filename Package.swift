@@ -264,9 +264,15 @@ let package = Package(
 
         // Tests mirror the targets one to one (DESIGN.md).
         .target(
+            name: "TestTiming",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            path: "Tests/TestTiming",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "POP3TestSupport",
             dependencies: [
-                "MailCore", "MailStore", "Accounts", "SASL",
+                "MailCore", "MailStore", "Accounts", "SASL", "TestTiming",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -307,7 +313,7 @@ let package = Package(
         .testTarget(
             name: "MailStoreTests",
             dependencies: [
-                "MailCore", "MailStore", "FileIO", "POP3TestSupport",
+                "MailCore", "MailStore", "FileIO", "TestTiming",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -327,7 +333,7 @@ let package = Package(
         .testTarget(
             name: "POP3ServerTests",
             dependencies: [
-                "MailCore",
+                "TestTiming", "MailCore",
                 "POP3Server", "POP3Core", "Accounts", "MailStore", "SASL", "POP3TestSupport", "ServerMetrics",
                 "ProxyProtocol",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
@@ -371,7 +377,7 @@ let package = Package(
         .testTarget(
             name: "POP3ClientTests",
             dependencies: [
-                "MailCore",
+                "TestTiming", "MailCore",
                 "POP3Client", "POP3Core", "SASL", "POP3TestSupport", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -399,7 +405,7 @@ let package = Package(
         .testTarget(
             name: "DiscoveryTests",
             dependencies: [
-                "Discovery", "POP3Client", "POP3Server", "POP3TestSupport",
+                "TestTiming", "Discovery", "POP3Client", "POP3Server", "POP3TestSupport",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -416,7 +422,7 @@ let package = Package(
         .testTarget(
             name: "PostgresStoreTests",
             dependencies: [
-                "MailCore", "PostgresStore", "MailStore", "Accounts", "FileIO", "POP3TestSupport",
+                "MailCore", "PostgresStore", "MailStore", "Accounts", "FileIO", "TestTiming",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -5,6 +5,7 @@ import NIOPosix
 import NIOSSL
 import POP3TestSupport
 import SwiftASN1
+import TestTiming
 import Testing
 import X509
 

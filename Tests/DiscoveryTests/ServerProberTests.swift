@@ -6,6 +6,7 @@ import POP3Client
 import POP3Server
 import POP3TestSupport
 import ServiceLifecycle
+import TestTiming
 import Testing
 
 @testable import Discovery

@@ -1,6 +1,6 @@
 import NIOConcurrencyHelpers
-import POP3TestSupport
 import SystemPackage
+import TestTiming
 import Testing
 
 @testable import MailStore

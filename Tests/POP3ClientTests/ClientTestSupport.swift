@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import POP3Client
 import POP3TestSupport
+import TestTiming
 import Testing
 
 enum ClientTest {

@@ -6,6 +6,7 @@ import POP3Client
 import POP3Core
 import POP3TestSupport
 import SASL
+import TestTiming
 import Testing
 
 @Suite("Client over loopback")

@@ -1,5 +1,6 @@
 import POP3Server
 import POP3TestSupport
+import TestTiming
 import Testing
 
 /// A connection flood is bounded: past `maximumConnections` the server refuses with

@@ -2,6 +2,7 @@ import MailStore
 import POP3Core
 import POP3Server
 import POP3TestSupport
+import TestTiming
 import Testing
 
 /// RETR streams with backpressure: a peer that does not read holds a bounded amount of the

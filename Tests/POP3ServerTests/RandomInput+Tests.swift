@@ -1,6 +1,7 @@
 import NIOCore
 import POP3Server
 import POP3TestSupport
+import TestTiming
 import Testing
 
 /// Random input against the real server over loopback (DESIGN.md invariant 3): every line

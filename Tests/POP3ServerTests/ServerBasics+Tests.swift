@@ -4,6 +4,7 @@ import NIOCore
 import POP3Core
 import POP3Server
 import POP3TestSupport
+import TestTiming
 import Testing
 
 @Suite("POP3Server over loopback")

@@ -5,6 +5,7 @@ import POP3Core
 import POP3Server
 import POP3TestSupport
 import ServerMetrics
+import TestTiming
 import Testing
 
 @Suite("POP3Server metrics, reload and admin")

@@ -2,6 +2,7 @@ import Accounts
 import NIOConcurrencyHelpers
 import POP3TestSupport
 import SASL
+import TestTiming
 import Testing
 
 @testable import POP3Server

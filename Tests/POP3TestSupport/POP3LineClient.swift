@@ -3,6 +3,7 @@ public import NIOCore
 import NIOPosix
 public import NIOSSL
 import Synchronization
+import TestTiming
 
 /// Raw lines in, raw bytes out, for driving a server in tests (including hostile input).
 ///

@@ -1,6 +1,7 @@
 // Test support: checks a live server against a Transcript over a real loopback connection.
 public import NIOCore
 public import NIOSSL
+import TestTiming
 
 /// Plays the client side of a ``Transcript`` against a server and checks every byte the
 /// server sends, line by line (CRLF included: a bare LF is a mismatch).

@@ -3,8 +3,8 @@ import MailCore
 import MailStore
 import NIOConcurrencyHelpers
 import NIOCore
-import POP3TestSupport
 import PostgresNIO
+import TestTiming
 import Testing
 
 @testable import PostgresStore

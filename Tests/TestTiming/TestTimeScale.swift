@@ -1,5 +1,6 @@
 import Glibc
-// Test support: the one factor by which tests stretch their safety-net deadlines.
+// Test support: the one factor by which tests stretch their safety-net deadlines. A target of
+// its own, free of Foundation, so that every test target can use it (MailStoreTests keeps to libc).
 public import NIOCore
 
 /// Stretches a test's safety-net deadlines on a slow build.
