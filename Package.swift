@@ -393,7 +393,7 @@ let package = Package(
         .testTarget(
             name: "FetchTests",
             dependencies: [
-                "Fetch", "MailCore", "POP3Client", "FileIO", "FileFormats",
+                "Fetch", "MailCore", "POP3Client", "FileIO", "FileFormats", "TestTiming",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

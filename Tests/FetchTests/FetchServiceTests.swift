@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import ServiceLifecycleTestKit
+import TestTiming
 import Testing
 
 @testable import Fetch
@@ -54,9 +55,7 @@ struct FetchServiceTests {
         // Up to 30 s: under the whole suite, NIO's blocking pool (where every test's storing
         // runs) is busy; the condition usually holds within a poll or two.
         func waitFor(_ condition: () -> Bool) async throws {
-            for _ in 0..<1200 where !condition() {
-                try await Task.sleep(for: .milliseconds(25))
-            }
+            _ = await eventually(seconds: 30, condition)
         }
         try await waitFor { server.uids.isEmpty }
         #expect(server.uids.isEmpty)
@@ -92,15 +91,14 @@ struct FetchServiceTests {
         )
         let task = Task { try await service.run() }
         // Once the first round is done the service waits out its interval: the stop must end that.
-        for _ in 0..<400 where reports.count == 0 {
-            try await Task.sleep(for: .milliseconds(25))
-        }
+        #expect(await eventually { reports.count > 0 })
         #expect(reports.count == 1)
         stopSignal.requestStop()
         let clock = ContinuousClock()
         let started = clock.now
         _ = await task.result
-        #expect(clock.now - started < .seconds(5))
+        // Well before the 3,600 s interval: the stop ended the wait.
+        #expect(clock.now - started < TestTimeScale.scaled(.seconds(5)))
     }
 
     /// What SIGTERM does to `postoffice fetch --daemon` (the command line turns it into the

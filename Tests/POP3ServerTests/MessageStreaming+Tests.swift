@@ -49,13 +49,15 @@ struct MessageStreamingTests {
         let store = TestMailStore(chunkSize: 64 * 1024)
         let message = Self.largeMessage(megabytes: 16)
         store.add(user: "alice", bytes: message)
-        try await TestServer.with(store: store, configure: { $0.limits.idleTimeoutSeconds = 2 }) { server in
+        // The login must fit in the idle timeout, so it is scaled for slow builds.
+        let idleSeconds = 2 * TestTimeScale.factor
+        try await TestServer.with(store: store, configure: { $0.limits.idleTimeoutSeconds = idleSeconds }) { server in
             try await server.connect { client async throws in
                 _ = try await client.line()
                 // One burst, so no pause of the client's own counts as idleness.
                 try await client.send("USER alice\r\nPASS secret\r\nRETR 1\r\n")
                 // Read nothing: the idle timeout closes the connection mid-stream.
-                try await Task.sleep(for: .seconds(5))
+                try await Task.sleep(for: TestTimeScale.scaled(.seconds(5)))
                 let lines = try await client.readUntilClosed(maximumLines: 1_000_000)
                 #expect(
                     Array(lines.prefix(3)) == [

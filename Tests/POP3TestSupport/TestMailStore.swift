@@ -3,6 +3,7 @@ import MailCore
 public import MailStore
 import NIOConcurrencyHelpers
 import NIOCore
+import TestTiming
 
 /// An in-memory ``MailStore`` for tests. Messages are stored as given (LF line ends in
 /// fixtures); sizes are CRLF-normalised as a real store reports them.
@@ -40,13 +41,14 @@ public final class TestMailStore: MailStore {
 
     // A pthread-backed lock, which the thread sanitizer understands.
     let state = NIOLockedValueBox(State())
-    /// Seconds of silence after which a newer login takes the maildrop over.
+    /// Seconds of silence after which a newer login takes the maildrop over; by default 60 s,
+    /// scaled for slow builds (no test's session may lose its maildrop by being slow).
     public let takeoverAfter: Duration
     /// Size of the chunks `readContent` hands out, to exercise chunk boundaries.
     public let chunkSize: Int
 
-    public init(takeoverAfter: Duration = .seconds(60), chunkSize: Int = 4096) {
-        self.takeoverAfter = takeoverAfter
+    public init(takeoverAfter: Duration? = nil, chunkSize: Int = 4096) {
+        self.takeoverAfter = takeoverAfter ?? TestTimeScale.scaled(.seconds(60))
         self.chunkSize = chunkSize
     }
 
