@@ -1,5 +1,6 @@
 import MailCore
 import NIOCore
+import TestTiming
 import Testing
 
 @testable import MailStore
@@ -17,11 +18,13 @@ struct MaildirFixture {
     var directory: String
     var store: MaildirStore
 
-    init(directory: String, takeoverAfter: Duration = .seconds(60)) throws {
+    /// Without a takeover time of the test's own, 60 s, scaled for slow builds (no session may
+    /// lose its lease by being slow).
+    init(directory: String, takeoverAfter: Duration? = nil) throws {
         self.directory = directory
         self.store = try MaildirStore(
             template: directory + "/%u/Maildir",
-            takeoverAfter: takeoverAfter,
+            takeoverAfter: takeoverAfter ?? TestTimeScale.scaled(.seconds(60)),
             hostname: "test.example"
         )
     }

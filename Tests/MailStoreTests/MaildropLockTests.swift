@@ -22,7 +22,10 @@ struct MaildropLockTests {
             let first = try await fixture.open()
             await #expect(throws: MailStoreError.inUse) { _ = try await fixture.open() }
             // Another store value over the same tree (a second listener) is refused too.
-            let other = try MaildirStore(template: directory + "/%u/Maildir")
+            let other = try MaildirStore(
+                template: directory + "/%u/Maildir",
+                takeoverAfter: TestTimeScale.scaled(.seconds(60))
+            )
             await #expect(throws: MailStoreError.inUse) { _ = try await other.openMaildrop(user: "alice") }
             // Other users are independent.
             let bob = try await fixture.open("bob")
@@ -56,7 +59,12 @@ struct MaildropLockTests {
     @Test("a silent session is taken over; it then can neither touch, read nor delete")
     func takeover() async throws {
         try await TestFiles.withTemporaryDirectory { directory in
-            let fixture = try MaildirFixture(directory: directory, takeoverAfter: .milliseconds(300))
+            // The new session must still hold its lease between its touch and the last open:
+            // scaled for slow builds.
+            let fixture = try MaildirFixture(
+                directory: directory,
+                takeoverAfter: TestTimeScale.scaled(.milliseconds(300))
+            )
             try fixture.put("1000.M1P1.h", "keep me\n")
             let old = try await fixture.open()
             await #expect(throws: MailStoreError.inUse) { _ = try await fixture.open() }
@@ -81,7 +89,7 @@ struct MaildropLockTests {
     @Test("one timer serves every lease: one due sooner than those watched before it is released in time")
     func leasesWithDifferentDeadlines() async throws {
         try await TestFiles.withTemporaryDirectory { directory in
-            let slow = try MaildirFixture(directory: directory + "/slow", takeoverAfter: .seconds(60))
+            let slow = try MaildirFixture(directory: directory + "/slow")
             let quick = try MaildirFixture(directory: directory + "/quick", takeoverAfter: .milliseconds(300))
             // The watchdog sleeps until the first lease may be due, a minute away...
             let long = try await slow.open()
@@ -101,7 +109,12 @@ struct MaildropLockTests {
     @Test("a session taken over by one that has already left still finds out")
     func takeoverByFinishedSession() async throws {
         try await TestFiles.withTemporaryDirectory { directory in
-            let fixture = try MaildirFixture(directory: directory, takeoverAfter: .milliseconds(300))
+            // The new session must still hold its lease between its touch and the last open:
+            // scaled for slow builds.
+            let fixture = try MaildirFixture(
+                directory: directory,
+                takeoverAfter: TestTimeScale.scaled(.milliseconds(300))
+            )
             try fixture.put("1000.M1P1.h", "keep me\n")
             let old = try await fixture.open()
             #expect(await eventually { !old.isLeaseHeld })
@@ -118,7 +131,12 @@ struct MaildropLockTests {
     @Test("a silent session is told of its takeover without speaking, and deletes nothing")
     func takeoverNotice() async throws {
         try await TestFiles.withTemporaryDirectory { directory in
-            let fixture = try MaildirFixture(directory: directory, takeoverAfter: .milliseconds(300))
+            // The new session must still hold its lease between its touch and the last open:
+            // scaled for slow builds.
+            let fixture = try MaildirFixture(
+                directory: directory,
+                takeoverAfter: TestTimeScale.scaled(.milliseconds(300))
+            )
             try fixture.put("1000.M1P1.h", "keep me\n")
             let old = try await fixture.open()
             let told = NIOLockedValueBox(0)

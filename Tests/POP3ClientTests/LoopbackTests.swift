@@ -260,14 +260,17 @@ struct LoopbackTests {
         let start = ContinuousClock.now
         let error = await ClientTest.expectError {
             try await POP3Connection.withConnection(
-                configuration: ClientTest.configuration(port: server.port, timeout: .seconds(60)),
+                configuration: ClientTest.configuration(port: server.port, timeout: TestTimeScale.scaled(.seconds(60))),
                 credentials: .userPass(user: "alice", password: "secret"),
                 logger: ClientTest.logger
             ) { connection in
                 try await connection.retrieve([1]) { collector.handle($0) }
             }
         }
-        #expect(ContinuousClock.now - start < .seconds(30), "ended by the close, not the 60 s command timeout")
+        #expect(
+            ContinuousClock.now - start < TestTimeScale.scaled(.seconds(30)),
+            "ended by the close, not the 60 s command timeout"
+        )
         #expect(error?.kind == .network)
         #expect(collector.order == ["begin 1"])
         #expect(collector.messages[1] == Array("Subject: cut\r\n\r\nfirst line\r\n.second\r\nthird, cut off he".utf8))
@@ -286,7 +289,10 @@ struct LoopbackTests {
             ) { _ in }
         }
         #expect(error?.kind == .timeout)
-        #expect(ContinuousClock.now - start < .seconds(30), "the configured 300 ms timeout ended it, not a hang")
+        #expect(
+            ContinuousClock.now - start < TestTimeScale.scaled(.seconds(30)),
+            "the configured 300 ms timeout ended it, not a hang"
+        )
         try await server.finish()
     }
 
@@ -548,7 +554,7 @@ struct CancellationTests {
         defer { server.stop() }
         let task = Task {
             try await POP3Connection.withConnection(
-                configuration: ClientTest.configuration(port: server.port, timeout: .seconds(60)),
+                configuration: ClientTest.configuration(port: server.port, timeout: TestTimeScale.scaled(.seconds(60))),
                 credentials: .userPass(user: "alice", password: "secret"),
                 logger: ClientTest.logger
             ) { connection in
@@ -561,7 +567,7 @@ struct CancellationTests {
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
         // The command timeout is 60 s: ending well before it shows the cancel ended the wait.
-        #expect(ContinuousClock.now - cancelled < .seconds(30))
+        #expect(ContinuousClock.now - cancelled < TestTimeScale.scaled(.seconds(30)))
         try await server.finish()
     }
 }
