@@ -1,11 +1,7 @@
 // POP3Server: how many event loops the server runs: one per processor it may run on.
+import FileIO
 import NIOCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#endif
+import SystemPackage
 
 /// The processors this process may run on.
 public enum ProcessorCount {
@@ -42,17 +38,9 @@ public enum ProcessorCount {
     }
 
     #if os(Linux)
+        /// The process's status file, read once at start-up (a few KiB; bounded all the same).
         private static func readStatus() -> String? {
-            let fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { return nil }
-            defer { close(fd) }
-            var bytes: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                guard count > 0 else { break }
-                bytes += chunk[..<count]
-            }
+            guard let bytes = try? FileSystem.readFile("/proc/self/status", limit: 1 << 16) else { return nil }
             return String(decoding: bytes, as: UTF8.self)
         }
     #endif
