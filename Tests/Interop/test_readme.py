@@ -28,10 +28,12 @@ SERVE = "swift run postoffice serve"
 #: `swift run postoffice ARGS` in the README runs the binary under test. The replay runs as
 #: root (for the standard ports in its namespace), where `serve` refuses to serve as root
 #: unless told to: a reader runs it as themself, so the replay says `--run-as root` for them.
+#: `serve` replaces the shell (`exec`), so stopping the server's process by its PID stops
+#: `serve` itself, not only a shell that would leave it running.
 PRELUDE = """
 swift() {
   if [ "$1" = run ] && [ "$2" = postoffice ] && [ "$3" = serve ] && [ "$(id -u)" = 0 ]; then
-    shift 3; "$POSTOFFICE_BIN" serve --run-as root "$@"
+    shift 3; exec "$POSTOFFICE_BIN" serve --run-as root "$@"
   elif [ "$1" = run ] && [ "$2" = postoffice ]; then shift 2; "$POSTOFFICE_BIN" "$@"
   else echo "README replay: expected 'swift run postoffice ...', got: swift $*" >&2; return 2; fi
 }
