@@ -300,7 +300,11 @@ let package = Package(
         .testTarget(name: "MailCoreTests", dependencies: ["MailCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FileIOTests",
-            dependencies: ["FileIO", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: [
+                "FileIO",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

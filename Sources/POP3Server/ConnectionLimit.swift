@@ -14,8 +14,11 @@ public enum ConnectionLimit {
     /// passwd-file and the message files being read.
     public static let reservedFileDescriptors = 128
 
-    /// A session holds its socket and, once logged in, its maildrop's lock file.
-    public static let fileDescriptorsPerSession = 2
+    /// The descriptors that connections' sockets and maildrops' lock files share
+    /// (`DescriptorBudget`): all but ``reservedFileDescriptors``.
+    public static func budget(fileDescriptors: Int) -> Int {
+        max(2, fileDescriptors - Self.reservedFileDescriptors)
+    }
 
     /// The soft `RLIMIT_NOFILE` now, or nil when it cannot be read; "unlimited" counts as
     /// 1,048,576 (Linux's default `nr_open`).
@@ -24,16 +27,22 @@ public enum ConnectionLimit {
         return Self.count(limits.soft)
     }
 
-    /// The limit a server uses when none is configured: (soft `RLIMIT_NOFILE` −
-    /// ``reservedFileDescriptors``) / ``fileDescriptorsPerSession``, at least 1; 1,024 when the
-    /// descriptor limit cannot be read.
+    /// The limit a server uses when none is configured: seven eighths of the
+    /// ``budget(fileDescriptors:)``, at least 1; 1,024 when the descriptor limit cannot be read.
+    ///
+    /// A logged-in session holds its socket and, while it is active, its maildrop's lock file;
+    /// connections may take seven eighths of the budget, and lock files what connections leave.
+    /// When that is spent, the locks of the sessions silent longest are released early (their
+    /// leases go on as after `takeover_after`), so every session can be logged in at once while
+    /// only the active ones hold two descriptors.
     public static var `default`: Int {
         Self.fileDescriptorLimit.map(Self.connections(fileDescriptors:)) ?? 1024
     }
 
     /// The connections `fileDescriptors` descriptors allow (see ``default``).
     public static func connections(fileDescriptors: Int) -> Int {
-        max(1, (fileDescriptors - Self.reservedFileDescriptors) / Self.fileDescriptorsPerSession)
+        let budget = Self.budget(fileDescriptors: fileDescriptors)
+        return max(1, budget - budget / 8)
     }
 
     /// The connections a server serves at once: `configured` (``default`` when nil), but never

@@ -1,4 +1,5 @@
 // POP3Server: the open connections, for the connection limits, the shutdown drain and the admin socket.
+import FileIO
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -13,8 +14,9 @@ public struct SessionSummary: Hashable, Sendable {
     public var connectedFor: Duration
 }
 
-/// The open connections: counted against the limit (all of them, and per client), closed at
-/// the shutdown deadline, and waited for until each has released its maildrop.
+/// The open connections: counted against the limit (all of them, and per client) and against
+/// the process's descriptor budget, closed at the shutdown deadline, and waited for until each
+/// has released its maildrop.
 final class ConnectionRegistry: Sendable {
     private struct Entry {
         var channel: any Channel
@@ -52,6 +54,12 @@ final class ConnectionRegistry: Sendable {
     // NIOLockedValueBox (a pthread mutex) rather than Synchronization.Mutex: the thread
     // sanitizer sees pthread locks, and reports false races inside Mutex on Linux.
     private let state = NIOLockedValueBox(State())
+    /// What each connection's socket counts against.
+    private let budget: DescriptorBudget
+
+    init(budget: DescriptorBudget = .shared) {
+        self.budget = budget
+    }
 
     /// Registers `channel`; returns its id and the number of connections open with it.
     func add(_ channel: any Channel, implicitTLS: Bool = false) -> (id: Int, open: Int) {
@@ -61,11 +69,13 @@ final class ConnectionRegistry: Sendable {
             implicitTLS: implicitTLS,
             since: .now
         )
-        return self.state.withLockedValue { state in
+        let added = self.state.withLockedValue { state in
             state.next += 1
             state.channels[state.next] = entry
             return (state.next, state.channels.count)
         }
+        self.budget.connectionOpened()
+        return added
     }
 
     /// Connection `id` logged in as `user`.
@@ -117,16 +127,17 @@ final class ConnectionRegistry: Sendable {
 
     /// Forgets connection `id` (idempotent); wakes those waiting when none is left.
     func remove(_ id: Int) {
-        let waiters: [CheckedContinuation<Bool, Never>] = self.state.withLockedValue { state in
+        let (removed, waiters): (Bool, [CheckedContinuation<Bool, Never>]) = self.state.withLockedValue { state in
             state.release(id)
-            state.channels.removeValue(forKey: id)
-            guard state.channels.isEmpty else { return [] }
+            let removed = state.channels.removeValue(forKey: id) != nil
+            guard state.channels.isEmpty else { return (removed, []) }
             defer {
                 state.waiters = [:]
                 state.expired = []
             }
-            return Array(state.waiters.values)
+            return (removed, Array(state.waiters.values))
         }
+        if removed { self.budget.connectionClosed() }
         for waiter in waiters { waiter.resume(returning: true) }
     }
 

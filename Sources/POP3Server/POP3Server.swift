@@ -55,7 +55,7 @@ public actor POP3Server: Service {
     public static let banSyncInterval: Duration = .seconds(1)
     private var state = LifecycleState.initial
     private var addressWaiters: [CheckedContinuation<[SocketAddress], any Error>] = []
-    private nonisolated let connections = ConnectionRegistry()
+    private nonisolated let connections: ConnectionRegistry
     /// What the next accepted connection is served with; ``reload(_:)`` replaces it.
     private nonisolated let environment = NIOLockedValueBox<POP3ConnectionEnvironment?>(nil)
     /// Listeners ``bind()`` opened, not yet accepting; ``run()`` takes them.
@@ -69,6 +69,7 @@ public actor POP3Server: Service {
     public init(configuration: POP3ServerConfiguration) {
         self.configuration = configuration
         self.bans = BanList(policy: configuration.banPolicy ?? BanPolicy())
+        self.connections = ConnectionRegistry(budget: configuration.descriptorBudget)
     }
 
     /// The addresses actually bound (port 0 resolved), once the server runs. Waits until then;
@@ -233,13 +234,12 @@ public actor POP3Server: Service {
         guard let configured = configuration.maximumConnections else { return }
         let allowed = ConnectionLimit.capped(configured)
         guard allowed < configured else { return }
-        let perSession = ConnectionLimit.fileDescriptorsPerSession
         let reserved = ConnectionLimit.reservedFileDescriptors
         configuration.logger.warning(
             """
             max_connections \(configured) needs more descriptors than the limit allows \
-            (\(perSession) a session, \(reserved) kept back): serving at most \(allowed) connections; \
-            raise RLIMIT_NOFILE (LimitNOFILE=) for more
+            (\(reserved) kept back, an eighth of the rest for maildrop lock files): serving at most \
+            \(allowed) connections; raise RLIMIT_NOFILE (LimitNOFILE=) for more
             """
         )
     }
@@ -267,6 +267,9 @@ public actor POP3Server: Service {
         let environment = self.environment
         let bans = self.activeBans(configuration)
         Self.warnIfOverDescriptorLimit(configuration)
+        if let descriptors = ConnectionLimit.fileDescriptorLimit {
+            configuration.descriptorBudget.limit = ConnectionLimit.budget(fileDescriptors: descriptors)
+        }
         environment.withLockedValue {
             $0 = POP3ConnectionEnvironment(
                 configuration: configuration,

@@ -1,5 +1,6 @@
 // POP3Server: everything a server needs to run, in one value.
 public import Accounts
+public import FileIO
 public import Logging
 public import MailStore
 public import POP3Core
@@ -86,6 +87,11 @@ public struct POP3ServerConfiguration: Sendable {
     /// (``ConnectionLimit/default``, read when the server starts). A larger number is lowered
     /// to that, with a warning in the log: past it the process would run out of descriptors.
     public var maximumConnections: Int?
+    /// What each connection's socket counts against, with the lock files of the maildrops the
+    /// store opens: the process's by default, whose limit the server sets when it starts
+    /// (``ConnectionLimit/budget(fileDescriptors:)``). A Maildir store given the same budget
+    /// releases the locks of silent sessions when connections need their descriptors.
+    public var descriptorBudget: DescriptorBudget = .shared
     /// Connections served at once per client (an IPv4 address or an IPv6 /64,
     /// ``PeerAddress/clientKey``), so one client cannot take every slot of
     /// ``maximumConnections``. One more is answered `-ERR [SYS/TEMP]` and closed. Clients in

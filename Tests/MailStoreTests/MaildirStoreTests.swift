@@ -1,3 +1,4 @@
+import FileIO
 import MailCore
 import NIOCore
 import TestTiming
@@ -20,12 +21,13 @@ struct MaildirFixture {
 
     /// Without a takeover time of the test's own, 60 s, scaled for slow builds (no session may
     /// lose its lease by being slow).
-    init(directory: String, takeoverAfter: Duration? = nil) throws {
+    init(directory: String, takeoverAfter: Duration? = nil, descriptorBudget: DescriptorBudget = .shared) throws {
         self.directory = directory
         self.store = try MaildirStore(
             template: directory + "/%u/Maildir",
             takeoverAfter: takeoverAfter ?? TestTimeScale.scaled(.seconds(60)),
-            hostname: "test.example"
+            hostname: "test.example",
+            descriptorBudget: descriptorBudget
         )
     }
 

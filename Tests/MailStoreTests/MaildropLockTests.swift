@@ -1,3 +1,4 @@
+import FileIO
 import NIOConcurrencyHelpers
 import SystemPackage
 import TestTiming
@@ -47,12 +48,119 @@ struct MaildropLockTests {
             defer { close(outside) }
             #expect(flock(outside, LOCK_EX | LOCK_NB) == 0)
             // The process-wide registry does not know this descriptor: only flock can refuse.
-            #expect(try MaildropLockFile.acquire(path: FilePath(path)) == nil)
+            let budget = DescriptorBudget(limit: nil)
+            guard case .inUse = try MaildropLockFile.acquire(path: FilePath(path), budget: budget) else {
+                Issue.record("the lock was taken past another descriptor's flock")
+                return
+            }
+            #expect(budget.counts.lockFiles == 0, "a refused lock file is not counted")
             #expect(flock(outside, LOCK_UN) == 0)
-            let lock = try #require(try MaildropLockFile.acquire(path: FilePath(path)))
+            guard case .acquired(let lock) = try MaildropLockFile.acquire(path: FilePath(path), budget: budget) else {
+                Issue.record("the lock was refused with nobody holding it")
+                return
+            }
+            #expect(budget.counts.lockFiles == 1)
             #expect(flock(outside, LOCK_EX | LOCK_NB) != 0, "our lock excludes the other descriptor")
             lock.release()
+            #expect(budget.counts.lockFiles == 0)
             #expect(flock(outside, LOCK_EX | LOCK_NB) == 0)
+        }
+    }
+
+    @Test("with no descriptor left for a lock file, the session silent longest lets its lock go")
+    func descriptorBudgetReleasesTheLongestSilent() async throws {
+        try await TestFiles.withTemporaryDirectory { directory in
+            // Room for two lock files and one connection's socket.
+            let budget = DescriptorBudget(limit: 3)
+            budget.connectionOpened()
+            let fixture = try MaildirFixture(directory: directory, descriptorBudget: budget)
+            try fixture.put("1000.M1P1.h", "keep me\n", user: "alice")
+            let alice = try await fixture.open("alice")
+            try await Task.sleep(for: .milliseconds(20))
+            let bob = try await fixture.open("bob")
+            try await Task.sleep(for: .milliseconds(20))
+            try await alice.touch()  // now bob is the one silent longest
+            #expect(budget.counts.lockFiles == 2)
+
+            let carol = try await fixture.open("carol")
+            #expect(!bob.isLeaseHeld, "the longest-silent session let its lock go")
+            #expect(alice.isLeaseHeld && carol.isLeaseHeld)
+            #expect(budget.counts.lockFiles == 2)
+
+            // Bob's next command takes his lock back, releasing the longest-silent one (alice).
+            try await bob.touch()
+            #expect(bob.isLeaseHeld && !alice.isLeaseHeld && carol.isLeaseHeld)
+            // Released for want of descriptors is released as after a silence: nobody took
+            // alice's maildrop, so her session goes on, and reads and deletes.
+            let content = try await MaildirFixture.content(alice, 0)
+            #expect(content == Array("keep me\n".utf8))
+            #expect(alice.isLeaseHeld)
+            #expect(budget.counts.lockFiles == 2)
+
+            for session in [alice, bob, carol] { await session.close() }
+            #expect(budget.counts.lockFiles == 0)
+        }
+    }
+
+    @Test("a maildrop released for want of descriptors can be taken over by a new login")
+    func descriptorBudgetReleaseAllowsTakeover() async throws {
+        try await TestFiles.withTemporaryDirectory { directory in
+            let budget = DescriptorBudget(limit: 2)
+            let fixture = try MaildirFixture(directory: directory, descriptorBudget: budget)
+            try fixture.put("1000.M1P1.h", "keep me\n", user: "alice")
+            let alice = try await fixture.open("alice")
+            try await Task.sleep(for: .milliseconds(20))
+            let bob = try await fixture.open("bob")
+            let carol = try await fixture.open("carol")
+            #expect(!alice.isLeaseHeld)
+            // Bob leaves; a new login of alice finds her old session's lock free and takes it.
+            await bob.close()
+            let newAlice = try await fixture.open("alice")
+            await #expect(throws: MailStoreError.takenOver) { try await alice.touch() }
+            await #expect(throws: MailStoreError.takenOver) { try await alice.commitDeletions([0]) }
+            #expect(try TestFiles.list(fixture.root("alice") + "/new") == ["1000.M1P1.h"], "nothing was deleted")
+            for session in [alice, newAlice, carol] { await session.close() }
+            #expect(budget.counts.lockFiles == 0)
+        }
+    }
+
+    @Test("with every lock busy and no descriptor left, a login fails with a temporary error")
+    func descriptorBudgetSpent() async throws {
+        try await TestFiles.withTemporaryDirectory { directory in
+            let budget = DescriptorBudget(limit: 1)
+            let fixture = try MaildirFixture(directory: directory, descriptorBudget: budget)
+            try fixture.put("1000.M1P1.h", String(repeating: "x", count: 300_000) + "\n", user: "alice")
+            let alice = try await fixture.open("alice")
+            // A read running keeps the lock; meanwhile no other lock file fits.
+            try await alice.readContent(at: 0) { _ in
+                await #expect(throws: MailStoreError.io(MaildropLease.noDescriptorMessage)) {
+                    _ = try await fixture.open("bob")
+                }
+            }
+            #expect(alice.isLeaseHeld)
+            #expect(budget.counts.lockFiles == 1)
+            let bob = try await fixture.open("bob")
+            #expect(!alice.isLeaseHeld)
+            await alice.close()
+            await bob.close()
+        }
+    }
+
+    @Test("a connection past the budget makes a silent session let its lock go")
+    func descriptorBudgetOverdraft() async throws {
+        try await TestFiles.withTemporaryDirectory { directory in
+            let budget = DescriptorBudget(limit: 2)
+            let fixture = try MaildirFixture(directory: directory, descriptorBudget: budget)
+            let alice = try await fixture.open("alice")
+            budget.connectionOpened()
+            #expect(alice.isLeaseHeld, "the budget is not spent yet")
+            budget.connectionOpened()  // one over: released soon, off the caller's thread
+            #expect(await eventually { !alice.isLeaseHeld })
+            #expect(budget.counts.lockFiles == 0)
+            budget.connectionClosed()
+            try await alice.touch()
+            #expect(alice.isLeaseHeld)
+            await alice.close()
         }
     }
 

@@ -10,19 +10,20 @@ import Testing
 /// the process may run on.
 @Suite("Process resources")
 struct ProcessResourcesTests {
-    @Test func theDefaultLimitLeavesTwoDescriptorsPerSessionAndAReserve() {
-        #expect(ConnectionLimit.connections(fileDescriptors: 20_000) == 9_936)
-        #expect(ConnectionLimit.connections(fileDescriptors: 1_024) == 448)
-        #expect(ConnectionLimit.connections(fileDescriptors: 100) == 1, "never below one")
+    @Test func theDefaultLimitLeavesAReserveAndAnEighthForLockFiles() {
+        #expect(ConnectionLimit.budget(fileDescriptors: 20_000) == 19_872)
+        #expect(ConnectionLimit.connections(fileDescriptors: 20_000) == 17_388)
+        #expect(ConnectionLimit.connections(fileDescriptors: 1_024) == 784)
+        #expect(ConnectionLimit.connections(fileDescriptors: 100) == 2, "never below the smallest budget")
     }
 
     /// A configured limit is kept below what the descriptors allow: past it the process runs
     /// out of descriptors (test_faults.py shows the server staying up).
     @Test func aConfiguredLimitNeverExceedsWhatTheDescriptorsAllow() {
-        #expect(ConnectionLimit.capped(nil, fileDescriptors: 20_000) == 9_936)
-        #expect(ConnectionLimit.capped(22_000, fileDescriptors: 20_000) == 9_936)
+        #expect(ConnectionLimit.capped(nil, fileDescriptors: 20_000) == 17_388)
+        #expect(ConnectionLimit.capped(22_000, fileDescriptors: 20_000) == 17_388)
         #expect(ConnectionLimit.capped(500, fileDescriptors: 20_000) == 500)
-        #expect(ConnectionLimit.capped(1_000, fileDescriptors: 256) == 64)
+        #expect(ConnectionLimit.capped(1_000, fileDescriptors: 256) == 112)
     }
 
     #if os(Linux)

@@ -24,6 +24,8 @@ public struct MaildirStore: MailStore {
     public let takeoverAfter: Duration
     /// The host name written into new unique names.
     public let hostname: String
+    /// What each lock file's descriptor counts against (`MaildropLease`).
+    public let descriptorBudget: DescriptorBudget
     /// The listings of maildrops opened through this store (and its copies).
     let listingCache: MaildirListingCache
 
@@ -33,31 +35,58 @@ public struct MaildirStore: MailStore {
     ///   - takeoverAfter: silence after which a session's maildrop may be taken over; must be
     ///     positive. 60 seconds by default.
     ///   - hostname: the host part of new unique names; the system host name by default.
+    ///   - descriptorBudget: what the maildrops' lock files count against; the process's by
+    ///     default, which a server limits to its descriptors when it starts.
     public init(
         template: String,
         takeoverAfter: Duration = .seconds(60),
-        hostname: String? = nil
+        hostname: String? = nil,
+        descriptorBudget: DescriptorBudget = .shared
     ) throws(MaildirPathTemplate.InvalidTemplate) {
-        self.init(template: try MaildirPathTemplate(template), takeoverAfter: takeoverAfter, hostname: hostname)
+        self.init(
+            template: try MaildirPathTemplate(template),
+            takeoverAfter: takeoverAfter,
+            hostname: hostname,
+            descriptorBudget: descriptorBudget
+        )
     }
 
     /// A store at a parsed template.
-    public init(template: MaildirPathTemplate, takeoverAfter: Duration = .seconds(60), hostname: String? = nil) {
+    public init(
+        template: MaildirPathTemplate,
+        takeoverAfter: Duration = .seconds(60),
+        hostname: String? = nil,
+        descriptorBudget: DescriptorBudget = .shared
+    ) {
         self.init(
             template: template,
             takeoverAfter: takeoverAfter,
             hostname: hostname,
+            descriptorBudget: descriptorBudget,
             listingCache: MaildirListingCache()
         )
     }
 
     /// A store with a listing cache of its own making (tests bound it or move its clock).
-    init(template: MaildirPathTemplate, takeoverAfter: Duration, hostname: String?, listingCache: MaildirListingCache) {
+    init(
+        template: MaildirPathTemplate,
+        takeoverAfter: Duration,
+        hostname: String?,
+        descriptorBudget: DescriptorBudget = .shared,
+        listingCache: MaildirListingCache
+    ) {
         precondition(takeoverAfter > .zero, "takeoverAfter must be positive")
         self.template = template
         self.takeoverAfter = takeoverAfter
         self.hostname = hostname ?? SystemIdentity.hostName()
+        self.descriptorBudget = descriptorBudget
         self.listingCache = listingCache
+        // A connection that takes the process past its budget gets its descriptor back from
+        // the silent sessions' lock files.
+        descriptorBudget.onOverdraft { [weak descriptorBudget] count in
+            guard let descriptorBudget else { return }
+            LeaseWatchdog.shared.releaseSoon(count: count, budget: descriptorBudget)
+        }
     }
 
     /// The Maildir path of `user`; throws `.noSuchUser` for a name unfit for a path.
@@ -100,6 +129,7 @@ public struct MaildirStore: MailStore {
         let path = try self.maildirPath(for: user)
         let maildir = Maildir(path: path)
         let takeoverAfter = self.takeoverAfter
+        let budget = self.descriptorBudget
         let cache = self.listingCache
         return try await BlockingIO.run {
             try MailStoreError.mapping {
@@ -112,7 +142,8 @@ public struct MaildirStore: MailStore {
                 let lease = try Self.withMaildir(maildir, creatingIf: cached != nil) {
                     try MaildropLease.acquire(
                         lockPath: maildir.root.appending(MaildropLockFile.fileName),
-                        takeoverAfter: takeoverAfter
+                        takeoverAfter: takeoverAfter,
+                        budget: budget
                     )
                 }
                 do {

@@ -28,6 +28,11 @@ import SystemPackage
 ///
 /// No release happens while a read or a commit is running. A holder whose process is stopped
 /// or hung cannot run its timer, so it keeps the lock until it dies; the kernel then drops it.
+///
+/// The lock file's descriptor counts against the process's `DescriptorBudget`. When the budget
+/// has no room for one more, the locks of the longest-silent sessions are released before their
+/// `takeoverAfter` (``makeRoom(in:)``), as step 3 would release them; when it still has none,
+/// the login (or the released session's next command) fails with a temporary error.
 final class MaildropLease: Sendable {
     private enum State {
         case held(MaildropLockFile)
@@ -61,13 +66,25 @@ final class MaildropLease: Sendable {
 
     let lockPath: FilePath
     let takeoverAfter: Duration
+    /// The budget the lock file's descriptor is counted against.
+    let budget: DescriptorBudget
     /// The generation line this session wrote when it took the lock.
     let generation: [UInt8]
     private let inner: NIOLockedValueBox<Inner>
 
-    /// Takes the lease, or throws `.inUse`. Blocking: call it off the event loop.
-    static func acquire(lockPath: FilePath, takeoverAfter: Duration) throws -> MaildropLease {
-        guard let lockFile = try MaildropLockFile.acquire(path: lockPath) else { throw MailStoreError.inUse }
+    /// What a login or a command is told when no descriptor is left for the lock file.
+    static let noDescriptorMessage = "no file descriptor left for the maildrop lock; try again later"
+
+    /// Takes the lease, or throws `.inUse` (`.io` when the descriptor budget is spent).
+    /// Blocking: call it off the event loop.
+    static func acquire(lockPath: FilePath, takeoverAfter: Duration, budget: DescriptorBudget) throws -> MaildropLease {
+        Self.makeRoom(in: budget)
+        let lockFile: MaildropLockFile
+        switch try MaildropLockFile.acquire(path: lockPath, budget: budget) {
+        case .acquired(let file): lockFile = file
+        case .inUse: throw MailStoreError.inUse
+        case .noDescriptor: throw MailStoreError.io(Self.noDescriptorMessage)
+        }
         let generation: [UInt8]
         do {
             generation = try lockFile.writeNextGeneration()
@@ -78,10 +95,20 @@ final class MaildropLease: Sendable {
         return MaildropLease(lockFile: lockFile, generation: generation, takeoverAfter: takeoverAfter)
     }
 
+    /// When `budget` has no room for another lock file, releases the locks of the sessions
+    /// silent longest (a few at a time, so a full budget is not searched at every login).
+    /// Blocking. Called with no lease's lock held: it takes theirs.
+    static func makeRoom(in budget: DescriptorBudget) {
+        guard !budget.hasRoomForLockFile else { return }
+        let held = budget.counts.lockFiles
+        LeaseWatchdog.shared.releaseLongestSilent(count: 1 + held / 128, budget: budget)
+    }
+
     private init(lockFile: MaildropLockFile, generation: [UInt8], takeoverAfter: Duration) {
         self.lockPath = lockFile.path
         self.generation = generation
         self.takeoverAfter = takeoverAfter
+        self.budget = lockFile.budget
         self.inner = NIOLockedValueBox(Inner(state: .held(lockFile), lastActivity: .now))
         self.startTimer()
     }
@@ -118,6 +145,14 @@ final class MaildropLease: Sendable {
 
     /// Takes a released lease back, or finds it was taken over. Blocking.
     func reacquire() throws {
+        let released: Bool = self.inner.withLockedValue { inner in
+            if case .released = inner.state { return true }
+            return false
+        }
+        if released {
+            // Before this lease's lock is taken: making room takes other leases' locks.
+            Self.makeRoom(in: self.budget)
+        }
         let restartTimer: Bool = try self.inner.withLockedValue { inner in
             switch inner.state {
             case .held:
@@ -128,9 +163,16 @@ final class MaildropLease: Sendable {
             case .closed:
                 throw MailStoreError.io("maildrop is closed")
             case .released:
-                guard let lockFile = try MaildropLockFile.acquire(path: self.lockPath) else {
+                let lockFile: MaildropLockFile
+                switch try MaildropLockFile.acquire(path: self.lockPath, budget: self.budget) {
+                case .acquired(let file):
+                    lockFile = file
+                case .inUse:
                     inner.state = .lost
                     throw MailStoreError.takenOver
+                case .noDescriptor:
+                    // Still released, and still this session's: the next command tries again.
+                    throw MailStoreError.io(Self.noDescriptorMessage)
                 }
                 let current: [UInt8]
                 do {
@@ -232,6 +274,25 @@ final class MaildropLease: Sendable {
         }
     }
 
+    /// When a held lease with no read or commit running was last active; nil otherwise.
+    fileprivate var silentSince: ContinuousClock.Instant? {
+        self.inner.withLockedValue { inner in
+            guard case .held = inner.state, inner.operationsRunning == 0 else { return nil }
+            return inner.lastActivity
+        }
+    }
+
+    /// Releases the flock early, for want of descriptors, if the lease is still held and idle.
+    /// From then on it is a released lease (steps 4 and 5). Returns whether it released.
+    fileprivate func releaseToMakeRoom() -> Bool {
+        self.inner.withLockedValue { inner in
+            guard case .held(let lockFile) = inner.state, inner.operationsRunning == 0 else { return false }
+            lockFile.release()
+            inner.state = .released
+            return true
+        }
+    }
+
     /// Whether another session has written its generation since this one took the lock.
     /// A lock file that cannot be read says nothing: `reacquire()` decides when the session
     /// next speaks. Blocking.
@@ -298,6 +359,34 @@ final class LeaseWatchdog: Sendable {
         }
         if let start {
             Task { await self.run(task: start.task, firstWake: start.wake) }
+        }
+    }
+
+    /// Releases the locks of up to `count` held, idle leases on `budget`, those silent longest
+    /// first, and looks at them again as released leases. Blocking (it closes lock files).
+    func releaseLongestSilent(count: Int, budget: DescriptorBudget) {
+        // Strong references made under the lock but dropped after it (see `run`).
+        let leases: [MaildropLease] = self.state.withLockedValue { state in
+            state.watched.values.compactMap { $0.lease }.filter { $0.budget === budget }
+        }
+        var candidates: [(since: ContinuousClock.Instant, lease: MaildropLease)] = []
+        candidates.reserveCapacity(leases.count)
+        for lease in leases {
+            if let since = lease.silentSince { candidates.append((since, lease)) }
+        }
+        candidates.sort { $0.since < $1.since }
+        let now = ContinuousClock.now
+        for candidate in candidates.prefix(count) where candidate.lease.releaseToMakeRoom() {
+            let lease = candidate.lease
+            self.watch(lease, firstLookAt: now + MaildropLease.checkInterval(takeoverAfter: lease.takeoverAfter))
+        }
+    }
+
+    /// Makes `budget` release `count` descriptors soon, off the caller's thread (a connection
+    /// took the process over its budget: `DescriptorBudget.onOverdraft`).
+    func releaseSoon(count: Int, budget: DescriptorBudget) {
+        Task {
+            try? await BlockingIO.run { self.releaseLongestSilent(count: count, budget: budget) }
         }
     }
 

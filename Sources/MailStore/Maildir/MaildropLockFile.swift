@@ -23,13 +23,24 @@ struct MaildropLockFile: Sendable {
 
     static let fileName = "postoffice.lock"
 
+    /// What ``acquire(path:budget:)`` found.
+    enum Acquisition {
+        case acquired(MaildropLockFile)
+        /// Another session (in any process) holds the lock.
+        case inUse
+        /// The process's descriptor budget has no room for another lock file.
+        case noDescriptor
+    }
+
     let file: File
     let identity: Identity
+    /// The budget the lock file's descriptor is counted against.
+    let budget: DescriptorBudget
 
     var path: FilePath { self.file.path }
 
-    /// Takes the lock, or returns `nil` when another session (in any process) holds it.
-    static func acquire(path: FilePath) throws(FileIOError) -> MaildropLockFile? {
+    /// Takes the lock, counting its descriptor against `budget`.
+    static func acquire(path: FilePath, budget: DescriptorBudget) throws(FileIOError) -> Acquisition {
         var status = try FileSystem.status(path)
         if status == nil {
             try File.open(path, .writeOnly, options: [.create]).closeQuietly()
@@ -38,13 +49,21 @@ struct MaildropLockFile: Sendable {
         guard let status else { throw FileIOError("stat", path, .noSuchFileOrDirectory) }
         let identity = Identity(device: status.device, inode: status.inode)
         let inserted = locksHeldInThisProcess.withLockedValue { $0.insert(identity).inserted }
-        guard inserted else { return nil }
+        guard inserted else { return .inUse }
+        guard budget.takeLockFile() else {
+            _ = locksHeldInThisProcess.withLockedValue { $0.remove(identity) }
+            return .noDescriptor
+        }
+        func giveUp() {
+            budget.returnLockFile()
+            _ = locksHeldInThisProcess.withLockedValue { $0.remove(identity) }
+        }
 
         let file: File
         do {
             file = try File.open(path, .readWrite)
         } catch {
-            _ = locksHeldInThisProcess.withLockedValue { $0.remove(identity) }
+            giveUp()
             throw error
         }
         let locked: Bool
@@ -52,15 +71,15 @@ struct MaildropLockFile: Sendable {
             locked = try file.lock(wait: false)
         } catch {
             file.closeQuietly()
-            _ = locksHeldInThisProcess.withLockedValue { $0.remove(identity) }
+            giveUp()
             throw error
         }
         guard locked else {
             file.closeQuietly()
-            _ = locksHeldInThisProcess.withLockedValue { $0.remove(identity) }
-            return nil
+            giveUp()
+            return .inUse
         }
-        return MaildropLockFile(file: file, identity: identity)
+        return .acquired(MaildropLockFile(file: file, identity: identity, budget: budget))
     }
 
     /// Unlocks and closes. The lock file itself stays: removing it would let a second locker
@@ -68,6 +87,7 @@ struct MaildropLockFile: Sendable {
     func release() {
         self.file.unlock()
         self.file.closeQuietly()
+        self.budget.returnLockFile()
         _ = locksHeldInThisProcess.withLockedValue { $0.remove(self.identity) }
     }
 

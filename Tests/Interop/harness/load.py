@@ -37,15 +37,16 @@ CONNECT_CONCURRENCY = 128
 SMOKE_VICTIM_P99_BOUND_MS = 5000
 
 
-#: What `postoffice serve` keeps back of its descriptors, and what a session holds (the socket and
-#: the maildrop lock): POP3Server's ConnectionLimit.
+#: What `postoffice serve` keeps back of its descriptors (POP3Server's ConnectionLimit). The rest
+#: is the budget sockets and maildrop lock files share; connections may take seven eighths of it,
+#: and the sessions silent longest let their lock files go when more are wanted (DescriptorBudget).
 SERVER_RESERVED_DESCRIPTORS = 128
-SERVER_DESCRIPTORS_PER_SESSION = 2
 
 
 def server_connection_limit(file_limit: int) -> int:
     """The sessions a server with `file_limit` descriptors serves at once (its default limit)."""
-    return max(1, (file_limit - SERVER_RESERVED_DESCRIPTORS) // SERVER_DESCRIPTORS_PER_SESSION)
+    budget = max(2, file_limit - SERVER_RESERVED_DESCRIPTORS)
+    return max(1, budget - budget // 8)
 
 
 class Refused(ConnectionError):

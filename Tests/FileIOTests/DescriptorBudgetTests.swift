@@ -1,0 +1,51 @@
+// The descriptor budget that connections and maildrop lock files share.
+
+import FileIO
+import NIOConcurrencyHelpers
+import Testing
+
+@Suite("Descriptor budget")
+struct DescriptorBudgetTests {
+    @Test("lock files fit in what connections leave; a connection is never refused by the budget")
+    func lockFilesFitWhatConnectionsLeave() {
+        let budget = DescriptorBudget(limit: 4)
+        budget.connectionOpened()
+        budget.connectionOpened()
+        #expect(budget.takeLockFile())
+        #expect(budget.hasRoomForLockFile)
+        #expect(budget.takeLockFile())
+        #expect(!budget.hasRoomForLockFile)
+        #expect(!budget.takeLockFile(), "two sockets and two lock files fill four descriptors")
+        #expect(budget.counts == (connections: 2, lockFiles: 2))
+        budget.returnLockFile()
+        #expect(budget.takeLockFile())
+        budget.connectionClosed()
+        #expect(budget.takeLockFile())
+        #expect(budget.counts == (connections: 1, lockFiles: 3))
+    }
+
+    @Test("a connection past the budget asks for as many descriptors back as it is over")
+    func overdraftAsksForDescriptorsBack() {
+        let budget = DescriptorBudget(limit: 3)
+        let asked = NIOLockedValueBox<[Int]>([])
+        budget.onOverdraft { count in asked.withLockedValue { $0.append(count) } }
+        #expect(budget.takeLockFile())
+        #expect(budget.takeLockFile())
+        budget.connectionOpened()
+        #expect(asked.withLockedValue { $0 } == [], "within the budget")
+        budget.connectionOpened()
+        budget.connectionOpened()
+        #expect(asked.withLockedValue { $0 } == [1, 2])
+    }
+
+    @Test("without a limit nothing is refused")
+    func unlimited() {
+        let budget = DescriptorBudget(limit: nil)
+        for _ in 0..<1000 {
+            budget.connectionOpened()
+            #expect(budget.takeLockFile())
+        }
+        #expect(budget.hasRoomForLockFile)
+        #expect(budget.counts == (connections: 1000, lockFiles: 1000))
+    }
+}
