@@ -3,23 +3,25 @@
 import NIOConcurrencyHelpers
 
 /// The descriptors a server holds for a long time, counted against one budget: each
-/// connection's socket and each logged-in session's maildrop lock file.
+/// connection's socket, and files held open across waits for the network (a logged-in
+/// session's maildrop lock file, a message file while the socket drains it).
 ///
 /// The budget is the process's descriptor limit less a reserve for what is open only briefly
-/// or in small numbers (listeners, event loops, message files being read, the passwd-file).
-/// A process out of descriptors fails where it cannot recover (see the server's
-/// `ConnectionLimit`), so nothing long-lived is opened past the budget:
+/// or in small numbers (listeners, event loops, files opened and closed within one trip to the
+/// blocking pool, the passwd-file). A process out of descriptors fails where it cannot recover
+/// (see the server's `ConnectionLimit`), so nothing long-lived is opened past the budget:
 ///
 /// - connections are refused by the server's connection limit, which leaves a share of the
-///   budget to lock files; a connection that arrives while lock files fill the rest is still
-///   admitted, and the ``onOverdraft(_:)`` handler (the maildrop store's) releases that many
+///   budget to held files; a connection that arrives while held files fill the rest is still
+///   admitted, and the ``onOverdraft(_:)`` handler (the maildrop store's) releases as many
 ///   lock files of silent sessions;
-/// - a lock file is taken only within the budget (``takeLockFile()``); the maildrop store makes
-///   room first by releasing the lock of the longest-silent session, whose lease then works as
-///   after a silence of `takeover_after`.
+/// - a held file is opened only within the budget (``takeFile()``); the maildrop store makes
+///   room first by releasing the locks of the longest-silent sessions, whose leases then work as
+///   after a silence of `takeover_after`, and otherwise fails the login or the RETR with a
+///   temporary error.
 ///
 /// So a session costs one descriptor for as long as it is silent and the descriptors are
-/// wanted, and two otherwise.
+/// wanted, and two or three while it is active.
 public final class DescriptorBudget: Sendable {
     /// The process's budget: a server sets its limit when it starts.
     public static let shared = DescriptorBudget(limit: nil)
@@ -27,12 +29,13 @@ public final class DescriptorBudget: Sendable {
     private struct State {
         var limit: Int?
         var connections = 0
-        var lockFiles = 0
+        /// Files held open for long: lock files and message files being sent.
+        var files = 0
         var onOverdraft: (@Sendable (Int) -> Void)?
 
         var overdraft: Int {
             guard let limit = self.limit else { return 0 }
-            return max(0, self.connections + self.lockFiles - limit)
+            return max(0, self.connections + self.files - limit)
         }
     }
 
@@ -43,22 +46,22 @@ public final class DescriptorBudget: Sendable {
         self.state = NIOLockedValueBox(State(limit: limit))
     }
 
-    /// The descriptors that connections and lock files may use together; `nil`: unlimited.
+    /// The descriptors that connections and held files may use together; `nil`: unlimited.
     public var limit: Int? {
         get { self.state.withLockedValue { $0.limit } }
         set { self.state.withLockedValue { $0.limit = newValue } }
     }
 
-    /// Connections and lock files counted now.
-    public var counts: (connections: Int, lockFiles: Int) {
-        self.state.withLockedValue { ($0.connections, $0.lockFiles) }
+    /// Connections and files counted now.
+    public var counts: (connections: Int, files: Int) {
+        self.state.withLockedValue { ($0.connections, $0.files) }
     }
 
-    /// Whether one more lock file fits.
-    public var hasRoomForLockFile: Bool {
+    /// Whether one more file fits.
+    public var hasRoomForFile: Bool {
         self.state.withLockedValue { state in
             guard let limit = state.limit else { return true }
-            return state.connections + state.lockFiles < limit
+            return state.connections + state.files < limit
         }
     }
 
@@ -83,19 +86,20 @@ public final class DescriptorBudget: Sendable {
         self.state.withLockedValue { $0.connections -= 1 }
     }
 
-    /// Counts a lock file about to be opened; `false` (nothing counted) when the budget is spent.
-    public func takeLockFile() -> Bool {
+    /// Counts a file about to be opened and held; `false` (nothing counted) when the budget is
+    /// spent.
+    public func takeFile() -> Bool {
         self.state.withLockedValue { state in
-            if let limit = state.limit, state.connections + state.lockFiles >= limit {
+            if let limit = state.limit, state.connections + state.files >= limit {
                 return false
             }
-            state.lockFiles += 1
+            state.files += 1
             return true
         }
     }
 
-    /// A lock file counted by ``takeLockFile()`` was closed (or never opened).
-    public func returnLockFile() {
-        self.state.withLockedValue { $0.lockFiles -= 1 }
+    /// A file counted by ``takeFile()`` was closed (or never opened).
+    public func returnFile() {
+        self.state.withLockedValue { $0.files -= 1 }
     }
 }

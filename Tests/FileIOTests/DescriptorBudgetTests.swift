@@ -7,21 +7,21 @@ import Testing
 @Suite("Descriptor budget")
 struct DescriptorBudgetTests {
     @Test("lock files fit in what connections leave; a connection is never refused by the budget")
-    func lockFilesFitWhatConnectionsLeave() {
+    func filesFitWhatConnectionsLeave() {
         let budget = DescriptorBudget(limit: 4)
         budget.connectionOpened()
         budget.connectionOpened()
-        #expect(budget.takeLockFile())
-        #expect(budget.hasRoomForLockFile)
-        #expect(budget.takeLockFile())
-        #expect(!budget.hasRoomForLockFile)
-        #expect(!budget.takeLockFile(), "two sockets and two lock files fill four descriptors")
-        #expect(budget.counts == (connections: 2, lockFiles: 2))
-        budget.returnLockFile()
-        #expect(budget.takeLockFile())
+        #expect(budget.takeFile())
+        #expect(budget.hasRoomForFile)
+        #expect(budget.takeFile())
+        #expect(!budget.hasRoomForFile)
+        #expect(!budget.takeFile(), "two sockets and two lock files fill four descriptors")
+        #expect(budget.counts == (connections: 2, files: 2))
+        budget.returnFile()
+        #expect(budget.takeFile())
         budget.connectionClosed()
-        #expect(budget.takeLockFile())
-        #expect(budget.counts == (connections: 1, lockFiles: 3))
+        #expect(budget.takeFile())
+        #expect(budget.counts == (connections: 1, files: 3))
     }
 
     @Test("a connection past the budget asks for as many descriptors back as it is over")
@@ -29,8 +29,8 @@ struct DescriptorBudgetTests {
         let budget = DescriptorBudget(limit: 3)
         let asked = NIOLockedValueBox<[Int]>([])
         budget.onOverdraft { count in asked.withLockedValue { $0.append(count) } }
-        #expect(budget.takeLockFile())
-        #expect(budget.takeLockFile())
+        #expect(budget.takeFile())
+        #expect(budget.takeFile())
         budget.connectionOpened()
         #expect(asked.withLockedValue { $0 } == [], "within the budget")
         budget.connectionOpened()
@@ -43,9 +43,9 @@ struct DescriptorBudgetTests {
         let budget = DescriptorBudget(limit: nil)
         for _ in 0..<1000 {
             budget.connectionOpened()
-            #expect(budget.takeLockFile())
+            #expect(budget.takeFile())
         }
-        #expect(budget.hasRoomForLockFile)
-        #expect(budget.counts == (connections: 1000, lockFiles: 1000))
+        #expect(budget.hasRoomForFile)
+        #expect(budget.counts == (connections: 1000, files: 1000))
     }
 }

@@ -53,16 +53,16 @@ struct MaildropLockTests {
                 Issue.record("the lock was taken past another descriptor's flock")
                 return
             }
-            #expect(budget.counts.lockFiles == 0, "a refused lock file is not counted")
+            #expect(budget.counts.files == 0, "a refused lock file is not counted")
             #expect(flock(outside, LOCK_UN) == 0)
             guard case .acquired(let lock) = try MaildropLockFile.acquire(path: FilePath(path), budget: budget) else {
                 Issue.record("the lock was refused with nobody holding it")
                 return
             }
-            #expect(budget.counts.lockFiles == 1)
+            #expect(budget.counts.files == 1)
             #expect(flock(outside, LOCK_EX | LOCK_NB) != 0, "our lock excludes the other descriptor")
             lock.release()
-            #expect(budget.counts.lockFiles == 0)
+            #expect(budget.counts.files == 0)
             #expect(flock(outside, LOCK_EX | LOCK_NB) == 0)
         }
     }
@@ -80,25 +80,26 @@ struct MaildropLockTests {
             let bob = try await fixture.open("bob")
             try await Task.sleep(for: .milliseconds(20))
             try await alice.touch()  // now bob is the one silent longest
-            #expect(budget.counts.lockFiles == 2)
+            #expect(budget.counts.files == 2)
 
             let carol = try await fixture.open("carol")
             #expect(!bob.isLeaseHeld, "the longest-silent session let its lock go")
             #expect(alice.isLeaseHeld && carol.isLeaseHeld)
-            #expect(budget.counts.lockFiles == 2)
+            #expect(budget.counts.files == 2)
 
             // Bob's next command takes his lock back, releasing the longest-silent one (alice).
             try await bob.touch()
             #expect(bob.isLeaseHeld && !alice.isLeaseHeld && carol.isLeaseHeld)
             // Released for want of descriptors is released as after a silence: nobody took
-            // alice's maildrop, so her session goes on, and reads and deletes.
+            // alice's maildrop, so her session goes on and reads. Taking her lock back released
+            // carol's (silent longest), and the message file, held while it is sent, bob's.
             let content = try await MaildirFixture.content(alice, 0)
             #expect(content == Array("keep me\n".utf8))
-            #expect(alice.isLeaseHeld)
-            #expect(budget.counts.lockFiles == 2)
+            #expect(alice.isLeaseHeld && !bob.isLeaseHeld && !carol.isLeaseHeld)
+            #expect(budget.counts.files == 1, "the message file is closed and given back")
 
             for session in [alice, bob, carol] { await session.close() }
-            #expect(budget.counts.lockFiles == 0)
+            #expect(budget.counts.files == 0)
         }
     }
 
@@ -120,14 +121,15 @@ struct MaildropLockTests {
             await #expect(throws: MailStoreError.takenOver) { try await alice.commitDeletions([0]) }
             #expect(try TestFiles.list(fixture.root("alice") + "/new") == ["1000.M1P1.h"], "nothing was deleted")
             for session in [alice, newAlice, carol] { await session.close() }
-            #expect(budget.counts.lockFiles == 0)
+            #expect(budget.counts.files == 0)
         }
     }
 
     @Test("with every lock busy and no descriptor left, a login fails with a temporary error")
     func descriptorBudgetSpent() async throws {
         try await TestFiles.withTemporaryDirectory { directory in
-            let budget = DescriptorBudget(limit: 1)
+            // Alice's lock file and the message file she reads.
+            let budget = DescriptorBudget(limit: 2)
             let fixture = try MaildirFixture(directory: directory, descriptorBudget: budget)
             try fixture.put("1000.M1P1.h", String(repeating: "x", count: 300_000) + "\n", user: "alice")
             let alice = try await fixture.open("alice")
@@ -138,11 +140,16 @@ struct MaildropLockTests {
                 }
             }
             #expect(alice.isLeaseHeld)
-            #expect(budget.counts.lockFiles == 1)
+            #expect(budget.counts.files == 1)
+            try fixture.put("1000.M2P1.h", "for bob\n", user: "bob")
             let bob = try await fixture.open("bob")
-            #expect(!alice.isLeaseHeld)
+            #expect(alice.isLeaseHeld, "two lock files fit")
+            // Bob's read needs a third descriptor: alice, idle now, lets her lock go.
+            #expect(try await MaildirFixture.content(bob, 0) == Array("for bob\n".utf8))
+            #expect(!alice.isLeaseHeld && bob.isLeaseHeld)
             await alice.close()
             await bob.close()
+            #expect(budget.counts.files == 0)
         }
     }
 
@@ -156,7 +163,7 @@ struct MaildropLockTests {
             #expect(alice.isLeaseHeld, "the budget is not spent yet")
             budget.connectionOpened()  // one over: released soon, off the caller's thread
             #expect(await eventually { !alice.isLeaseHeld })
-            #expect(budget.counts.lockFiles == 0)
+            #expect(budget.counts.files == 0)
             budget.connectionClosed()
             try await alice.touch()
             #expect(alice.isLeaseHeld)

@@ -52,12 +52,30 @@ final class MaildirMaildrop: Maildrop {
     /// blocking-I/O pool: the open (with its size check) and the first read in one trip, then a
     /// trip per chunk; the file is closed in the trip that reads its last octet, so a message of
     /// one chunk costs one trip in all. The next read starts only after `body` returns.
+    ///
+    /// The open file waits for the socket to drain each chunk, so its descriptor counts against
+    /// the process's `DescriptorBudget` like a lock file (room made the same way); with none left
+    /// the read fails with `.io` before anything is sent.
     func readContent(at index: Int, _ body: (ByteBuffer) async throws -> Void) async throws {
         try self.checkIndex(index)
         try await self.withOperation {
+            let budget = self.lease.budget
             var (chunk, rest) = try await BlockingIO.run {
-                try MailStoreError.mapping { try self.openMessage(index).readChunk() }
+                try MailStoreError.mapping {
+                    // This session's lease runs an operation: making room never releases it.
+                    MaildropLease.makeRoom(in: budget)
+                    guard budget.takeFile() else {
+                        throw MailStoreError.io("no file descriptor left to read message \(index + 1); try again later")
+                    }
+                    do {
+                        return try self.openMessage(index).readChunk()
+                    } catch {
+                        budget.returnFile()
+                        throw error
+                    }
+                }
             }
+            defer { budget.returnFile() }
             while true {
                 if chunk.readableBytes > 0 {
                     do {

@@ -95,13 +95,12 @@ final class MaildropLease: Sendable {
         return MaildropLease(lockFile: lockFile, generation: generation, takeoverAfter: takeoverAfter)
     }
 
-    /// When `budget` has no room for another lock file, releases the locks of the sessions
+    /// When `budget` has no room for another held file, releases the locks of the sessions
     /// silent longest (a few at a time, so a full budget is not searched at every login).
     /// Blocking. Called with no lease's lock held: it takes theirs.
     static func makeRoom(in budget: DescriptorBudget) {
-        guard !budget.hasRoomForLockFile else { return }
-        let held = budget.counts.lockFiles
-        LeaseWatchdog.shared.releaseLongestSilent(count: 1 + held / 128, budget: budget)
+        guard !budget.hasRoomForFile else { return }
+        LeaseWatchdog.shared.releaseLongestSilent(count: 1 + budget.counts.files / 128, budget: budget)
     }
 
     private init(lockFile: MaildropLockFile, generation: [UInt8], takeoverAfter: Duration) {

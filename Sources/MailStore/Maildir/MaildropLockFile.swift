@@ -50,12 +50,12 @@ struct MaildropLockFile: Sendable {
         let identity = Identity(device: status.device, inode: status.inode)
         let inserted = locksHeldInThisProcess.withLockedValue { $0.insert(identity).inserted }
         guard inserted else { return .inUse }
-        guard budget.takeLockFile() else {
+        guard budget.takeFile() else {
             _ = locksHeldInThisProcess.withLockedValue { $0.remove(identity) }
             return .noDescriptor
         }
         func giveUp() {
-            budget.returnLockFile()
+            budget.returnFile()
             _ = locksHeldInThisProcess.withLockedValue { $0.remove(identity) }
         }
 
@@ -87,7 +87,7 @@ struct MaildropLockFile: Sendable {
     func release() {
         self.file.unlock()
         self.file.closeQuietly()
-        self.budget.returnLockFile()
+        self.budget.returnFile()
         _ = locksHeldInThisProcess.withLockedValue { $0.remove(self.identity) }
     }
 
