@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import random
 import signal
 import socket
 import subprocess
@@ -22,8 +23,37 @@ DEFAULT_TIMEOUT = 30.0
 CLIENT_RUN_TIMEOUT = 120.0
 
 
+#: Ports free_port() handed out in this process: never handed out twice.
+_ports_handed_out: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's range for outgoing connections (ip_local_port_range)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """A loopback TCP port that was free a moment ago (bind port 0, read it, close)."""
+    """A loopback TCP port that was free a moment ago, for a server a test starts next.
+
+    Chosen below the kernel's range for outgoing connections: a port from that range (what
+    binding port 0 gives) can be taken, between this check and the server's bind, as the local
+    port of any outgoing connection (a client, a node's PostgreSQL pool), and the server then
+    fails with "Address already in use". Never the same port twice in one run."""
+    low, high = 10000, _ephemeral_low() - 1
+    for _ in range(500) if high - low > 1000 else ():
+        port = random.randint(low, high)
+        if port in _ports_handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                continue
+        _ports_handed_out.add(port)
+        return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         return sock.getsockname()[1]
