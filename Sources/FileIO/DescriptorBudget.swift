@@ -13,8 +13,8 @@ import NIOConcurrencyHelpers
 ///
 /// - connections are refused by the server's connection limit, which leaves a share of the
 ///   budget to held files; a connection that arrives while held files fill the rest is still
-///   admitted, and the ``onOverdraft(_:)`` handler (the maildrop store's) releases as many
-///   lock files of silent sessions;
+///   admitted, and the ``onOverdraft(_:)`` handler (the maildrop store's) releases lock files
+///   of silent sessions, as many as are still over when it runs;
 /// - a held file is opened only within the budget (``takeFile()``); the maildrop store makes
 ///   room first by releasing the locks of the longest-silent sessions, whose leases then work as
 ///   after a silence of `takeover_after`, and otherwise fails the login or the RETR with a
@@ -59,15 +59,27 @@ public final class DescriptorBudget: Sendable {
 
     /// Whether one more file fits.
     public var hasRoomForFile: Bool {
+        self.shortfall == 0
+    }
+
+    /// How many descriptors must be given back before one more file fits: 0 when it fits now,
+    /// more than 1 when connections took the process past the budget.
+    public var shortfall: Int {
         self.state.withLockedValue { state in
-            guard let limit = state.limit else { return true }
-            return state.connections + state.files < limit
+            guard let limit = state.limit else { return 0 }
+            return max(0, state.connections + state.files + 1 - limit)
         }
     }
 
+    /// Descriptors counted past the budget now (a connection admitted while held files filled
+    /// the rest).
+    public var overdraft: Int {
+        self.state.withLockedValue { $0.overdraft }
+    }
+
     /// Calls `handler` with the number of descriptors over the budget when a connection takes
-    /// the process past it; the handler releases that many (it must not block its caller, an
-    /// event loop). Replaces an earlier handler.
+    /// the process past it; the handler releases as many as ``overdraft`` still says when it
+    /// runs (it must not block its caller, an event loop). Replaces an earlier handler.
     public func onOverdraft(_ handler: @escaping @Sendable (Int) -> Void) {
         self.state.withLockedValue { $0.onOverdraft = handler }
     }

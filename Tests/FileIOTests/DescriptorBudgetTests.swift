@@ -15,6 +15,7 @@ struct DescriptorBudgetTests {
         #expect(budget.hasRoomForFile)
         #expect(budget.takeFile())
         #expect(!budget.hasRoomForFile)
+        #expect(budget.shortfall == 1)
         #expect(!budget.takeFile(), "two sockets and two lock files fill four descriptors")
         #expect(budget.counts == (connections: 2, files: 2))
         budget.returnFile()
@@ -36,6 +37,7 @@ struct DescriptorBudgetTests {
         budget.connectionOpened()
         budget.connectionOpened()
         #expect(asked.withLockedValue { $0 } == [1, 2])
+        #expect(budget.shortfall == 3, "two over, and one more file wants one")
     }
 
     @Test("without a limit nothing is refused")

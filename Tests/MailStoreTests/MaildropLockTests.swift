@@ -153,6 +153,24 @@ struct MaildropLockTests {
         }
     }
 
+    @Test("a login right after connections took the process past the budget still finds room")
+    func descriptorBudgetLoginAfterOverdraft() async throws {
+        try await TestFiles.withTemporaryDirectory { directory in
+            let budget = DescriptorBudget(limit: 3)
+            let fixture = try MaildirFixture(directory: directory, descriptorBudget: budget)
+            let alice = try await fixture.open("alice")
+            let bob = try await fixture.open("bob")
+            // Two sockets: one over the budget. The release they ask for runs later, off their
+            // thread; the login must not depend on it having run.
+            budget.connectionOpened()
+            budget.connectionOpened()
+            let carol = try await fixture.open("carol")
+            #expect(!alice.isLeaseHeld && !bob.isLeaseHeld && carol.isLeaseHeld)
+            #expect(budget.counts.files == 1)
+            for session in [alice, bob, carol] { await session.close() }
+        }
+    }
+
     @Test("a connection past the budget makes a silent session let its lock go")
     func descriptorBudgetOverdraft() async throws {
         try await TestFiles.withTemporaryDirectory { directory in

@@ -83,9 +83,9 @@ public struct MaildirStore: MailStore {
         self.listingCache = listingCache
         // A connection that takes the process past its budget gets its descriptor back from
         // the silent sessions' lock files.
-        descriptorBudget.onOverdraft { [weak descriptorBudget] count in
+        descriptorBudget.onOverdraft { [weak descriptorBudget] _ in
             guard let descriptorBudget else { return }
-            LeaseWatchdog.shared.releaseSoon(count: count, budget: descriptorBudget)
+            LeaseWatchdog.shared.releaseSoon(budget: descriptorBudget)
         }
     }
 

@@ -99,8 +99,11 @@ final class MaildropLease: Sendable {
     /// silent longest (a few at a time, so a full budget is not searched at every login).
     /// Blocking. Called with no lease's lock held: it takes theirs.
     static func makeRoom(in budget: DescriptorBudget) {
-        guard !budget.hasRoomForFile else { return }
-        LeaseWatchdog.shared.releaseLongestSilent(count: 1 + budget.counts.files / 128, budget: budget)
+        let shortfall = budget.shortfall
+        guard shortfall > 0 else { return }
+        // What is missing (more than one when a connection took the process past the budget
+        // and its own release has not run yet), and a few more.
+        LeaseWatchdog.shared.releaseLongestSilent(count: shortfall + budget.counts.files / 128, budget: budget)
     }
 
     private init(lockFile: MaildropLockFile, generation: [UInt8], takeoverAfter: Duration) {
@@ -381,11 +384,15 @@ final class LeaseWatchdog: Sendable {
         }
     }
 
-    /// Makes `budget` release `count` descriptors soon, off the caller's thread (a connection
-    /// took the process over its budget: `DescriptorBudget.onOverdraft`).
-    func releaseSoon(count: Int, budget: DescriptorBudget) {
+    /// Makes `budget` release what is over it soon, off the caller's thread (a connection took
+    /// the process over its budget: `DescriptorBudget.onOverdraft`). Counted again when it runs:
+    /// a login may have made room meanwhile.
+    func releaseSoon(budget: DescriptorBudget) {
         Task {
-            try? await BlockingIO.run { self.releaseLongestSilent(count: count, budget: budget) }
+            try? await BlockingIO.run {
+                let over = budget.overdraft
+                if over > 0 { self.releaseLongestSilent(count: over, budget: budget) }
+            }
         }
     }
 
