@@ -63,8 +63,7 @@ final class MaildirMaildrop: Maildrop {
             var (chunk, rest) = try await BlockingIO.run {
                 try MailStoreError.mapping {
                     // This session's lease runs an operation: making room never releases it.
-                    MaildropLease.makeRoom(in: budget)
-                    guard budget.takeFile() else {
+                    guard MaildropLease.takeDescriptor(in: budget) else {
                         throw MailStoreError.io("no file descriptor left to read message \(index + 1); try again later")
                     }
                     do {

@@ -78,13 +78,22 @@ final class MaildropLease: Sendable {
     /// Takes the lease, or throws `.inUse` (`.io` when the descriptor budget is spent).
     /// Blocking: call it off the event loop.
     static func acquire(lockPath: FilePath, takeoverAfter: Duration, budget: DescriptorBudget) throws -> MaildropLease {
-        Self.makeRoom(in: budget)
-        let lockFile: MaildropLockFile
-        switch try MaildropLockFile.acquire(path: lockPath, budget: budget) {
-        case .acquired(let file): lockFile = file
-        case .inUse: throw MailStoreError.inUse
-        case .noDescriptor: throw MailStoreError.io(Self.noDescriptorMessage)
+        var lockFile: MaildropLockFile?
+        var attempts = 0
+        while lockFile == nil {
+            switch try MaildropLockFile.acquire(path: lockPath, budget: budget) {
+            case .acquired(let file):
+                lockFile = file
+            case .inUse:
+                throw MailStoreError.inUse
+            case .noDescriptor:
+                attempts += 1
+                guard attempts <= Self.roomAttempts, Self.makeRoom(in: budget) else {
+                    throw MailStoreError.io(Self.noDescriptorMessage)
+                }
+            }
         }
+        guard let lockFile else { throw MailStoreError.io(Self.noDescriptorMessage) }
         let generation: [UInt8]
         do {
             generation = try lockFile.writeNextGeneration()
@@ -95,15 +104,33 @@ final class MaildropLease: Sendable {
         return MaildropLease(lockFile: lockFile, generation: generation, takeoverAfter: takeoverAfter)
     }
 
+    /// How many times a login, a command or a read makes room and tries again for a descriptor
+    /// before it fails: others making room at the same moment may take what it freed.
+    static let roomAttempts = 8
+
     /// When `budget` has no room for another held file, releases the locks of the sessions
     /// silent longest (a few at a time, so a full budget is not searched at every login).
-    /// Blocking. Called with no lease's lock held: it takes theirs.
-    static func makeRoom(in budget: DescriptorBudget) {
+    /// Returns whether there may be room now: false when nothing could be released. Blocking.
+    /// Called with no lease's lock held: it takes theirs.
+    @discardableResult
+    static func makeRoom(in budget: DescriptorBudget) -> Bool {
         let shortfall = budget.shortfall
-        guard shortfall > 0 else { return }
+        guard shortfall > 0 else { return true }
         // What is missing (more than one when a connection took the process past the budget
         // and its own release has not run yet), and a few more.
-        LeaseWatchdog.shared.releaseLongestSilent(count: shortfall + budget.counts.files / 128, budget: budget)
+        let wanted = shortfall + budget.counts.files / 128
+        return LeaseWatchdog.shared.releaseLongestSilent(count: wanted, budget: budget) > 0
+    }
+
+    /// Counts one held file (a message being sent) against `budget`, making room as a login
+    /// does; false when none can be made. Blocking.
+    static func takeDescriptor(in budget: DescriptorBudget) -> Bool {
+        var attempts = 0
+        while !budget.takeFile() {
+            attempts += 1
+            guard attempts <= Self.roomAttempts, Self.makeRoom(in: budget) else { return false }
+        }
+        return true
     }
 
     private init(lockFile: MaildropLockFile, generation: [UInt8], takeoverAfter: Duration) {
@@ -147,14 +174,21 @@ final class MaildropLease: Sendable {
 
     /// Takes a released lease back, or finds it was taken over. Blocking.
     func reacquire() throws {
-        let released: Bool = self.inner.withLockedValue { inner in
-            if case .released = inner.state { return true }
-            return false
+        var attempts = 0
+        while true {
+            do {
+                return try self.reacquireOnce()
+            } catch MailStoreError.io(let message) where message == Self.noDescriptorMessage {
+                // Made outside this lease's lock: making room takes other leases' locks.
+                attempts += 1
+                guard attempts <= Self.roomAttempts, Self.makeRoom(in: self.budget) else {
+                    throw MailStoreError.io(Self.noDescriptorMessage)
+                }
+            }
         }
-        if released {
-            // Before this lease's lock is taken: making room takes other leases' locks.
-            Self.makeRoom(in: self.budget)
-        }
+    }
+
+    private func reacquireOnce() throws {
         let restartTimer: Bool = try self.inner.withLockedValue { inner in
             switch inner.state {
             case .held:
@@ -365,8 +399,10 @@ final class LeaseWatchdog: Sendable {
     }
 
     /// Releases the locks of up to `count` held, idle leases on `budget`, those silent longest
-    /// first, and looks at them again as released leases. Blocking (it closes lock files).
-    func releaseLongestSilent(count: Int, budget: DescriptorBudget) {
+    /// first, and looks at them again as released leases; returns how many it released.
+    /// Blocking (it closes lock files).
+    @discardableResult
+    func releaseLongestSilent(count: Int, budget: DescriptorBudget) -> Int {
         // Strong references made under the lock but dropped after it (see `run`).
         let leases: [MaildropLease] = self.state.withLockedValue { state in
             state.watched.values.compactMap { $0.lease }.filter { $0.budget === budget }
@@ -378,10 +414,14 @@ final class LeaseWatchdog: Sendable {
         }
         candidates.sort { $0.since < $1.since }
         let now = ContinuousClock.now
-        for candidate in candidates.prefix(count) where candidate.lease.releaseToMakeRoom() {
+        var released = 0
+        // Past the first `count`: another thread making room may have released some of them.
+        for candidate in candidates where released < count && candidate.lease.releaseToMakeRoom() {
+            released += 1
             let lease = candidate.lease
             self.watch(lease, firstLookAt: now + MaildropLease.checkInterval(takeoverAfter: lease.takeoverAfter))
         }
+        return released
     }
 
     /// Makes `budget` release what is over it soon, off the caller's thread (a connection took
