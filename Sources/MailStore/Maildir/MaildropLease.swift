@@ -78,12 +78,25 @@ final class MaildropLease: Sendable {
     /// Takes the lease, or throws `.inUse` (`.io` when the descriptor budget is spent).
     /// Blocking: call it off the event loop.
     static func acquire(lockPath: FilePath, takeoverAfter: Duration, budget: DescriptorBudget) throws -> MaildropLease {
-        var lockFile: MaildropLockFile?
+        let lockFile = try Self.acquireLockFile(path: lockPath, budget: budget)
+        let generation: [UInt8]
+        do {
+            generation = try lockFile.writeNextGeneration()
+        } catch {
+            lockFile.release()
+            throw error
+        }
+        return MaildropLease(lockFile: lockFile, generation: generation, takeoverAfter: takeoverAfter)
+    }
+
+    /// Takes the lock file, making room when the budget is spent; throws `.inUse`, or `.io`
+    /// when no room can be made.
+    private static func acquireLockFile(path: FilePath, budget: DescriptorBudget) throws -> MaildropLockFile {
         var attempts = 0
-        while lockFile == nil {
-            switch try MaildropLockFile.acquire(path: lockPath, budget: budget) {
+        while true {
+            switch try MaildropLockFile.acquire(path: path, budget: budget) {
             case .acquired(let file):
-                lockFile = file
+                return file
             case .inUse:
                 throw MailStoreError.inUse
             case .noDescriptor:
@@ -93,15 +106,6 @@ final class MaildropLease: Sendable {
                 }
             }
         }
-        guard let lockFile else { throw MailStoreError.io(Self.noDescriptorMessage) }
-        let generation: [UInt8]
-        do {
-            generation = try lockFile.writeNextGeneration()
-        } catch {
-            lockFile.release()
-            throw error
-        }
-        return MaildropLease(lockFile: lockFile, generation: generation, takeoverAfter: takeoverAfter)
     }
 
     /// How many times a login, a command or a read makes room and tries again for a descriptor
